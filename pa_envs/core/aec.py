@@ -1,0 +1,107 @@
+"""The PettingZoo AECEnv adapter shared by every env (Stackelberg timing).
+
+Every period the principal moves first and posts a contract; then
+``agent_0`` ... ``agent_{N-1}`` move in turn, each observing the contract row
+just posted for *this* period (a leader-follower game). When the last agent
+has moved the period is resolved and every player's reward is assigned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pettingzoo import AECEnv
+
+from pa_envs.core.episode import PRINCIPAL
+from pa_envs.core.game import GameParams
+from pa_envs.core.parallel import GameEnvMixin
+
+
+class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
+    """PettingZoo AECEnv over a :class:`~pa_envs.core.game.Game`.
+
+    Takes the same arguments as
+    :class:`~pa_envs.core.parallel.PrincipalAgentParallelEnv`.
+    """
+
+    def __init__(
+        self,
+        params: GameParams | None = None,
+        *,
+        render_mode: str | None = None,
+        out_of_bound_transfers: str = "raise",
+        **param_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self._setup(params, render_mode, out_of_bound_transfers, param_kwargs)
+        self._posted = np.zeros((self.game.n_agents, self.game.n_signals))
+        self._joint = np.zeros(self.game.n_agents, dtype=np.int64)
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        episode = self._episode
+        self._posted = episode.reset(seed, options)
+        self.agents = list(self.possible_agents)
+        self.rewards = dict.fromkeys(self.agents, 0.0)
+        self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
+        self.terminations = dict.fromkeys(self.agents, False)
+        self.truncations = dict.fromkeys(self.agents, False)
+        self.infos = episode.infos(None, self._posted)
+        self.agent_selection = PRINCIPAL
+        self._remember(None)
+
+    def observe(self, agent: str) -> np.ndarray:
+        self._check_known(agent)
+        episode = self._episode
+        if agent == PRINCIPAL:
+            return episode.principal_observation()
+        return episode.agent_observations(self._posted)[episode.agents.index(agent)]
+
+    def step(self, action: Any) -> None:
+        if not self.agents:
+            if self._episode.state is None:
+                raise RuntimeError("call reset() before step()")
+            if action is not None:
+                raise ValueError(f"the episode is over, yet action {action!r} was sent; call reset()")
+            return
+        player = self.agent_selection
+        if self.terminations[player] or self.truncations[player]:
+            self._was_dead_step(action)
+            return
+        episode = self._episode
+        if action is None:
+            raise TypeError(f"{player}: got action None, but only finished players may pass None")
+        self._cumulative_rewards[player] = 0.0
+        self._clear_rewards()
+        if player == PRINCIPAL:
+            self._posted = episode.check_contract(action)
+            self.agent_selection = episode.agents[0]
+            return
+        i = episode.agents.index(player)
+        self._joint[i] = episode.check_agent_action(player, action)
+        if i + 1 < len(episode.agents):
+            self.agent_selection = episode.agents[i + 1]
+            return
+        self._resolve()
+
+    def _resolve(self) -> None:
+        episode = self._episode
+        outcome = episode.play(self._joint.copy(), self._posted)
+        self._remember(outcome)
+        self.rewards[PRINCIPAL] = float(outcome.principal_reward[0])
+        self.rewards.update(zip(episode.agents, outcome.agent_rewards[0].tolist()))
+        self._accumulate_rewards()
+        self.infos = episode.infos(outcome, self._posted)
+        terminated = bool(outcome.dynamics.terminated[0])
+        truncated = episode.over and not terminated
+        self.terminations = dict.fromkeys(self.agents, terminated)
+        self.truncations = dict.fromkeys(self.agents, truncated)
+        self.agent_selection = PRINCIPAL
+        if self.render_mode == "human":
+            self.render()
+
+    def state(self) -> np.ndarray:
+        """The state vector followed by the flat contract last posted, float32."""
+        if self._episode.state is None:
+            raise RuntimeError("call reset() before state()")
+        return self._episode.global_state(self._posted)

@@ -1,0 +1,110 @@
+"""Contracts: the principal's transfers, one per agent per contractible signal.
+
+A contract is an ``(n_agents, n_signals)`` matrix; entry ``[i, k]`` is paid to
+agent ``i`` when its signal is ``k`` (positive pays the agent, negative taxes
+it). Players' action spaces carry it *flat* (length ``n_agents * n_signals``,
+agent-major) because RLlib and several MARL libraries reject multi-dimensional
+Box actions; these helpers convert between the two layouts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def contract_matrix(flat: np.ndarray, n_agents: int, n_signals: int) -> np.ndarray:
+    """Reshape a flat contract (length ``n_agents * n_signals``) to its matrix.
+
+    Parameters
+    ----------
+    flat : array_like
+        Transfers in agent-major order, ``flat[i * n_signals + k]``.
+    n_agents, n_signals : int
+        The contract's dimensions.
+
+    Returns
+    -------
+    numpy.ndarray
+        A ``(n_agents, n_signals)`` view or copy of the same numbers.
+    """
+    flat = np.asarray(flat)
+    if flat.shape != (n_agents * n_signals,):
+        raise ValueError(
+            f"a flat contract must have shape ({n_agents * n_signals},) "
+            f"= n_agents x n_signals = {n_agents} x {n_signals}, got shape {flat.shape}"
+        )
+    return flat.reshape(n_agents, n_signals)
+
+
+def flat_contract(matrix: np.ndarray) -> np.ndarray:
+    """Flatten an ``(n_agents, n_signals)`` contract to the principal's action layout."""
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2:
+        raise ValueError(
+            f"a contract matrix must be 2-D (n_agents, n_signals), got shape {matrix.shape}"
+        )
+    return matrix.reshape(-1)
+
+
+def check_contract(
+    value: object,
+    *,
+    player: str,
+    n_agents: int,
+    n_signals: int,
+    bound: float,
+    clip: bool,
+) -> np.ndarray:
+    """Validate a contract and return it as a float64 ``(n_agents, n_signals)`` matrix.
+
+    Accepts the flat layout (the principal's action space) or the matrix layout.
+
+    Parameters
+    ----------
+    value : array_like
+        The contract as given by the caller.
+    player : str
+        Who gave it, for error messages.
+    n_agents, n_signals : int
+        The expected dimensions.
+    bound : float
+        Transfers must lie in ``[-bound, bound]``.
+    clip : bool
+        Clip out-of-bound transfers to the bound instead of raising.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not numeric.
+    ValueError
+        On a wrong shape, a NaN or infinite transfer, or (unless ``clip``) a
+        transfer outside ``[-bound, bound]``.
+    """
+    expected = f"Box(-{bound:g}, {bound:g}, ({n_agents * n_signals},), float32)"
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{player}: a contract must be numeric, expected {expected}, got {value!r}"
+        ) from None
+    if array.shape == (n_agents * n_signals,):
+        array = array.reshape(n_agents, n_signals)
+    elif array.shape != (n_agents, n_signals):
+        raise ValueError(
+            f"{player}: contract has shape {array.shape}, expected {expected} "
+            f"(or the ({n_agents}, {n_signals}) matrix n_agents x n_signals)"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(
+            f"{player}: contract contains NaN or infinite transfers, expected {expected}, "
+            f"got {array.reshape(-1).tolist()}"
+        )
+    if clip:
+        return np.clip(array, -bound, bound)
+    if np.any(np.abs(array) > bound):
+        worst = float(array.reshape(-1)[np.argmax(np.abs(array))])
+        raise ValueError(
+            f"{player}: transfer {worst!r} is outside [-{bound:g}, {bound:g}], expected "
+            f"{expected}; pass out_of_bound_transfers='clip' to clip instead"
+        )
+    return array.copy()

@@ -1,0 +1,217 @@
+"""One copy of a game being played: the part both PettingZoo adapters share.
+
+An :class:`Episode` owns the state of one copy, the random stream and the
+checks on what players send; :mod:`pa_envs.core.parallel` and
+:mod:`pa_envs.core.aec` only decide *when* the principal's contract takes
+effect (the timing) and speak PettingZoo's dict API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import logger, spaces
+
+from pa_envs.core import rng
+from pa_envs.core.contracts import check_contract
+from pa_envs.core.game import Game, PeriodOutcome, resolve_period
+
+PRINCIPAL = "principal_0"
+OUT_OF_BOUND_TRANSFERS = ("raise", "clip")
+RESET_OPTIONS = ("contract",)
+
+
+def agent_name(i: int) -> str:
+    """PettingZoo name of agent ``i``."""
+    return f"agent_{i}"
+
+
+class PlayerSpaces:
+    """The spaces of every player of a game, built once so each call returns the same object."""
+
+    def __init__(self, game: Game) -> None:
+        n, s = game.n_agents, game.n_signals
+        bound = np.float32(game.params.max_transfer)
+        self.transfer_bound = float(bound)
+        agent_high = np.concatenate([game.agent_features_high(), np.full(s, bound)]).astype(np.float32)
+        agent_low = np.concatenate([np.zeros(len(agent_high) - s), np.full(s, -bound)]).astype(np.float32)
+        self.agent_observation = spaces.Box(agent_low, agent_high, dtype=np.float32)
+        self.agent_action = spaces.Discrete(game.n_actions)
+        principal_high = np.asarray(game.principal_features_high(), dtype=np.float32)
+        self.principal_observation = spaces.Box(
+            np.zeros_like(principal_high), principal_high, dtype=np.float32
+        )
+        self.principal_action = spaces.Box(-bound, bound, shape=(n * s,), dtype=np.float32)
+        state_high = np.concatenate([game.state_high, np.full(n * s, bound)]).astype(np.float32)
+        state_low = np.concatenate([np.zeros(len(game.state_high)), np.full(n * s, -bound)])
+        self.state = spaces.Box(state_low.astype(np.float32), state_high, dtype=np.float32)
+
+    def observation_space(self, player: str) -> spaces.Space:
+        return self.principal_observation if player == PRINCIPAL else self.agent_observation
+
+    def action_space(self, player: str) -> spaces.Space:
+        return self.principal_action if player == PRINCIPAL else self.agent_action
+
+
+class Episode:
+    """State, randomness and input checks of one copy of a game.
+
+    Parameters
+    ----------
+    game : Game
+        The economics.
+    out_of_bound_transfers : {"raise", "clip"}
+        What a transfer outside ``[-max_transfer, max_transfer]`` does.
+    """
+
+    def __init__(self, game: Game, out_of_bound_transfers: str = "raise") -> None:
+        if out_of_bound_transfers not in OUT_OF_BOUND_TRANSFERS:
+            raise ValueError(
+                f"out_of_bound_transfers must be one of {OUT_OF_BOUND_TRANSFERS}, "
+                f"got {out_of_bound_transfers!r}"
+            )
+        self.game = game
+        self.spaces = PlayerSpaces(game)
+        self.clip_transfers = out_of_bound_transfers == "clip"
+        self.agents = [agent_name(i) for i in range(game.n_agents)]
+        self.players = [PRINCIPAL, *self.agents]
+        self.key: int | None = None
+        self.episode = -1
+        self.period = 0
+        self.state: np.ndarray | None = None
+        self.last_actions = np.full(game.n_agents, -1, dtype=np.int64)
+        self._zero_contract = np.zeros((game.n_agents, game.n_signals))
+
+    # -- lifecycle ------------------------------------------------------------
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> np.ndarray:
+        """Start an episode; return the contract in force at its start.
+
+        A seed restarts the random stream; without one the stream goes on (a
+        fresh one on the very first reset).
+        """
+        if options is not None and not isinstance(options, dict):
+            raise TypeError(f"options must be a dict or None, got {options!r}")
+        unknown = sorted(set(options or {}) - set(RESET_OPTIONS))
+        if unknown:
+            # Ignored, as gymnasium does (wrappers pass their own keys), but never silently.
+            logger.warn(f"reset ignores unknown options {unknown}; it knows {list(RESET_OPTIONS)}")
+        if seed is not None or self.key is None:
+            self.key = rng.key_from_seed(seed)
+            self.episode = 0
+        else:
+            self.episode += 1
+        self.period = 0
+        self.last_actions = np.full(self.game.n_agents, -1, dtype=np.int64)
+        noise = rng.uniforms(self.key, rng.counter(self.episode, 0), self.game.noise_size)
+        self.state = self.game.initial_state(noise)
+        if options and options.get("contract") is not None:
+            return self.check_contract(options["contract"], "reset options['contract']")
+        return self._zero_contract.copy()
+
+    def play(self, actions: np.ndarray, contract: np.ndarray) -> PeriodOutcome:
+        """Resolve one period with checked ``actions`` (N,) under ``contract`` (N, S)."""
+        self.period += 1
+        self.last_actions = actions
+        noise = rng.uniforms(self.key, rng.counter(self.episode, self.period), self.game.noise_size)
+        outcome = resolve_period(self.game, self.state, actions[None, :], contract[None], noise)
+        self.state = outcome.dynamics.next_state
+        return outcome
+
+    @property
+    def over(self) -> bool:
+        """Whether the horizon ``max_cycles`` has been reached."""
+        return self.period >= self.game.params.max_cycles
+
+    # -- input checks ---------------------------------------------------------
+    def check_contract(self, value: object, player: str = PRINCIPAL) -> np.ndarray:
+        """Validate a contract (flat or matrix) and return its float64 matrix."""
+        return check_contract(
+            value,
+            player=player,
+            n_agents=self.game.n_agents,
+            n_signals=self.game.n_signals,
+            bound=self.spaces.transfer_bound,
+            clip=self.clip_transfers,
+        )
+
+    def check_agent_action(self, player: str, value: object) -> int:
+        """Validate one agent's discrete action and return it as an int."""
+        n = self.game.n_actions
+        expected = f"Discrete({n}), an int in 0..{n - 1} ({', '.join(self.game.action_names)})"
+        if isinstance(value, np.ndarray) and value.shape == ():
+            value = value[()]
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{player}: action must be {expected}, got {value!r}")
+        if not 0 <= value < n:
+            raise ValueError(f"{player}: action {int(value)} is outside {expected}")
+        return int(value)
+
+    def check_players(self, given: dict, live: list[str]) -> None:
+        """Raise unless ``given`` names exactly the live players."""
+        if not isinstance(given, dict):
+            raise TypeError(f"actions must be a dict from player name to action, got {given!r}")
+        unknown = [p for p in given if p not in live]
+        if unknown:
+            player = unknown[0]
+            why = "has finished its episode" if player in self.players else "is not a player"
+            raise ValueError(f"{player!r} {why}; the live players are {live}")
+        missing = [p for p in live if p not in given]
+        if missing:
+            raise ValueError(f"no action for live players {missing}; every live player must act")
+
+    # -- what players see -----------------------------------------------------
+    def agent_observations(self, contract: np.ndarray) -> np.ndarray:
+        """``(N, F + S)`` float32: each agent's state features and its contract row."""
+        features = self.game.agent_features(self.state)[0]
+        return np.concatenate([features, contract], axis=1).astype(np.float32)
+
+    def principal_observation(self) -> np.ndarray:
+        return self.game.principal_features(self.state)[0].astype(np.float32)
+
+    def global_state(self, contract: np.ndarray) -> np.ndarray:
+        """The state vector followed by the flat contract in force, float32."""
+        return np.concatenate([self.state[0], contract.reshape(-1)]).astype(np.float32)
+
+    def infos(self, outcome: PeriodOutcome | None, contract: np.ndarray) -> dict[str, dict]:
+        """Per-player infos after a period (or, with ``outcome=None``, at reset).
+
+        The principal's info carries welfare accounting and the state *after*
+        the period; each agent's its own utility and transfer. Reset gives the
+        same keys, with zero money and ``-1`` for actions not yet taken.
+        """
+        n = self.game.n_agents
+        if outcome is None:
+            zeros = np.zeros(n)
+            utility, transfers, actions, signals = zeros, zeros, np.full(n, -1), np.full(n, -1)
+            welfare = externality = payoff = 0.0
+        else:
+            d = outcome.dynamics
+            utility, transfers, signals = d.private_utility[0], outcome.transfers[0], d.signals[0]
+            actions = self.last_actions
+            welfare = float(outcome.social_welfare[0])
+            externality = float(d.externality[0])
+            payoff = float(d.principal_payoff[0])
+        principal = {
+            "period": self.period,
+            "social_welfare": welfare,
+            "externality": externality,
+            "principal_payoff": payoff,
+            "transfers": np.array(transfers, dtype=np.float64),
+            "total_transfers": float(np.sum(transfers)),
+            "contract": contract.copy(),
+            "actions": np.array(actions, dtype=np.int64),
+            "signals": np.array(signals, dtype=np.int64),
+            **self.game.describe_state(self.state[0]),
+        }
+        infos = {PRINCIPAL: principal}
+        for i, name in enumerate(self.agents):
+            infos[name] = {
+                "period": self.period,
+                "private_utility": float(utility[i]),
+                "transfer": float(transfers[i]),
+                "action": int(actions[i]),
+                "signal": int(signals[i]),
+            }
+        return infos
+

@@ -1,0 +1,231 @@
+"""The principal-agent game that every env of the suite shares.
+
+An env supplies its economics as a :class:`Game`: pure numpy functions over
+arrays with a leading batch axis (B copies). :func:`resolve_period` adds the
+contract (transfers) and the rewards, the same way for every env, and every
+adapter (parallel, AEC, and later the vector and gymnasium forms) calls it.
+
+Conventions
+-----------
+- ``state``: ``(B, state_dim)`` int64, the shared state (e.g. a pollution stock).
+- ``actions``: ``(B, N)`` int64, each agent's discrete action.
+- ``contracts``: ``(B, N, n_signals)`` float64, the transfers in force.
+- ``noise``: ``(B, noise_size)`` uniforms in [0, 1): all the randomness of a
+  period, drawn by the caller, so the dynamics are deterministic functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import ClassVar, NamedTuple
+
+import numpy as np
+
+from pa_envs.core.tabular import TabularModel
+
+PRINCIPAL_OBJECTIVES = ("payoff", "welfare")
+
+
+def check_int(name: str, value: object, low: int, high: int | None = None) -> None:
+    """Raise if a parameter is not an int in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < low or (high is not None and value > high):
+        span = f"[{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be an int in {span}, got {value!r}")
+
+
+def check_real(
+    name: str,
+    value: object,
+    low: float = -np.inf,
+    high: float = np.inf,
+    *,
+    open_low: bool = False,
+) -> None:
+    """Raise if a parameter is not a finite real in ``[low, high]`` (or ``(low, high]``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    bad = not np.isfinite(value) or value > high or value < low or (open_low and value == low)
+    if bad:
+        left = "(" if open_low else "["
+        raise ValueError(f"{name} must be a finite number in {left}{low:g}, {high:g}], got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class GameParams:
+    """Parameters every env shares.
+
+    Attributes
+    ----------
+    n_agents : int
+        Number of agents (``agent_0`` ... ``agent_{N-1}``), at least 1.
+    max_cycles : int
+        Episode length in periods; every player is truncated after it.
+    max_transfer : float
+        Transfers lie in ``[-max_transfer, max_transfer]``.
+    principal_objective : {"payoff", "welfare"}
+        ``"payoff"``: the principal's reward is its own payoff minus the
+        transfers it pays, so all rewards sum to social welfare.
+        ``"welfare"``: a benevolent planner, rewarded with social welfare minus
+        ``cost_of_public_funds * sum(|transfers|)``.
+    cost_of_public_funds : float
+        The ``lambda`` of the planner objective, at least 0.
+    """
+
+    n_agents: int = 3
+    max_cycles: int = 100
+    max_transfer: float = 5.0
+    principal_objective: str = "payoff"
+    cost_of_public_funds: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``TypeError``/``ValueError`` naming the first invalid parameter."""
+        check_int("n_agents", self.n_agents, 1)
+        check_int("max_cycles", self.max_cycles, 1)
+        check_real("max_transfer", self.max_transfer, 0.0, open_low=True)
+        if self.principal_objective not in PRINCIPAL_OBJECTIVES:
+            raise ValueError(
+                f"principal_objective must be one of {PRINCIPAL_OBJECTIVES}, "
+                f"got {self.principal_objective!r}"
+            )
+        check_real("cost_of_public_funds", self.cost_of_public_funds, 0.0)
+
+
+class Dynamics(NamedTuple):
+    """What the economics of one period produce, before any transfer.
+
+    Every field has the leading batch axis B.
+    """
+
+    next_state: np.ndarray  # (B, state_dim) int64
+    signals: np.ndarray  # (B, N) int64, the contractible signal of each agent
+    private_utility: np.ndarray  # (B, N) float64
+    principal_payoff: np.ndarray  # (B,) float64
+    externality: np.ndarray  # (B,) float64, damage borne by no agent
+    terminated: np.ndarray  # (B,) bool
+
+
+class PeriodOutcome(NamedTuple):
+    """One resolved period: dynamics plus transfers, rewards and welfare."""
+
+    dynamics: Dynamics
+    transfers: np.ndarray  # (B, N) paid to each agent (negative: taxed)
+    agent_rewards: np.ndarray  # (B, N)
+    principal_reward: np.ndarray  # (B,)
+    social_welfare: np.ndarray  # (B,) private utilities + principal payoff
+
+
+class Game(ABC):
+    """The economics of one env, batch-first.
+
+    Subclasses set the class attributes, build their lookup tables in
+    ``__init__`` and implement :meth:`initial_state`, :meth:`step` and
+    :meth:`tabular_model`. They hold no episode state: a ``Game`` is a set of
+    pure functions of its parameters.
+    """
+
+    name: ClassVar[str]
+    params_class: ClassVar[type[GameParams]] = GameParams
+    state_names: ClassVar[tuple[str, ...]]
+    """Names of the components of the state vector (e.g. ``("stock",)``)."""
+
+    def __init__(self, params: GameParams) -> None:
+        if not isinstance(params, self.params_class):
+            raise TypeError(
+                f"{type(self).__name__} needs {self.params_class.__name__}, "
+                f"got {type(params).__name__}"
+            )
+        self.params = params
+
+    # -- sizes and labels ---------------------------------------------------
+    @property
+    def n_agents(self) -> int:
+        return self.params.n_agents
+
+    @property
+    @abstractmethod
+    def action_names(self) -> tuple[str, ...]:
+        """Labels of an agent's discrete actions."""
+
+    @property
+    @abstractmethod
+    def signal_names(self) -> tuple[str, ...]:
+        """Labels of the contractible signals (a contract has one transfer per signal)."""
+
+    @property
+    def n_actions(self) -> int:
+        return len(self.action_names)
+
+    @property
+    def n_signals(self) -> int:
+        return len(self.signal_names)
+
+    @property
+    @abstractmethod
+    def state_high(self) -> np.ndarray:
+        """Largest value of each state component (the lowest is 0)."""
+
+    @property
+    def noise_size(self) -> int:
+        """Uniform draws one period consumes per copy."""
+        return 1
+
+    # -- dynamics -----------------------------------------------------------
+    @abstractmethod
+    def initial_state(self, noise: np.ndarray) -> np.ndarray:
+        """Return ``(B, state_dim)`` initial states from ``(B, noise_size)`` uniforms."""
+
+    @abstractmethod
+    def step(self, state: np.ndarray, actions: np.ndarray, noise: np.ndarray) -> Dynamics:
+        """Advance B copies by one period (no transfers involved)."""
+
+    @abstractmethod
+    def tabular_model(self) -> TabularModel:
+        """Return the exact finite model over (state, joint action)."""
+
+    # -- what players see ---------------------------------------------------
+    def agent_features(self, state: np.ndarray) -> np.ndarray:
+        """``(B, N, F)`` state features each agent observes (default: the whole state)."""
+        return np.broadcast_to(state[:, None, :], (state.shape[0], self.n_agents, state.shape[1]))
+
+    def agent_features_high(self) -> np.ndarray:
+        """Upper bounds of :meth:`agent_features` (the lower bounds are 0)."""
+        return self.state_high
+
+    def principal_features(self, state: np.ndarray) -> np.ndarray:
+        """``(B, F)`` state features the principal observes (default: the whole state)."""
+        return state
+
+    def principal_features_high(self) -> np.ndarray:
+        """Upper bounds of :meth:`principal_features` (the lower bounds are 0)."""
+        return self.state_high
+
+    def describe_state(self, state_row: np.ndarray) -> dict[str, int]:
+        """Name each component of one copy's state, for infos and rendering."""
+        return {name: int(v) for name, v in zip(self.state_names, state_row)}
+
+
+def resolve_period(
+    game: Game, state: np.ndarray, actions: np.ndarray, contracts: np.ndarray, noise: np.ndarray
+) -> PeriodOutcome:
+    """Play one period of B copies: dynamics, then transfers and rewards.
+
+    Transfers never enter the dynamics: they move money between principal and
+    agents, so they cancel out of social welfare (neutral ex post) while they
+    change each agent's reward (and so what it learns to do).
+    """
+    dynamics = game.step(state, actions, noise)
+    transfers = np.take_along_axis(contracts, dynamics.signals[:, :, None], axis=2)[:, :, 0]
+    agent_rewards = dynamics.private_utility + transfers
+    social_welfare = dynamics.private_utility.sum(axis=1) + dynamics.principal_payoff
+    params = game.params
+    if params.principal_objective == "payoff":
+        principal_reward = dynamics.principal_payoff - transfers.sum(axis=1)
+    else:
+        principal_reward = social_welfare - params.cost_of_public_funds * np.abs(transfers).sum(axis=1)
+    return PeriodOutcome(dynamics, transfers, agent_rewards, principal_reward, social_welfare)

@@ -1,0 +1,201 @@
+"""The PettingZoo ParallelEnv adapter shared by every env (posted-contract timing).
+
+All players move at once. The contract the principal plays at step ``t``
+takes effect at step ``t + 1``, as a tax schedule is announced before the
+period it covers; ``reset`` puts an initial contract in force (zero unless
+``options={"contract": ...}`` gives one). Each agent observes the state and
+the row of the contract that is in force for it in the coming period.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import logger, spaces
+from pettingzoo import ParallelEnv
+
+from pa_envs.core.contracts import contract_matrix, flat_contract
+from pa_envs.core.episode import PRINCIPAL, Episode
+from pa_envs.core.game import Game, GameParams, PeriodOutcome
+from pa_envs.core.render import check_render_mode, render_frame, render_text
+from pa_envs.core.tabular import TabularModel
+
+
+def make_params(params_class: type[GameParams], params: GameParams | None, kwargs: dict) -> GameParams:
+    """Build an env's parameters from a params object or keywords (not both)."""
+    if params is not None:
+        if kwargs:
+            raise TypeError(f"give either params= or keyword parameters, not both (got {sorted(kwargs)})")
+        if not isinstance(params, params_class):
+            raise TypeError(f"params must be a {params_class.__name__}, got {type(params).__name__}")
+        return params
+    known = {f.name for f in params_class.__dataclass_fields__.values()}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise TypeError(
+            f"unknown parameter(s) {unknown} for {params_class.__name__}; "
+            f"expected among {sorted(known)} or render_mode, out_of_bound_transfers"
+        )
+    return params_class(**kwargs)
+
+
+class GameEnvMixin:
+    """What both adapters offer on top of PettingZoo's API: the game, its model, helpers."""
+
+    game_class: ClassVar[type[Game]]
+    metadata: ClassVar[dict[str, Any]]
+
+    def _setup(
+        self,
+        params: GameParams | None,
+        render_mode: str | None,
+        out_of_bound_transfers: str,
+        param_kwargs: dict,
+    ) -> None:
+        check_render_mode(render_mode)
+        self.game = self.game_class(make_params(self.game_class.params_class, params, param_kwargs))
+        self.params = self.game.params
+        self.render_mode = render_mode
+        self._episode = Episode(self.game, out_of_bound_transfers)
+        self._spaces = self._episode.spaces
+        self.possible_agents = list(self._episode.players)
+        self.agents: list[str] = []
+        self.state_space = self._spaces.state
+        self._shown: tuple[np.ndarray, np.ndarray] | None = None
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        self._check_known(agent)
+        return self._spaces.observation_space(agent)
+
+    def action_space(self, agent: str) -> spaces.Space:
+        self._check_known(agent)
+        return self._spaces.action_space(agent)
+
+    def _check_known(self, player: str) -> None:
+        if player not in self._episode.players:
+            raise ValueError(f"{player!r} is not a player; the players are {self._episode.players}")
+
+    def contract_matrix(self, flat: np.ndarray) -> np.ndarray:
+        """The principal's flat action as an ``(n_agents, n_signals)`` matrix."""
+        return contract_matrix(flat, self.game.n_agents, self.game.n_signals)
+
+    def flat_contract(self, matrix: np.ndarray) -> np.ndarray:
+        """An ``(n_agents, n_signals)`` contract as the principal's flat float32 action."""
+        return flat_contract(matrix).astype(np.float32)
+
+    def tabular_model(self) -> TabularModel:
+        """The exact finite model of this env (see :class:`~pa_envs.core.tabular.TabularModel`)."""
+        return self.game.tabular_model()
+
+    def _remember(self, outcome: PeriodOutcome | None) -> None:
+        if outcome is None:
+            n = self.game.n_agents
+            self._shown = (np.full(n, -1), np.zeros(n))
+        else:
+            self._shown = (self._episode.last_actions, outcome.transfers[0])
+
+    def render(self, mode: str | None = None) -> str | np.ndarray | None:
+        """Render the last period (``mode`` overrides ``render_mode``, for callers that pass one)."""
+        mode = mode or self.render_mode
+        if mode is None:
+            logger.warn("render() called without a render_mode; pass render_mode= to the env")
+            return None
+        check_render_mode(mode)
+        if self._shown is None:
+            raise RuntimeError("call reset() before render()")
+        actions, transfers = self._shown
+        state = self._episode.state[0]
+        if mode == "rgb_array":
+            return render_frame(self.game, state, actions, transfers)
+        text = render_text(self.game, state, self._episode.period, actions, transfers)
+        if mode == "human":
+            print(text)
+            return None
+        return text
+
+    def close(self) -> None:
+        """Nothing to release: rendering holds no window."""
+
+
+class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
+    """PettingZoo ParallelEnv over a :class:`~pa_envs.core.game.Game`.
+
+    Parameters
+    ----------
+    params : GameParams, optional
+        The env's parameters; or give them as keywords.
+    render_mode : {"ansi", "rgb_array", "human"}, optional
+    out_of_bound_transfers : {"raise", "clip"}
+        Whether a transfer outside ``[-max_transfer, max_transfer]`` raises
+        ``ValueError`` (default) or is clipped to the bound.
+    **param_kwargs
+        Fields of the env's parameter dataclass.
+    """
+
+    def __init__(
+        self,
+        params: GameParams | None = None,
+        *,
+        render_mode: str | None = None,
+        out_of_bound_transfers: str = "raise",
+        **param_kwargs: Any,
+    ) -> None:
+        self._setup(params, render_mode, out_of_bound_transfers, param_kwargs)
+        self._contract = np.zeros((self.game.n_agents, self.game.n_signals))
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+        episode = self._episode
+        self._contract = episode.reset(seed, options)
+        self.agents = list(self.possible_agents)
+        self._remember(None)
+        return self._observations(), episode.infos(None, self._contract)
+
+    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        episode = self._episode
+        if episode.state is None:
+            raise RuntimeError("call reset() before step()")
+        if not self.agents:
+            if actions:
+                raise ValueError(
+                    f"the episode is over, yet actions were sent for {sorted(actions)}; "
+                    "call reset() (an empty step({}) is a no-op)"
+                )
+            return {}, {}, {}, {}, {}
+        episode.check_players(actions, self.agents)
+        posted = episode.check_contract(actions[PRINCIPAL])
+        joint = np.array([episode.check_agent_action(p, actions[p]) for p in episode.agents])
+
+        in_force = self._contract
+        outcome = episode.play(joint, in_force)
+        self._contract = posted
+        self._remember(outcome)
+
+        rewards = {PRINCIPAL: float(outcome.principal_reward[0])}
+        rewards.update(zip(episode.agents, outcome.agent_rewards[0].tolist()))
+        terminated = bool(outcome.dynamics.terminated[0])
+        truncated = episode.over and not terminated
+        terminations = dict.fromkeys(self.agents, terminated)
+        truncations = dict.fromkeys(self.agents, truncated)
+        observations = self._observations()
+        infos = episode.infos(outcome, in_force)
+        if terminated or truncated:
+            self.agents = []
+        if self.render_mode == "human":
+            self.render()
+        return observations, rewards, terminations, truncations, infos
+
+    def state(self) -> np.ndarray:
+        """The state vector followed by the flat contract in force, float32."""
+        if self._episode.state is None:
+            raise RuntimeError("call reset() before state()")
+        return self._episode.global_state(self._contract)
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        episode = self._episode
+        rows = episode.agent_observations(self._contract)
+        observations = {PRINCIPAL: episode.principal_observation()}
+        observations.update(zip(episode.agents, rows))
+        return observations

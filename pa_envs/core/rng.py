@@ -1,0 +1,85 @@
+"""Counter-based random numbers shared by every form of every env.
+
+Each uniform draw is a pure function of ``(key, counter, index)``: the key comes
+from the seed, the counter from the episode and the period. A single env, an
+AEC env and (later) a batch of B copies therefore draw the very same numbers
+for the same seed, bit for bit, without keeping one generator object per copy.
+The hash is the SplitMix64 finalizer; the scalar (pure Python) and the array
+(numpy) versions are the same integer arithmetic modulo 2**64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX_1 = 0xBF58476D1CE4E5B9
+_MIX_2 = 0x94D049BB133111EB
+# The period occupies the low 32 bits of a counter, the episode the high ones.
+_PERIOD_BITS = 32
+_TO_UNIT = 2.0**-53
+
+
+def _mix(z: int) -> int:
+    z = ((z ^ (z >> 30)) * _MIX_1) & _MASK
+    z = ((z ^ (z >> 27)) * _MIX_2) & _MASK
+    return z ^ (z >> 31)
+
+
+def key_from_seed(seed: int | None) -> int:
+    """Return the 64-bit stream key of a seed (fresh OS entropy for ``None``).
+
+    Raises
+    ------
+    TypeError
+        If ``seed`` is not an integer or ``None``.
+    ValueError
+        If ``seed`` is negative.
+    """
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy)
+    elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
+    seed = int(seed)
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int or None, got {seed}")
+    # Fold big seeds into 64 bits so that every int is accepted.
+    key = 0
+    while True:
+        key = _mix((key + (seed & _MASK) + _GOLDEN) & _MASK)
+        seed >>= 64
+        if seed == 0:
+            return key
+
+
+def counter(episode: int, period: int) -> int:
+    """Return the counter of one period of one episode (period 0 is the reset)."""
+    return ((episode << _PERIOD_BITS) | period) & _MASK
+
+
+def uniforms(key: int, count: int, n: int) -> np.ndarray:
+    """Return ``n`` uniforms in [0, 1) for one copy, as a ``(1, n)`` float64 array."""
+    base = _mix((key + _mix(count)) & _MASK)
+    out = np.empty((1, n), dtype=np.float64)
+    row = out[0]
+    for j in range(n):
+        row[j] = (_mix((base + (j + 1) * _GOLDEN) & _MASK) >> 11) * _TO_UNIT
+    return out
+
+
+def batch_uniforms(keys: np.ndarray, counts: np.ndarray, n: int) -> np.ndarray:
+    """Return ``(B, n)`` uniforms for B copies; row b equals ``uniforms(keys[b], counts[b], n)``."""
+    keys = np.asarray(keys, dtype=np.uint64)
+    counts = np.asarray(counts, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        base = _mix_array(keys + _mix_array(counts))
+        steps = (np.arange(1, n + 1, dtype=np.uint64) * np.uint64(_GOLDEN))[None, :]
+        bits = _mix_array(base[:, None] + steps)
+    return (bits >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+
+
+def _mix_array(z: np.ndarray) -> np.ndarray:
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX_1)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX_2)
+    return z ^ (z >> np.uint64(31))

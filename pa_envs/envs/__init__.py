@@ -1,0 +1,1 @@
+"""Env modules: each holds one scenario's economics (its env card)."""

@@ -1,0 +1,245 @@
+"""pollution_v0: firms, a regulator and a pollution stock that decays slowly.
+
+Env card
+--------
+Players
+    ``principal_0`` (the regulator) and ``agent_0`` ... ``agent_{N-1}`` (firms).
+Agents' actions
+    ``Discrete(n_levels)``: a production level. With the default three levels
+    ``low``, ``medium``, ``high`` a firm produces ``q = 1, 2, 3`` units
+    (level ``k`` produces ``q = k + 1``).
+Contractible signal
+    The firm's own production level, so a contract is an ``(N, n_levels)``
+    matrix of transfers per level (a tax on ``high`` is a negative entry).
+Principal's action
+    The flat contract, ``Box(-max_transfer, max_transfer, (N * n_levels,), float32)``.
+Observations
+    Agent ``i``: ``[stock, contract row i]`` (``1 + n_levels`` float32).
+    Principal: ``[stock]``. ``state()``: ``[stock, flat contract in force]``.
+Timing
+    ``parallel_env()``: everyone moves at once; the contract played at step
+    ``t`` is in force at step ``t + 1`` (a posted schedule); ``reset`` puts a
+    zero contract in force unless ``options={"contract": C}``.
+    ``env()`` (AEC): each period the regulator posts the contract first, then
+    the firms, in order, see it and choose (Stackelberg timing).
+Dynamics
+    Emissions are ``emission_per_unit * q`` per firm. Each unit of the stock
+    decays independently with probability ``decay``, then emissions are
+    added: ``stock' = min(max_stock, stock - Binomial(stock, decay) + sum(emissions))``.
+Rewards
+    Firm ``i``: profit ``price * q_i - production_cost * q_i**2`` minus its
+    share of the damage ``firm_damage * stock``, plus its transfer.
+    Regulator: ``-social_damage * stock`` (damage borne by no firm) minus the
+    transfers it pays; or, with ``principal_objective="welfare"``, social
+    welfare minus ``cost_of_public_funds * sum(|transfers|)``.
+    Social welfare = sum of profits - ``(N * firm_damage + social_damage) * stock``;
+    with the ``"payoff"`` objective all rewards sum to it at every step.
+The externality
+    A unit emitted today stays ``1 / decay`` periods on average and costs
+    every firm and society meanwhile: in the long run, undiscounted, a unit
+    costs society about ``(N * firm_damage + social_damage) / decay`` but the
+    firm that emits it bears only ``firm_damage / decay``.
+Why the defaults are interesting (N = 3)
+    A unit costs society about ``(3 * 0.1 + 0.1) / 0.2 = 2`` while the
+    emitter bears ``0.5``. Going from medium to high adds 1 unit and 1 of
+    profit; going from low to medium adds 1 unit and 3 of profit. So firms left
+    alone produce ``high`` (myopic or forward-looking), the social optimum is
+    the interior ``medium`` (except in the last periods, whose emissions hurt
+    no one within the episode), and a flat tax between 1 and 3 on ``high``
+    recovers nearly all the lost welfare. Long-run per-period welfare: about
+    27 - 0.4 * 45 = 9 under laissez-faire against 24 - 0.4 * 30 = 12 at the
+    optimum.
+Exact model
+    The stock is an integer in ``0 .. max_stock`` and the decay law is exact, so
+    :meth:`PollutionGame.tabular_model` gives transitions and payoffs over
+    (stock, joint action) for small N.
+
+Parameters
+----------
+See :class:`PollutionParams` (and :class:`~pa_envs.core.game.GameParams` for
+``n_agents``, ``max_cycles``, ``max_transfer``, ``principal_objective``,
+``cost_of_public_funds``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from pa_envs.core.factories import define_env
+from pa_envs.core.game import Dynamics, Game, GameParams, check_int, check_real
+from pa_envs.core.tabular import TabularModel, enumerate_joint_actions
+
+# Above this many (stock, joint action, decay outcome) entries the model is too
+# big to hold: the count representation of the analysis takes over there.
+MAX_MODEL_ENTRIES = 50_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class PollutionParams(GameParams):
+    """Parameters of pollution_v0 (validated at construction).
+
+    Attributes
+    ----------
+    n_levels : int
+        Production levels, at least 2; level ``k`` produces ``k + 1`` units.
+    price : float
+        Output price.
+    production_cost : float
+        Quadratic cost coefficient; profit ``price * q - production_cost * q**2``
+        must increase over the levels (``price > production_cost * (2 * n_levels - 1)``).
+    emission_per_unit : int
+        Stock units emitted per unit produced, at least 1.
+    decay : float
+        Probability that each unit of stock decays in a period, in [0, 1].
+    firm_damage : float
+        Loss of every firm per unit of stock per period, at least 0.
+    social_damage : float
+        Loss borne by no firm (the regulator's) per unit of stock, at least 0.
+    max_stock : int or None
+        Cap on the stock; ``None`` sets twice the laissez-faire steady state,
+        ``ceil(2 * N * n_levels * emission_per_unit / max(decay, 0.05))``.
+    initial_stock : int
+        Stock at reset, in ``0 .. max_stock``.
+    """
+
+    n_levels: int = 3
+    price: float = 6.0
+    production_cost: float = 1.0
+    emission_per_unit: int = 1
+    decay: float = 0.2
+    firm_damage: float = 0.1
+    social_damage: float = 0.1
+    max_stock: int | None = None
+    initial_stock: int = 0
+
+    def validate(self) -> None:
+        super().validate()
+        check_int("n_levels", self.n_levels, 2)
+        check_real("price", self.price, 0.0, open_low=True)
+        check_real("production_cost", self.production_cost, 0.0)
+        if self.price <= self.production_cost * (2 * self.n_levels - 1):
+            raise ValueError(
+                "profit must increase with production: need price > production_cost * "
+                f"(2 * n_levels - 1) = {self.production_cost * (2 * self.n_levels - 1):g}, "
+                f"got price={self.price!r}"
+            )
+        check_int("emission_per_unit", self.emission_per_unit, 1)
+        check_real("decay", self.decay, 0.0, 1.0)
+        check_real("firm_damage", self.firm_damage, 0.0)
+        check_real("social_damage", self.social_damage, 0.0)
+        if self.max_stock is None:
+            peak = self.n_agents * self.n_levels * self.emission_per_unit
+            object.__setattr__(self, "max_stock", math.ceil(2 * peak / max(self.decay, 0.05)))
+        check_int("max_stock", self.max_stock, 1)
+        check_int("initial_stock", self.initial_stock, 0, self.max_stock)
+
+
+class PollutionGame(Game):
+    """Economics of pollution_v0; see the module docstring."""
+
+    name = "pollution_v0"
+    params_class = PollutionParams
+    state_names = ("stock",)
+
+    def __init__(self, params: PollutionParams) -> None:
+        super().__init__(params)
+        p = params
+        quantity = np.arange(1, p.n_levels + 1, dtype=np.float64)
+        self.quantity = quantity
+        self.profit = p.price * quantity - p.production_cost * quantity**2
+        self.emissions = np.arange(1, p.n_levels + 1, dtype=np.int64) * p.emission_per_unit
+        self.decay_cdf = _binomial_cdf_table(p.max_stock, p.decay)
+        self._state_high = np.array([p.max_stock], dtype=np.int64)
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        if self.params.n_levels == 3:
+            return ("low", "medium", "high")
+        return tuple(f"level_{k}" for k in range(self.params.n_levels))
+
+    @property
+    def signal_names(self) -> tuple[str, ...]:
+        return self.action_names
+
+    @property
+    def state_high(self) -> np.ndarray:
+        return self._state_high
+
+    def initial_state(self, noise: np.ndarray) -> np.ndarray:
+        return np.full((noise.shape[0], 1), self.params.initial_stock, dtype=np.int64)
+
+    def step(self, state: np.ndarray, actions: np.ndarray, noise: np.ndarray) -> Dynamics:
+        p = self.params
+        stock = state[:, 0]
+        private_utility = self.profit[actions] - p.firm_damage * stock[:, None]
+        social_damage = p.social_damage * stock
+        # Inverse-CDF draw of Binomial(stock, decay) from one uniform per copy.
+        decayed = (self.decay_cdf[stock] <= noise[:, :1]).sum(axis=1)
+        next_stock = np.minimum(stock - decayed + self.emissions[actions].sum(axis=1), p.max_stock)
+        return Dynamics(
+            next_state=next_stock[:, None],
+            signals=actions,
+            private_utility=private_utility,
+            principal_payoff=-social_damage,
+            externality=social_damage,
+            terminated=np.zeros(stock.shape[0], dtype=bool),
+        )
+
+    def tabular_model(self) -> TabularModel:
+        p = self.params
+        n_states = p.max_stock + 1
+        joint = enumerate_joint_actions(p.n_agents, p.n_levels)
+        entries = n_states * len(joint) * n_states
+        if entries > MAX_MODEL_ENTRIES:
+            raise ValueError(
+                f"the joint-action model of pollution_v0 with n_agents={p.n_agents}, "
+                f"n_levels={p.n_levels}, max_stock={p.max_stock} needs {entries:.2e} entries "
+                f"(limit {MAX_MODEL_ENTRIES:.0e}); use fewer agents or a smaller max_stock"
+            )
+        stock = np.arange(n_states)
+        decay_pmf = np.diff(self.decay_cdf, axis=1, prepend=0.0)  # (S, K): P(decayed = k)
+        emitted = self.emissions[joint].sum(axis=1)  # (A,)
+        successors = stock[:, None, None] - stock[None, None, :] + emitted[None, :, None]
+        successors = np.clip(successors, 0, p.max_stock)  # k > stock has probability 0
+        probabilities = np.broadcast_to(decay_pmf[:, None, :], successors.shape).copy()
+        private_utility = self.profit[joint][None, :, :] - p.firm_damage * stock[:, None, None]
+        damage = np.broadcast_to(p.social_damage * stock[:, None], (n_states, len(joint)))
+        signal_probabilities = np.zeros((n_states, len(joint), p.n_agents, p.n_levels))
+        signal_probabilities[:, np.arange(len(joint))[:, None], np.arange(p.n_agents), joint] = 1.0
+        initial = np.zeros(n_states)
+        initial[p.initial_stock] = 1.0
+        return TabularModel(
+            states=stock[:, None],
+            joint_actions=joint,
+            initial_distribution=initial,
+            successors=successors,
+            probabilities=probabilities,
+            private_utility=np.ascontiguousarray(private_utility),
+            principal_payoff=-damage.copy(),
+            externality=damage.copy(),
+            signal_probabilities=signal_probabilities,
+            horizon=p.max_cycles,
+        )
+
+
+def _binomial_cdf_table(n_max: int, p: float) -> np.ndarray:
+    """``cdf[n, k] = P(Binomial(n, p) <= k)`` for ``n, k`` in ``0 .. n_max``; exactly 1 for ``k >= n``."""
+    n = np.arange(n_max + 1)[:, None]
+    k = np.arange(n_max + 1)[None, :]
+    valid = k <= n
+    if p in (0.0, 1.0):
+        pmf = (k == (n if p == 1.0 else 0)).astype(np.float64)
+    else:
+        log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n_max + 1)))])
+        log_choose = log_fact[n] - log_fact[k] - log_fact[np.where(valid, n - k, 0)]
+        log_pmf = log_choose + k * math.log(p) + (n - k) * math.log1p(-p)
+        pmf = np.where(valid, np.exp(np.where(valid, log_pmf, 0.0)), 0.0)
+    cdf = np.cumsum(pmf, axis=1)
+    cdf[~(k < n) & np.ones_like(cdf, dtype=bool)] = 1.0
+    return np.minimum(cdf, 1.0)
+
+
+raw_env, parallel_env_class, env, parallel_env = define_env(PollutionGame, __name__)
