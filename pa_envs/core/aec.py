@@ -89,7 +89,7 @@ class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
         outcome = episode.play(self._joint.copy(), self._posted)
         self._remember(outcome)
         self.rewards[PRINCIPAL] = float(outcome.principal_reward[0])
-        self.rewards.update(zip(episode.agents, outcome.agent_rewards[0].tolist()))
+        self.rewards.update(zip(episode.agents, outcome.agent_rewards[0].tolist(), strict=True))
         self._accumulate_rewards()
         self.infos = episode.infos(outcome, self._posted)
         terminated = bool(outcome.dynamics.terminated[0])

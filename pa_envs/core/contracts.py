@@ -40,9 +40,7 @@ def flat_contract(matrix: np.ndarray) -> np.ndarray:
     """Flatten an ``(n_agents, n_signals)`` contract to the principal's action layout."""
     matrix = np.asarray(matrix)
     if matrix.ndim != 2:
-        raise ValueError(
-            f"a contract matrix must be 2-D (n_agents, n_signals), got shape {matrix.shape}"
-        )
+        raise ValueError(f"a contract matrix must be 2-D (n_agents, n_signals), got shape {matrix.shape}")
     return matrix.reshape(-1)
 
 
@@ -84,9 +82,7 @@ def check_contract(
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(
-            f"{player}: a contract must be numeric, expected {expected}, got {value!r}"
-        ) from None
+        raise TypeError(f"{player}: a contract must be numeric, expected {expected}, got {value!r}") from None
     if array.shape == (n_agents * n_signals,):
         array = array.reshape(n_agents, n_signals)
     elif array.shape != (n_agents, n_signals):

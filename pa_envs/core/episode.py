@@ -214,4 +214,3 @@ class Episode:
                 "signal": int(signals[i]),
             }
         return infos
-

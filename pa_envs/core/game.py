@@ -90,8 +90,7 @@ class GameParams:
         check_real("max_transfer", self.max_transfer, 0.0, open_low=True)
         if self.principal_objective not in PRINCIPAL_OBJECTIVES:
             raise ValueError(
-                f"principal_objective must be one of {PRINCIPAL_OBJECTIVES}, "
-                f"got {self.principal_objective!r}"
+                f"principal_objective must be one of {PRINCIPAL_OBJECTIVES}, got {self.principal_objective!r}"
             )
         check_real("cost_of_public_funds", self.cost_of_public_funds, 0.0)
 
@@ -137,8 +136,7 @@ class Game(ABC):
     def __init__(self, params: GameParams) -> None:
         if not isinstance(params, self.params_class):
             raise TypeError(
-                f"{type(self).__name__} needs {self.params_class.__name__}, "
-                f"got {type(params).__name__}"
+                f"{type(self).__name__} needs {self.params_class.__name__}, got {type(params).__name__}"
             )
         self.params = params
 
@@ -207,7 +205,7 @@ class Game(ABC):
 
     def describe_state(self, state_row: np.ndarray) -> dict[str, int]:
         """Name each component of one copy's state, for infos and rendering."""
-        return {name: int(v) for name, v in zip(self.state_names, state_row)}
+        return {name: int(v) for name, v in zip(self.state_names, state_row, strict=True)}
 
 
 def resolve_period(

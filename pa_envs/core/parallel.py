@@ -174,7 +174,7 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
         self._remember(outcome)
 
         rewards = {PRINCIPAL: float(outcome.principal_reward[0])}
-        rewards.update(zip(episode.agents, outcome.agent_rewards[0].tolist()))
+        rewards.update(zip(episode.agents, outcome.agent_rewards[0].tolist(), strict=True))
         terminated = bool(outcome.dynamics.terminated[0])
         truncated = episode.over and not terminated
         terminations = dict.fromkeys(self.agents, terminated)
@@ -197,5 +197,5 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
         episode = self._episode
         rows = episode.agent_observations(self._contract)
         observations = {PRINCIPAL: episode.principal_observation()}
-        observations.update(zip(episode.agents, rows))
+        observations.update(zip(episode.agents, rows, strict=True))
         return observations

@@ -27,8 +27,8 @@ def render_text(
 ) -> str:
     """One block of text: the period, the state and each agent's action and transfer."""
     lines = [f"{game.name}  period {period}/{game.params.max_cycles}"]
-    for (name, value), high in zip(game.describe_state(state_row).items(), game.state_high):
-        filled = int(round(_BAR * value / high)) if high else 0
+    for (name, value), high in zip(game.describe_state(state_row).items(), game.state_high, strict=True):
+        filled = round(_BAR * value / high) if high else 0
         lines.append(f"  {name:>8} {value:>5} [{'#' * filled}{'.' * (_BAR - filled)}] / {high}")
     for i in range(game.n_agents):
         action = game.action_names[actions[i]] if actions[i] >= 0 else "-"
@@ -36,9 +36,7 @@ def render_text(
     return "\n".join(lines)
 
 
-def render_frame(
-    game: Game, state_row: np.ndarray, actions: np.ndarray, transfers: np.ndarray
-) -> np.ndarray:
+def render_frame(game: Game, state_row: np.ndarray, actions: np.ndarray, transfers: np.ndarray) -> np.ndarray:
     """A ``(64, W, 3)`` uint8 frame: blue state bars, grey action bars, green/red transfers."""
     n_state = len(state_row)
     width = _COLUMN * (n_state + 2 * game.n_agents + 1)
@@ -50,14 +48,14 @@ def render_frame(
         right = left + _COLUMN - 2
         if centered:  # grows up (payment) or down (tax) from the middle line
             mid = _HEIGHT // 2
-            size = int(round(abs(share) * (mid - 1)))
+            size = round(abs(share) * (mid - 1))
             top, bottom = (mid - size, mid) if share >= 0 else (mid, mid + size)
             frame[mid, left:right] = 0
         else:
-            top, bottom = _HEIGHT - int(round(share * (_HEIGHT - 2))), _HEIGHT
+            top, bottom = _HEIGHT - round(share * (_HEIGHT - 2)), _HEIGHT
         frame[top:bottom, left:right] = color
 
-    for k, (value, high) in enumerate(zip(state_row, game.state_high)):
+    for k, (value, high) in enumerate(zip(state_row, game.state_high, strict=True)):
         bar(k, value / high if high else 0.0, (40, 90, 200))
     for i in range(game.n_agents):
         if actions[i] >= 0 and game.n_actions > 1:

@@ -231,15 +231,13 @@ def _binomial_cdf_table(n_max: int, p: float) -> np.ndarray:
     k = np.arange(n_max + 1)[None, :]
     valid = k <= n
     if p in (0.0, 1.0):
-        pmf = (k == (n if p == 1.0 else 0)).astype(np.float64)
+        pmf = (k == (n if p == 1.0 else 0 * n)).astype(np.float64)
     else:
         log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n_max + 1)))])
         log_choose = log_fact[n] - log_fact[k] - log_fact[np.where(valid, n - k, 0)]
         log_pmf = log_choose + k * math.log(p) + (n - k) * math.log1p(-p)
         pmf = np.where(valid, np.exp(np.where(valid, log_pmf, 0.0)), 0.0)
-    cdf = np.cumsum(pmf, axis=1)
-    cdf[~(k < n) & np.ones_like(cdf, dtype=bool)] = 1.0
-    return np.minimum(cdf, 1.0)
+    return np.where(k >= n, 1.0, np.minimum(np.cumsum(pmf, axis=1), 1.0))
 
 
 raw_env, parallel_env_class, env, parallel_env = define_env(PollutionGame, __name__)

@@ -1,0 +1,1 @@
+"""Learners, experiments and benchmark harness built on pa_envs."""
