@@ -53,7 +53,10 @@ def main(argv: list[str] | None = None) -> None:
 
     from pettingzoo.classic import rps_v2
 
-    print(f"machine: {_cpu_name()}, {os.cpu_count()} cores, python {platform.python_version()}, numpy {np.__version__}")
+    print(
+        f"machine: {_cpu_name()}, {os.cpu_count()} cores, "
+        f"python {platform.python_version()}, numpy {np.__version__}"
+    )
     rows = []
     reference = max(steps_per_second(rps_v2.parallel_env(), args.steps) for _ in range(args.repeats))
     rows.append(("pettingzoo rps_v2 (reference)", 2, reference))

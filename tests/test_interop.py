@@ -44,7 +44,9 @@ def test_aec_to_parallel_conversion_runs_whole_episodes(env_module):
     parallel.reset(seed=0)
     steps = 0
     while parallel.agents:
-        _, rewards, _, _, infos = parallel.step({p: parallel.action_space(p).sample() for p in parallel.agents})
+        _, rewards, _, _, infos = parallel.step(
+            {p: parallel.action_space(p).sample() for p in parallel.agents}
+        )
         assert np.isclose(sum(rewards.values()), infos[PRINCIPAL]["social_welfare"])
         steps += 1
     assert steps == 12
