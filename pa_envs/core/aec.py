@@ -71,14 +71,19 @@ class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
         episode = self._episode
         if action is None:
             raise TypeError(f"{player}: got action None, but only finished players may pass None")
+        # Check first: a rejected action must leave the env as it was.
+        if player == PRINCIPAL:
+            checked = episode.check_contract(action)
+        else:
+            checked = episode.check_agent_action(player, action)
         self._cumulative_rewards[player] = 0.0
         self._clear_rewards()
         if player == PRINCIPAL:
-            self._posted = episode.check_contract(action)
+            self._posted = checked
             self.agent_selection = episode.agents[0]
             return
         i = episode.agents.index(player)
-        self._joint[i] = episode.check_agent_action(player, action)
+        self._joint[i] = checked
         if i + 1 < len(episode.agents):
             self.agent_selection = episode.agents[i + 1]
             return

@@ -79,6 +79,8 @@ def check_contract(
         transfer outside ``[-bound, bound]``.
     """
     expected = f"Box(-{bound:g}, {bound:g}, ({n_agents * n_signals},), float32)"
+    if value is None or np.iscomplexobj(value):
+        raise TypeError(f"{player}: a contract must be real numbers, expected {expected}, got {value!r}")
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):

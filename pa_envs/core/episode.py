@@ -96,18 +96,19 @@ class Episode:
         if unknown:
             # Ignored, as gymnasium does (wrappers pass their own keys), but never silently.
             logger.warn(f"reset ignores unknown options {unknown}; it knows {list(RESET_OPTIONS)}")
+        # Check everything first: a rejected reset must leave the episode as it was.
+        contract = self._zero_contract.copy()
+        if options and options.get("contract") is not None:
+            contract = self.check_contract(options["contract"], "reset options['contract']")
         if seed is not None or self.key is None:
-            self.key = rng.key_from_seed(seed)
-            self.episode = 0
+            self.key, self.episode = rng.key_from_seed(seed), 0
         else:
             self.episode += 1
         self.period = 0
         self.last_actions = np.full(self.game.n_agents, -1, dtype=np.int64)
         noise = rng.uniforms(self.key, rng.counter(self.episode, 0), self.game.noise_size)
         self.state = self.game.initial_state(noise)
-        if options and options.get("contract") is not None:
-            return self.check_contract(options["contract"], "reset options['contract']")
-        return self._zero_contract.copy()
+        return contract
 
     def play(self, actions: np.ndarray, contract: np.ndarray) -> PeriodOutcome:
         """Resolve one period with checked ``actions`` (N,) under ``contract`` (N, S)."""

@@ -32,8 +32,8 @@ def check_int(name: str, value: object, low: int, high: int | None = None) -> No
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {value!r}")
     if value < low or (high is not None and value > high):
-        span = f"[{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be an int in {span}, got {value!r}")
+        span = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be an int {span}, got {value!r}")
 
 
 def check_real(
@@ -64,7 +64,9 @@ class GameParams:
     max_cycles : int
         Episode length in periods; every player is truncated after it.
     max_transfer : float
-        Transfers lie in ``[-max_transfer, max_transfer]``.
+        Transfers lie in ``[-max_transfer, max_transfer]`` (the bound is the
+        float32 value of ``max_transfer``, as in the principal's action space),
+        at most ``1e30``.
     principal_objective : {"payoff", "welfare"}
         ``"payoff"``: the principal's reward is its own payoff minus the
         transfers it pays, so all rewards sum to social welfare.
@@ -87,7 +89,8 @@ class GameParams:
         """Raise ``TypeError``/``ValueError`` naming the first invalid parameter."""
         check_int("n_agents", self.n_agents, 1)
         check_int("max_cycles", self.max_cycles, 1)
-        check_real("max_transfer", self.max_transfer, 0.0, open_low=True)
+        # The principal's action space is float32: keep the bound far inside its range.
+        check_real("max_transfer", self.max_transfer, 0.0, 1e30, open_low=True)
         if self.principal_objective not in PRINCIPAL_OBJECTIVES:
             raise ValueError(
                 f"principal_objective must be one of {PRINCIPAL_OBJECTIVES}, got {self.principal_objective!r}"

@@ -100,7 +100,8 @@ class PollutionParams(GameParams):
         Loss borne by no firm (the regulator's) per unit of stock, at least 0.
     max_stock : int or None
         Cap on the stock; ``None`` sets twice the laissez-faire steady state,
-        ``ceil(2 * N * n_levels * emission_per_unit / max(decay, 0.05))``.
+        ``ceil(2 * N * n_levels * emission_per_unit / max(decay, 0.05))``;
+        :attr:`stock_cap` is the cap in force either way.
     initial_stock : int
         Stock at reset, in ``0 .. max_stock``.
     """
@@ -130,11 +131,17 @@ class PollutionParams(GameParams):
         check_real("decay", self.decay, 0.0, 1.0)
         check_real("firm_damage", self.firm_damage, 0.0)
         check_real("social_damage", self.social_damage, 0.0)
-        if self.max_stock is None:
-            peak = self.n_agents * self.n_levels * self.emission_per_unit
-            object.__setattr__(self, "max_stock", math.ceil(2 * peak / max(self.decay, 0.05)))
-        check_int("max_stock", self.max_stock, 1)
-        check_int("initial_stock", self.initial_stock, 0, self.max_stock)
+        if self.max_stock is not None:
+            check_int("max_stock", self.max_stock, 1)
+        check_int("initial_stock", self.initial_stock, 0, self.stock_cap)
+
+    @property
+    def stock_cap(self) -> int:
+        """The cap in force: ``max_stock``, or the default derived from the other parameters."""
+        if self.max_stock is not None:
+            return self.max_stock
+        peak = self.n_agents * self.n_levels * self.emission_per_unit
+        return math.ceil(2 * peak / max(self.decay, 0.05))
 
 
 class PollutionGame(Game):
@@ -151,8 +158,8 @@ class PollutionGame(Game):
         self.quantity = quantity
         self.profit = p.price * quantity - p.production_cost * quantity**2
         self.emissions = np.arange(1, p.n_levels + 1, dtype=np.int64) * p.emission_per_unit
-        self.decay_cdf = _binomial_cdf_table(p.max_stock, p.decay)
-        self._state_high = np.array([p.max_stock], dtype=np.int64)
+        self.decay_cdf = _binomial_cdf_table(p.stock_cap, p.decay)
+        self._state_high = np.array([p.stock_cap], dtype=np.int64)
 
     @property
     def action_names(self) -> tuple[str, ...]:
@@ -178,7 +185,7 @@ class PollutionGame(Game):
         social_damage = p.social_damage * stock
         # Inverse-CDF draw of Binomial(stock, decay) from one uniform per copy.
         decayed = (self.decay_cdf[stock] <= noise[:, :1]).sum(axis=1)
-        next_stock = np.minimum(stock - decayed + self.emissions[actions].sum(axis=1), p.max_stock)
+        next_stock = np.minimum(stock - decayed + self.emissions[actions].sum(axis=1), p.stock_cap)
         return Dynamics(
             next_state=next_stock[:, None],
             signals=actions,
@@ -190,20 +197,20 @@ class PollutionGame(Game):
 
     def tabular_model(self) -> TabularModel:
         p = self.params
-        n_states = p.max_stock + 1
+        n_states = p.stock_cap + 1
         joint = enumerate_joint_actions(p.n_agents, p.n_levels)
         entries = n_states * len(joint) * n_states
         if entries > MAX_MODEL_ENTRIES:
             raise ValueError(
                 f"the joint-action model of pollution_v0 with n_agents={p.n_agents}, "
-                f"n_levels={p.n_levels}, max_stock={p.max_stock} needs {entries:.2e} entries "
+                f"n_levels={p.n_levels}, max_stock={p.stock_cap} needs {entries:.2e} entries "
                 f"(limit {MAX_MODEL_ENTRIES:.0e}); use fewer agents or a smaller max_stock"
             )
         stock = np.arange(n_states)
         decay_pmf = np.diff(self.decay_cdf, axis=1, prepend=0.0)  # (S, K): P(decayed = k)
         emitted = self.emissions[joint].sum(axis=1)  # (A,)
         successors = stock[:, None, None] - stock[None, None, :] + emitted[None, :, None]
-        successors = np.clip(successors, 0, p.max_stock)  # k > stock has probability 0
+        successors = np.clip(successors, 0, p.stock_cap)  # k > stock has probability 0
         probabilities = np.broadcast_to(decay_pmf[:, None, :], successors.shape).copy()
         private_utility = self.profit[joint][None, :, :] - p.firm_damage * stock[:, None, None]
         damage = np.broadcast_to(p.social_damage * stock[:, None], (n_states, len(joint)))
