@@ -14,7 +14,6 @@ import numpy as np
 from pettingzoo import AECEnv
 
 from pa_envs.core.episode import PRINCIPAL
-from pa_envs.core.game import GameParams
 from pa_envs.core.parallel import GameEnvMixin
 
 
@@ -25,29 +24,17 @@ class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
     :class:`~pa_envs.core.parallel.PrincipalAgentParallelEnv`.
     """
 
-    def __init__(
-        self,
-        params: GameParams | None = None,
-        *,
-        render_mode: str | None = None,
-        out_of_bound_transfers: str = "raise",
-        **param_kwargs: Any,
-    ) -> None:
-        super().__init__()
-        self._setup(params, render_mode, out_of_bound_transfers, param_kwargs)
-        self._posted = np.zeros((self.game.n_agents, self.game.n_signals))
-        self._joint = np.zeros(self.game.n_agents, dtype=np.int64)
-
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         episode = self._episode
-        self._posted = episode.reset(seed, options)
+        self._contract = episode.reset(seed, options)
         self.agents = list(self.possible_agents)
         self.rewards = dict.fromkeys(self.agents, 0.0)
         self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
         self.terminations = dict.fromkeys(self.agents, False)
         self.truncations = dict.fromkeys(self.agents, False)
-        self.infos = episode.infos(None, self._posted)
+        self.infos = episode.infos(None, self._contract)
         self.agent_selection = PRINCIPAL
+        self._joint = np.zeros(self.game.n_agents, dtype=np.int64)
         self._remember(None)
 
     def observe(self, agent: str) -> np.ndarray:
@@ -55,7 +42,7 @@ class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
         episode = self._episode
         if agent == PRINCIPAL:
             return episode.principal_observation()
-        return episode.agent_observations(self._posted)[episode.agents.index(agent)]
+        return episode.agent_observations(self._contract)[episode.agents.index(agent)]
 
     def step(self, action: Any) -> None:
         if not self.agents:
@@ -79,7 +66,7 @@ class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
         self._cumulative_rewards[player] = 0.0
         self._clear_rewards()
         if player == PRINCIPAL:
-            self._posted = checked
+            self._contract = checked
             self.agent_selection = episode.agents[0]
             return
         i = episode.agents.index(player)
@@ -91,12 +78,12 @@ class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
 
     def _resolve(self) -> None:
         episode = self._episode
-        outcome = episode.play(self._joint.copy(), self._posted)
+        outcome = episode.play(self._joint.copy(), self._contract)
         self._remember(outcome)
         self.rewards[PRINCIPAL] = float(outcome.principal_reward[0])
         self.rewards.update(zip(episode.agents, outcome.agent_rewards[0].tolist(), strict=True))
         self._accumulate_rewards()
-        self.infos = episode.infos(outcome, self._posted)
+        self.infos = episode.infos(outcome, self._contract)
         terminated = bool(outcome.dynamics.terminated[0])
         truncated = episode.over and not terminated
         self.terminations = dict.fromkeys(self.agents, terminated)
@@ -109,4 +96,4 @@ class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
         """The state vector followed by the flat contract last posted, float32."""
         if self._episode.state is None:
             raise RuntimeError("call reset() before state()")
-        return self._episode.global_state(self._posted)
+        return self._episode.global_state(self._contract)

@@ -46,12 +46,13 @@ class GameEnvMixin:
     game_class: ClassVar[type[Game]]
     metadata: ClassVar[dict[str, Any]]
 
-    def _setup(
+    def __init__(
         self,
-        params: GameParams | None,
-        render_mode: str | None,
-        out_of_bound_transfers: str,
-        param_kwargs: dict,
+        params: GameParams | None = None,
+        *,
+        render_mode: str | None = None,
+        out_of_bound_transfers: str = "raise",
+        **param_kwargs: Any,
     ) -> None:
         check_render_mode(render_mode)
         self.game = self.game_class(make_params(self.game_class.params_class, params, param_kwargs))
@@ -63,6 +64,9 @@ class GameEnvMixin:
         self.agents: list[str] = []
         self.state_space = self._spaces.state
         self._shown: tuple[np.ndarray, np.ndarray] | None = None
+        # The contract the agents observe: in force next period (parallel) or
+        # posted for this period (AEC).
+        self._contract = np.zeros((self.game.n_agents, self.game.n_signals))
 
     def observation_space(self, agent: str) -> spaces.Space:
         self._check_known(agent)
@@ -132,17 +136,6 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
     **param_kwargs
         Fields of the env's parameter dataclass.
     """
-
-    def __init__(
-        self,
-        params: GameParams | None = None,
-        *,
-        render_mode: str | None = None,
-        out_of_bound_transfers: str = "raise",
-        **param_kwargs: Any,
-    ) -> None:
-        self._setup(params, render_mode, out_of_bound_transfers, param_kwargs)
-        self._contract = np.zeros((self.game.n_agents, self.game.n_signals))
 
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
