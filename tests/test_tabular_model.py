@@ -47,8 +47,9 @@ def test_model_is_well_formed(env_module):
     model = env.tabular_model()
     assert model.n_agents == env.game.n_agents
     assert model.joint_actions.shape == (env.game.n_actions**env.game.n_agents, env.game.n_agents)
-    np.testing.assert_allclose(model.probabilities.sum(axis=2), 1.0, atol=1e-12)
-    assert np.all(model.probabilities >= 0)
+    for s, a in _pairs(model):
+        law = model.next_state_distribution(s, a)
+        assert np.all(law >= 0) and np.isclose(law.sum(), 1.0, atol=1e-12)
     np.testing.assert_allclose(model.signal_probabilities.sum(axis=3), 1.0, atol=1e-12)
     assert model.horizon == env.params.max_cycles
     index = model.joint_action_index(model.joint_actions, env.game.n_actions)
@@ -114,7 +115,8 @@ def test_pollution_extreme_decay_is_deterministic(decay):
     from pa_envs import pollution_v0
 
     model = pollution_v0.parallel_env(n_agents=2, decay=decay, max_stock=12).tabular_model()
-    assert np.all(model.probabilities.max(axis=2) == 1.0)
+    laws = [model.next_state_distribution(s, a) for s in range(13) for a in range(model.n_joint_actions)]
+    assert all(law.max() == 1.0 for law in laws)
     s, a = 5, model.n_joint_actions - 1  # both firms high: 3 + 3 units
     expected = min(12, (0 if decay == 1.0 else 5) + 6)
     assert model.next_state_distribution(s, a)[expected] == 1.0

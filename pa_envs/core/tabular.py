@@ -1,16 +1,27 @@
 """The exact finite model of an env over (state, joint action).
 
-Transitions are *gathered*, never a dense ``S x A x S`` matrix: from state ``s``
-under joint action ``a`` the next state is ``successors[s, a, k]`` with
-probability ``probabilities[s, a, k]`` (``k`` runs over at most ``K`` outcomes;
-unused slots have probability 0). Payoffs are expectations given ``(s, a)``.
+Transitions are never a dense ``S x A x S`` matrix. Joint actions that move the
+state the same way share one *transition class* (in pollution_v0, all joint
+actions with the same total emissions), and the law of the next state given
+``(s, g = transition_class[a])`` is held in gathered or two-stage form (see
+:mod:`pa_envs.core.transitions`). Payoffs are expectations given ``(s, a)``.
+
+Symmetric agents (``symmetric=True``): the model runs over *count profiles*
+(how many agents take each action) instead of joint actions, so it stays small
+for many agents. Each profile is stored as its canonical joint action (agents
+sorted by action: the first ``c_0`` take action 0, the next ``c_1`` action 1,
+...), and per-agent arrays are indexed by *action* instead of by agent: entry
+``[s, c, k]`` is what an agent taking action ``k`` gets in profile ``c``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
+
+from pa_envs.core.transitions import Transitions
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -22,42 +33,47 @@ class TabularModel:
     states : ndarray, shape (S, state_dim)
         State vector of each state index.
     joint_actions : ndarray, shape (A, N)
-        Each agent's action in each joint action (agent 0 most significant).
+        Each agent's action in each joint action (agent 0 most significant);
+        for a symmetric model, the canonical joint action of each count profile.
     initial_distribution : ndarray, shape (S,)
         Law of the state at reset.
-    successors : ndarray, shape (S, A, K), int64
-        Next-state indices.
-    probabilities : ndarray, shape (S, A, K), float64
-        Their probabilities; each ``(s, a)`` row sums to 1.
-    private_utility : ndarray, shape (S, A, N)
-        Expected private utility of each agent (before transfers).
+    transition_class : ndarray, shape (A,), int64
+        The transition law each joint action follows (``G`` classes).
+    transitions : GatheredTransitions or ShockThenMap
+        The law of the next state given ``(s, g)``.
+    private_utility : ndarray, shape (S, A, N), or (S, A, L) if symmetric
+        Expected private utility of each agent (of an agent taking each action).
     principal_payoff : ndarray, shape (S, A)
         Expected payoff of the principal (before transfers).
     externality : ndarray, shape (S, A)
         Expected damage borne by no agent.
-    signal_probabilities : ndarray, shape (S, A, N, n_signals)
-        Law of each agent's contractible signal.
+    signal_probabilities : ndarray, shape (S, A, N, n_signals), or (S, A, L, n_signals)
+        Law of each agent's (each action's) contractible signal.
     horizon : int
         Periods in an episode (the env's ``max_cycles``).
+    symmetric : bool
+        Whether this is the count model of symmetric agents.
     """
 
     states: np.ndarray
     joint_actions: np.ndarray
     initial_distribution: np.ndarray
-    successors: np.ndarray
-    probabilities: np.ndarray
+    transition_class: np.ndarray
+    transitions: Transitions
     private_utility: np.ndarray
     principal_payoff: np.ndarray
     externality: np.ndarray
     signal_probabilities: np.ndarray
     horizon: int
+    symmetric: bool = False
 
     def __post_init__(self) -> None:
-        s, a, n = self.n_states, self.n_joint_actions, self.n_agents
+        s, a = self.n_states, self.n_joint_actions
+        n = self.n_actions if self.symmetric else self.n_agents
+        g = self.n_transition_classes
         expected = {
             "initial_distribution": (s,),
-            "successors": (s, a, self.successors.shape[2]),
-            "probabilities": self.successors.shape,
+            "transition_class": (a,),
             "private_utility": (s, a, n),
             "principal_payoff": (s, a),
             "externality": (s, a),
@@ -67,12 +83,13 @@ class TabularModel:
             got = getattr(self, name).shape
             if got != shape:
                 raise ValueError(f"TabularModel.{name} has shape {got}, expected {shape}")
-        if not np.allclose(self.probabilities.sum(axis=2), 1.0, atol=1e-9):
-            raise ValueError("TabularModel.probabilities: some (state, action) rows do not sum to 1")
+        if self.transitions.n_states != s:
+            raise ValueError(f"TabularModel.transitions cover {self.transitions.n_states} states, not {s}")
+        self.transitions.check_states(s)
         if not np.isclose(self.initial_distribution.sum(), 1.0, atol=1e-12):
             raise ValueError("TabularModel.initial_distribution does not sum to 1")
-        if self.successors.min() < 0 or self.successors.max() >= s:
-            raise ValueError("TabularModel.successors holds an index outside the states")
+        if self.transition_class.min() < 0 or self.transition_class.max() >= g:
+            raise ValueError("TabularModel.transition_class holds an index outside the classes")
 
     @property
     def n_states(self) -> int:
@@ -87,24 +104,103 @@ class TabularModel:
         return self.joint_actions.shape[1]
 
     @property
+    def n_actions(self) -> int:
+        return int(self.joint_actions.max()) + 1
+
+    @functools.cached_property
+    def counts(self) -> np.ndarray:
+        """``(A, L)``: how many agents take each action in each joint action (or profile)."""
+        return np.stack([(self.joint_actions == k).sum(axis=1) for k in range(self.n_actions)], axis=1)
+
+    def agent_columns(self, joint: np.ndarray) -> np.ndarray:
+        """Where each agent's payoffs sit in the per-agent arrays, for joint actions ``joint`` (any shape).
+
+        Returns ``joint.shape + (N,)``: the agent index itself, or, for a
+        symmetric model, the agent's action in the canonical joint action.
+        """
+        joint = np.asarray(joint)
+        if self.symmetric:
+            return self.joint_actions[joint]
+        return np.broadcast_to(np.arange(self.n_agents), (*joint.shape, self.n_agents))
+
+    @property
+    def n_transition_classes(self) -> int:
+        return self.transitions.n_classes
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of (state, joint action) pairs: the model's size."""
+        return self.n_states * self.n_joint_actions
+
+    def expected_next_by_class(self, values: np.ndarray) -> np.ndarray:
+        """``E[values[s'] | s, g]`` per state and transition class: ``(S, G)``, or ``(S, G, M)``."""
+        return self.transitions.expected_by_class(values)
+
+    def expected_next(self, values: np.ndarray) -> np.ndarray:
+        """``E[values[s'] | s, a]`` for every pair: ``(S, A)``, or ``(S, A, M)`` for ``(S, M)`` values."""
+        return self.expected_next_by_class(values)[:, self.transition_class]
+
+    def expected_next_under(self, values: np.ndarray, joint: np.ndarray) -> np.ndarray:
+        """``E[values[s'] | s, joint[s]]`` for one joint action per state: ``(S,)`` or ``(S, M)``."""
+        return self.transitions.expected_under(values, self.transition_class[joint])
+
+    @functools.cached_property
     def social_welfare(self) -> np.ndarray:
         """Expected social welfare of each ``(s, a)``: private utilities plus principal payoff."""
+        if self.symmetric:
+            return np.einsum("sak,ak->sa", self.private_utility, self.counts) + self.principal_payoff
         return self.private_utility.sum(axis=2) + self.principal_payoff
 
-    def joint_action_index(self, actions: np.ndarray, n_actions: int) -> np.ndarray:
-        """Index of each joint action in ``joint_actions`` (``actions``: ``(..., N)``)."""
+    def joint_action_index(self, actions: np.ndarray, n_actions: int | None = None) -> np.ndarray:
+        """Index of each joint action (``actions``: ``(..., N)``) in ``joint_actions``.
+
+        For a symmetric model, the index of its count profile.
+        """
         actions = np.asarray(actions, dtype=np.int64)
+        n_actions = self.n_actions if n_actions is None else n_actions
+        if self.symmetric:
+            counts = np.stack([(actions == k).sum(axis=-1) for k in range(n_actions)], axis=-1)
+            return profile_index(self.counts, counts)
         radix = n_actions ** np.arange(self.n_agents - 1, -1, -1, dtype=np.int64)
         return actions @ radix
 
     def next_state_distribution(self, state: int, joint_action: int) -> np.ndarray:
         """Dense ``(S,)`` law of the next state from one ``(state, joint action)``."""
-        out = np.zeros(self.n_states)
-        np.add.at(out, self.successors[state, joint_action], self.probabilities[state, joint_action])
-        return out
+        return self.transitions.distribution(state, int(self.transition_class[joint_action]))
 
 
 def enumerate_joint_actions(n_agents: int, n_actions: int) -> np.ndarray:
     """All ``n_actions ** n_agents`` joint actions, ``(A, N)``, agent 0 most significant."""
     grids = np.indices((n_actions,) * n_agents).reshape(n_agents, -1)
     return grids.T.astype(np.int64)
+
+
+def enumerate_count_profiles(n_agents: int, n_actions: int) -> np.ndarray:
+    """All ways ``n_agents`` anonymous agents split over ``n_actions`` actions, as canonical
+    joint actions ``(C, N)`` (agents sorted by action); ``C = binom(N + L - 1, L - 1)``."""
+    profiles: list[list[int]] = []
+
+    def split(left: int, action: int, prefix: list[int]) -> None:
+        if action == n_actions - 1:
+            profiles.append([*prefix, left])
+            return
+        for count in range(left, -1, -1):
+            split(left - count, action + 1, [*prefix, count])
+
+    split(n_agents, 0, [])
+    counts = np.array(profiles, dtype=np.int64)
+    return np.stack([np.repeat(np.arange(n_actions), row) for row in counts]).astype(np.int64)
+
+
+def profile_index(profiles: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Index of each count vector ``counts`` (``(..., L)``) among ``profiles`` (``(C, L)``)."""
+    base = int(profiles.max()) + 1
+    weights = base ** np.arange(profiles.shape[1], dtype=np.int64)
+    keys = profiles @ weights
+    order = np.argsort(keys)
+    wanted = counts @ weights
+    position = np.searchsorted(keys[order], wanted)
+    found = order[np.minimum(position, len(order) - 1)]
+    if not np.all(keys[found] == wanted):
+        raise ValueError("a count vector does not match any profile of the model")
+    return found

@@ -70,9 +70,10 @@ import numpy as np
 
 from pa_envs.core.factories import define_env
 from pa_envs.core.game import Dynamics, Game, GameParams, check_int, check_real
-from pa_envs.core.tabular import TabularModel, enumerate_joint_actions
+from pa_envs.core.tabular import TabularModel, enumerate_count_profiles, enumerate_joint_actions
+from pa_envs.core.transitions import ShockThenMap
 
-# Above this many (stock, joint action, decay outcome) entries the model is too
+# Above this many payoff entries (S * A * N * (1 + n_levels)) the joint model is too
 # big to hold: the count representation of the analysis takes over there.
 MAX_MODEL_ENTRIES = 50_000_000
 
@@ -197,38 +198,58 @@ class PollutionGame(Game):
 
     def tabular_model(self) -> TabularModel:
         p = self.params
-        n_states = p.stock_cap + 1
-        joint = enumerate_joint_actions(p.n_agents, p.n_levels)
-        entries = n_states * len(joint) * n_states
+        n_joint = p.n_levels**p.n_agents
+        # Payoffs and signal laws take S * A * N * (1 + n_levels) numbers.
+        entries = (p.stock_cap + 1) * n_joint * p.n_agents * (1 + p.n_levels)
         if entries > MAX_MODEL_ENTRIES:
             raise ValueError(
                 f"the joint-action model of pollution_v0 with n_agents={p.n_agents}, "
-                f"n_levels={p.n_levels}, max_stock={p.stock_cap} needs {entries:.2e} entries "
-                f"(limit {MAX_MODEL_ENTRIES:.0e}); use fewer agents or a smaller max_stock"
+                f"n_levels={p.n_levels} and a stock cap of {p.stock_cap} needs {entries:.2e} entries "
+                f"(limit {MAX_MODEL_ENTRIES:.0e}); use fewer agents, a smaller max_stock, "
+                "or count_model() (symmetric agents)"
             )
+        return self._model(enumerate_joint_actions(p.n_agents, p.n_levels), symmetric=False)
+
+    def count_model(self) -> TabularModel:
+        """The exact model over count profiles (firms are symmetric), for many firms."""
+        return self._model(
+            enumerate_count_profiles(self.params.n_agents, self.params.n_levels), symmetric=True
+        )
+
+    def _model(self, joint: np.ndarray, symmetric: bool) -> TabularModel:
+        p = self.params
+        n_states = p.stock_cap + 1
         stock = np.arange(n_states)
-        decay_pmf = np.diff(self.decay_cdf, axis=1, prepend=0.0)  # (S, K): P(decayed = k)
         emitted = self.emissions[joint].sum(axis=1)  # (A,)
-        successors = stock[:, None, None] - stock[None, None, :] + emitted[None, :, None]
-        successors = np.clip(successors, 0, p.stock_cap)  # k > stock has probability 0
-        probabilities = np.broadcast_to(decay_pmf[:, None, :], successors.shape).copy()
-        private_utility = self.profit[joint][None, :, :] - p.firm_damage * stock[:, None, None]
+        totals, transition_class = np.unique(emitted, return_inverse=True)
+        # Binomial(stock, decay) units decay (action-free), then class g adds totals[g] units.
+        decay_pmf = np.diff(self.decay_cdf, axis=1, prepend=0.0)  # (S, K): P(decayed = k)
+        remaining = np.clip(stock[:, None] - stock[None, :], 0, None)  # k > stock has probability 0
+        transitions = ShockThenMap(
+            kernel_successors=remaining,
+            kernel_probabilities=decay_pmf,
+            class_map=np.minimum(stock[None, :] + totals[:, None], p.stock_cap),
+        )
+        # Per agent (joint model) or per action (count model): profit of the action taken.
+        taken = np.broadcast_to(np.arange(p.n_levels), (len(joint), p.n_levels)) if symmetric else joint
+        private_utility = self.profit[taken][None, :, :] - p.firm_damage * stock[:, None, None]
+        laws = np.eye(p.n_levels)[taken]  # the signal is the action taken
+        signal_probabilities = np.broadcast_to(laws[None], (n_states, *laws.shape))
         damage = np.broadcast_to(p.social_damage * stock[:, None], (n_states, len(joint)))
-        signal_probabilities = np.zeros((n_states, len(joint), p.n_agents, p.n_levels))
-        signal_probabilities[:, np.arange(len(joint))[:, None], np.arange(p.n_agents), joint] = 1.0
         initial = np.zeros(n_states)
         initial[p.initial_stock] = 1.0
         return TabularModel(
             states=stock[:, None],
             joint_actions=joint,
             initial_distribution=initial,
-            successors=successors,
-            probabilities=probabilities,
+            transition_class=transition_class.reshape(-1).astype(np.int64),
+            transitions=transitions,
             private_utility=np.ascontiguousarray(private_utility),
-            principal_payoff=-damage.copy(),
-            externality=damage.copy(),
+            principal_payoff=-damage,
+            externality=damage,
             signal_probabilities=signal_probabilities,
             horizon=p.max_cycles,
+            symmetric=symmetric,
         )
 
 

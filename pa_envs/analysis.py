@@ -1,0 +1,656 @@
+"""Exact welfare analysis of an env's tabular model, by dynamic programming.
+
+Everything here works on a :class:`~pa_envs.core.tabular.TabularModel` (from
+``env.tabular_model()``) with its gathered transitions, never a dense
+transition matrix.
+
+Objectives
+----------
+Each function takes ``horizon`` and ``discount``. ``horizon=None`` (the
+default) uses the model's episode length, ``max_cycles``, undiscounted unless
+``discount`` says otherwise: the number an episode of the env adds up.
+``horizon=float("inf")`` asks for the stationary infinite-horizon problem,
+which needs ``discount < 1``.
+
+Policies
+--------
+A joint policy is an int array ``(T, S)`` of joint-action indices (rows of
+``model.joint_actions``), one row per period; a stationary policy has ``T = 1``
+and applies in every period.
+
+Contracts
+---------
+A contract for the analysis is an array of transfers that broadcasts to
+``(T, S, N, n_signals)``: one ``(N, n_signals)`` matrix for all states and
+periods, ``(S, N, n_signals)`` per state, or ``(T, S, N, n_signals)`` per
+period and state. Agent ``i`` is paid ``contract[..., i, k]`` when its signal
+is ``k``.
+
+Agents
+------
+Self-interested agents play a Markov perfect equilibrium in pure strategies,
+found by best-response iteration: in each period and state every agent in
+turn switches to its best reply (payoff plus transfer plus
+``agent_discount`` times its continuation value) until nobody wants to.
+``agent_discount=0`` gives myopic agents. When the iteration cycles,
+:class:`EquilibriumNotFound` says where.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from pa_envs.core.tabular import TabularModel, profile_index
+
+INFINITE = float("inf")
+
+
+class EquilibriumNotFound(RuntimeError):
+    """Best-response iteration did not settle (it cycles or did not converge)."""
+
+
+class NotImplementable(ValueError):
+    """No transfer on a single signal makes the target action a best response."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PolicyValue:
+    """A joint policy and what it is worth.
+
+    Attributes
+    ----------
+    policy : ndarray, shape (T, S)
+        Joint-action index per period and state (``T = 1``: stationary).
+    social_welfare : float
+        Expected total (discounted) social welfare from the initial distribution.
+    agent_values : ndarray, shape (N,)
+        Expected total reward of each agent (private utility plus transfers).
+    transfers : float
+        Expected total transfers paid by the principal (negative: net taxes).
+    externality : float
+        Expected total damage borne by no agent.
+    welfare_to_go : ndarray, shape (T, S)
+        Expected social welfare from each period and state on.
+    """
+
+    policy: np.ndarray
+    social_welfare: float
+    agent_values: np.ndarray
+    transfers: float
+    externality: float
+    welfare_to_go: np.ndarray
+
+    @property
+    def stationary(self) -> bool:
+        return self.policy.shape[0] == 1
+
+    def joint_action(self, model: TabularModel, period: int, state: int) -> np.ndarray:
+        """Each agent's action at ``period`` (0-based) in state index ``state``."""
+        row = 0 if self.stationary else period
+        return model.joint_actions[self.policy[row, state]]
+
+
+# -- objective and contract plumbing ---------------------------------------------
+
+
+def _periods(model: TabularModel, horizon: float | None, discount: float) -> int | None:
+    """Number of periods of a finite objective, or ``None`` for the stationary one."""
+    if not 0.0 <= discount <= 1.0:
+        raise ValueError(f"discount must be in [0, 1], got {discount!r}")
+    if horizon is None:
+        return model.horizon
+    if horizon == INFINITE:
+        if discount >= 1.0:
+            raise ValueError("an infinite horizon needs discount < 1")
+        return None
+    if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
+        raise ValueError(f"horizon must be a positive int, None or inf, got {horizon!r}")
+    return int(horizon)
+
+
+def _contract_table(model: TabularModel, contract: np.ndarray | None, periods: int | None) -> np.ndarray:
+    """The contract as ``(T, S, N, n_signals)`` (``T = 1`` when it does not vary over periods)."""
+    n_signals = model.signal_probabilities.shape[3]
+    shape = (model.n_states, model.n_agents, n_signals)
+    if contract is None:
+        return np.zeros((1, *shape))
+    table = np.asarray(contract, dtype=np.float64)
+    if not np.all(np.isfinite(table)):
+        raise ValueError("contract contains NaN or infinite transfers")
+    if table.shape == (model.n_agents * n_signals,):
+        table = table.reshape(model.n_agents, n_signals)
+    if table.ndim == 2:
+        table = table[None, None]
+    elif table.ndim == 3:
+        table = table[None]
+    if table.ndim != 4 or table.shape[1:] not in (shape, (1, *shape[1:])):
+        raise ValueError(
+            f"contract has shape {np.shape(contract)}; expected (N, n_signals)={shape[1:]}, "
+            f"(S, N, n_signals)={shape} or (T, S, N, n_signals)"
+        )
+    if periods is not None and table.shape[0] not in (1, periods):
+        raise ValueError(f"a per-period contract needs {periods} periods, got {table.shape[0]}")
+    if periods is None and table.shape[0] != 1:
+        raise ValueError("a stationary (infinite-horizon) analysis needs a contract that does not vary")
+    return np.broadcast_to(table, (table.shape[0], *shape))
+
+
+def _unilateral(
+    model: TabularModel, profile: np.ndarray, agent: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What ``agent`` alone can change in ``profile`` (one joint action per state, ``(S,)``).
+
+    Returns ``(candidates, own, columns)``: the ``(S, L)`` joint actions it can
+    reach (candidate ``k``: it takes action ``k``), its current action ``(S,)``,
+    and the ``(S, L)`` columns of the per-agent arrays that hold its payoffs
+    there (its index; for a symmetric model, the action it takes).
+    """
+    n_actions = model.n_actions
+    actions = np.arange(n_actions)
+    if model.symmetric:
+        own = model.joint_actions[profile, agent]
+        counts = model.counts[profile][:, None, :] - np.eye(n_actions, dtype=np.int64)[own][:, None, :]
+        counts = counts + np.eye(n_actions, dtype=np.int64)[None, :, :]
+        candidates = profile_index(model.counts, counts)
+        return candidates, own, np.broadcast_to(actions, candidates.shape)
+    step = n_actions ** (model.n_agents - 1 - agent)
+    own = (profile // step) % n_actions
+    candidates = (profile - own * step)[:, None] + actions[None, :] * step
+    return candidates, own, np.full(candidates.shape, agent)
+
+
+# -- social optimum ------------------------------------------------------------------
+
+
+def social_optimum(
+    model: TabularModel,
+    *,
+    horizon: float | None = None,
+    discount: float = 1.0,
+    tol: float = 1e-10,
+    max_iterations: int = 100_000,
+) -> PolicyValue:
+    """The joint policy that maximizes expected social welfare, and its value ``W*``.
+
+    Finite horizon: backward induction. Infinite horizon: value iteration to
+    ``tol``, then the greedy policy.
+    """
+    periods = _periods(model, horizon, discount)
+    welfare = model.social_welfare
+    classes = model.transition_class
+    s_index = np.arange(model.n_states)
+
+    def q_values(values: np.ndarray) -> np.ndarray:
+        return welfare + discount * model.expected_next_by_class(values)[:, classes]
+
+    if periods is None:
+        values = np.zeros(model.n_states)
+        for _ in range(max_iterations):
+            updated = q_values(values).max(axis=1)
+            change = np.abs(updated - values).max()
+            values = updated
+            if change <= tol * (1 - discount):
+                break
+        else:
+            raise RuntimeError(f"value iteration did not reach tol={tol} in {max_iterations} iterations")
+        policy = np.argmax(q_values(values), axis=1)[None, :]
+    else:
+        policy = np.empty((periods, model.n_states), dtype=np.int64)
+        values = np.zeros(model.n_states)
+        for t in reversed(range(periods)):
+            q = q_values(values)
+            policy[t] = np.argmax(q, axis=1)
+            values = q[s_index, policy[t]]
+    return evaluate(model, policy, horizon=horizon, discount=discount, tol=tol)
+
+
+# -- evaluating a policy --------------------------------------------------------------
+
+
+def evaluate(
+    model: TabularModel,
+    policy: np.ndarray,
+    *,
+    contract: np.ndarray | None = None,
+    horizon: float | None = None,
+    discount: float = 1.0,
+    tol: float = 1e-10,
+    max_iterations: int = 100_000,
+) -> PolicyValue:
+    """Expected totals of a joint policy: social welfare, each agent's reward, transfers, externality."""
+    periods = _periods(model, horizon, discount)
+    policy = np.atleast_2d(np.asarray(policy, dtype=np.int64))
+    if policy.shape[1] != model.n_states or (periods is not None and policy.shape[0] not in (1, periods)):
+        raise ValueError(f"policy has shape {policy.shape}; expected (T, {model.n_states}) or (1, S)")
+    if policy.min() < 0 or policy.max() >= model.n_joint_actions:
+        raise ValueError("policy holds a joint-action index outside the model")
+    table = _contract_table(model, contract, periods)
+    s_index = np.arange(model.n_states)
+
+    def step_back(values: np.ndarray, t: int) -> np.ndarray:
+        """One period back: ``(S, 3 + N)`` welfare, transfers, externality, each agent's reward."""
+        a = policy[0 if policy.shape[0] == 1 else t]
+        contract = table[0 if table.shape[0] == 1 else t]
+        where = (s_index[:, None], a[:, None], model.agent_columns(a))
+        paid = np.einsum("snk,snk->sn", model.signal_probabilities[where], contract)
+        now = np.column_stack(
+            [
+                model.social_welfare[s_index, a],
+                paid.sum(axis=1),
+                model.externality[s_index, a],
+                model.private_utility[where] + paid,
+            ]
+        )
+        return now + discount * model.expected_next_under(values, a)
+
+    if periods is None:
+        values = np.zeros((model.n_states, 3 + model.n_agents))
+        for _ in range(max_iterations):
+            updated = step_back(values, 0)
+            change = np.abs(updated - values).max()
+            values = updated
+            if change <= tol * (1 - discount):
+                break
+        else:
+            raise RuntimeError(f"policy evaluation did not reach tol={tol} in {max_iterations} iterations")
+        to_go = values[None, :, 0]
+    else:
+        values = np.zeros((model.n_states, 3 + model.n_agents))
+        to_go = np.empty((periods, model.n_states))
+        for t in reversed(range(periods)):
+            values = step_back(values, t)
+            to_go[t] = values[:, 0]
+    start = model.initial_distribution @ values
+    return PolicyValue(
+        policy=policy,
+        social_welfare=float(start[0]),
+        agent_values=start[3:],
+        transfers=float(start[1]),
+        externality=float(start[2]),
+        welfare_to_go=to_go,
+    )
+
+
+# -- equilibria -------------------------------------------------------------------------
+
+
+class _StagePayoffs:
+    """Payoffs of one period's stage game, computed only where they are looked at.
+
+    ``value(candidates, i)``: agent ``i``'s payoff, ``(S, L)``, of the joint
+    actions ``candidates`` (``(S, L)``): private utility, plus the expected
+    transfer under ``contract`` (``(S, N, n_signals)``), plus ``weight`` times
+    its expected continuation ``values`` (``(S, N)``).
+    """
+
+    def __init__(self, model: TabularModel, contract: np.ndarray, weight: float, values: np.ndarray) -> None:
+        self.model = model
+        self.contract = contract
+        self.weight = weight
+        self.s = np.arange(model.n_states)[:, None]
+        self.pays = bool(np.any(contract))
+        # Continuation by transition class, once per period: (S, G, N).
+        self.continuation = model.expected_next_by_class(values) if weight > 0 else None
+
+    def value(self, candidates: np.ndarray, i: int, columns: np.ndarray) -> np.ndarray:
+        model, s = self.model, self.s
+        out = model.private_utility[s, candidates, columns]
+        if self.pays:
+            laws = model.signal_probabilities[s, candidates, columns]  # (S, L, K)
+            out = out + np.einsum("slk,sk->sl", laws, self.contract[:, i])
+        if self.continuation is not None:
+            out = out + self.weight * self.continuation[s, model.transition_class[candidates], i]
+        return out
+
+    def at(self, profile: np.ndarray) -> np.ndarray:
+        """``(S, N)`` payoffs of one joint action per state."""
+        where = self.model.agent_columns(profile)  # (S, N)
+        values = [
+            self.value(profile[:, None], i, where[:, i : i + 1])[:, 0] for i in range(self.model.n_agents)
+        ]
+        return np.column_stack(values)
+
+
+def _stage_equilibrium(
+    model: TabularModel, payoffs: _StagePayoffs, start: np.ndarray, max_rounds: int, where: str
+) -> np.ndarray:
+    """Pure Nash equilibrium of the stage game of every state, by best-response iteration.
+
+    An agent keeps its action unless another is strictly better (beyond a
+    relative 1e-12), so ties cannot make it cycle.
+    """
+    profile = start.copy()
+    rows = np.arange(model.n_states)
+    for _ in range(max_rounds):
+        moved = np.zeros(model.n_states, dtype=bool)
+        for i in range(model.n_agents):
+            candidates, own, columns = _unilateral(model, profile, i)
+            values = payoffs.value(candidates, i, columns)
+            best = values.argmax(axis=1)
+            keep = values[rows, own]
+            slack = 1e-12 * np.maximum(1.0, np.abs(keep))
+            switch = values[rows, best] > keep + slack
+            profile = np.where(switch, candidates[rows, best], profile)
+            moved |= switch
+        if not moved.any():
+            return profile
+    stuck = np.flatnonzero(moved)[:5].tolist()
+    raise EquilibriumNotFound(
+        f"best-response iteration {where} did not settle in {max_rounds} rounds "
+        f"(still moving in states {stuck}); the stage game may have no pure equilibrium"
+    )
+
+
+def equilibrium(
+    model: TabularModel,
+    *,
+    contract: np.ndarray | None = None,
+    agent_discount: float = 0.0,
+    horizon: float | None = None,
+    discount: float = 1.0,
+    start: np.ndarray | None = None,
+    max_rounds: int = 200,
+    tol: float = 1e-10,
+    max_iterations: int = 10_000,
+) -> PolicyValue:
+    """The Markov perfect equilibrium that self-interested agents reach under ``contract``.
+
+    Parameters
+    ----------
+    model : TabularModel
+    contract : array_like, optional
+        Transfers (see the module docstring); ``None`` is laissez-faire.
+    agent_discount : float
+        How much agents weigh their own future, in [0, 1]; 0 is myopic.
+    horizon, discount
+        The objective the returned welfare is measured by; agents share the horizon.
+    start : array_like, optional
+        ``(S,)`` joint actions where best-response iteration starts (default:
+        every agent's action 0).
+    max_rounds, tol, max_iterations
+        Limits of the iterations; exceeding them raises :class:`EquilibriumNotFound`.
+    """
+    if not 0.0 <= agent_discount <= 1.0:
+        raise ValueError(f"agent_discount must be in [0, 1], got {agent_discount!r}")
+    periods = _periods(model, horizon, discount)
+    if periods is None and agent_discount >= 1.0:
+        raise ValueError("an infinite horizon needs agent_discount < 1")
+    table = _contract_table(model, contract, periods)
+    profile = np.zeros(model.n_states, dtype=np.int64) if start is None else np.asarray(start, np.int64)
+    agent_values = np.zeros((model.n_states, model.n_agents))
+
+    def stage(t: int, agent_values: np.ndarray, profile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        contract = table[0 if table.shape[0] == 1 else t]
+        payoffs = _StagePayoffs(model, contract, agent_discount, agent_values)
+        where = f"in period {t}" if periods is not None else "(stationary)"
+        profile = _stage_equilibrium(model, payoffs, profile, max_rounds, where)
+        return profile, payoffs.at(profile)
+
+    if periods is None:
+        for _ in range(max_iterations):
+            updated_profile, updated = stage(0, agent_values, profile)
+            change = np.abs(updated - agent_values).max()
+            settled = np.array_equal(updated_profile, profile) and change <= tol * (1 - agent_discount)
+            profile, agent_values = updated_profile, updated
+            if settled:
+                break
+        else:
+            raise EquilibriumNotFound(
+                f"the stationary equilibrium did not converge in {max_iterations} iterations"
+            )
+        policy = profile[None, :]
+    else:
+        policy = np.empty((periods, model.n_states), dtype=np.int64)
+        for t in reversed(range(periods)):
+            profile, agent_values = stage(t, agent_values, profile)
+            policy[t] = profile
+    return evaluate(model, policy, contract=contract, horizon=horizon, discount=discount, tol=tol)
+
+
+def laissez_faire(model: TabularModel, **kwargs: object) -> PolicyValue:
+    """The equilibrium with no transfers (see :func:`equilibrium` for the keywords)."""
+    if "contract" in kwargs:
+        raise TypeError("laissez_faire takes no contract")
+    return equilibrium(model, **kwargs)
+
+
+# -- implementing a target ------------------------------------------------------------
+
+
+def implementing_transfers(
+    model: TabularModel,
+    target: np.ndarray,
+    *,
+    agent_discount: float = 0.0,
+    epsilon: float = 1e-3,
+    horizon: float | None = None,
+    discount: float = 1.0,
+    tol: float = 1e-10,
+    max_iterations: int = 100_000,
+) -> np.ndarray:
+    """The minimal transfers that make ``target`` every agent's best response.
+
+    Per period, state and agent, given that the others follow ``target``
+    (now and later, with these transfers), pay the smallest bonus ``b >= 0``
+    on one signal such that the target action beats every deviation by at
+    least ``epsilon``, counting the agent's continuation value when
+    ``agent_discount > 0``. The signal is the one with the lowest expected
+    payment; when signals are actions that is the target action itself, and
+    ``b = max(0, best deviation - target + epsilon)``.
+
+    Returns
+    -------
+    ndarray, shape (T, S, N, n_signals)
+        The contract (``T = 1`` for the stationary problem).
+
+    Raises
+    ------
+    NotImplementable
+        When no single-signal bonus separates the target from a deviation.
+    """
+    if epsilon < 0:
+        raise ValueError(f"epsilon must be >= 0, got {epsilon!r}")
+    if not 0.0 <= agent_discount <= 1.0:
+        raise ValueError(f"agent_discount must be in [0, 1], got {agent_discount!r}")
+    periods = _periods(model, horizon, discount)
+    target = np.atleast_2d(np.asarray(target, dtype=np.int64))
+    if target.shape[1] != model.n_states or (periods is not None and target.shape[0] not in (1, periods)):
+        raise ValueError(f"target has shape {target.shape}; expected (T, {model.n_states}) or (1, S)")
+    n_signals = model.signal_probabilities.shape[3]
+    s_index = np.arange(model.n_states)
+
+    def stage(t: int, agent_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        profile = target[0 if target.shape[0] == 1 else t]
+        no_contract = np.zeros((model.n_states, model.n_agents, n_signals))
+        payoffs = _StagePayoffs(model, no_contract, agent_discount, agent_values)
+        contract = np.zeros((model.n_states, model.n_agents, n_signals))
+        for i in range(model.n_agents):
+            candidates, own, columns = _unilateral(model, profile, i)
+            values = payoffs.value(candidates, i, columns)  # (S, L), without transfers
+            laws = model.signal_probabilities[s_index[:, None], candidates, columns]  # (S, L, K)
+            need = values - values[s_index, own][:, None] + epsilon  # what each deviation must lose
+            need[s_index, own] = -np.inf
+            lift = laws[s_index, own][:, None, :] - laws  # (S, L, K): signal k's edge over a deviation
+            binding = need[:, :, None] > 0
+            feasible = ~np.any(binding & (lift <= 0), axis=1)  # (S, K)
+            ratio = np.where(binding & (lift > 0), need[:, :, None] / np.where(lift > 0, lift, 1), 0.0)
+            bonus = np.maximum(ratio.max(axis=1), 0.0)  # (S, K)
+            cost = np.where(feasible, bonus * laws[s_index, own], np.inf)
+            # Among equally cheap signals prefer the target's most likely one.
+            cost = cost - 1e-15 * laws[s_index, own]
+            pick = cost.argmin(axis=1)
+            if not np.all(np.isfinite(cost[s_index, pick])):
+                bad = int(np.flatnonzero(~np.isfinite(cost[s_index, pick]))[0])
+                raise NotImplementable(
+                    f"agent_{i}: in state {bad} (period {t}) no bonus on a single signal makes the "
+                    "target action a best response: every signal is as likely under some deviation"
+                )
+            contract[s_index, i, pick] = bonus[s_index, pick]
+        laws = model.signal_probabilities[s_index[:, None], profile[:, None], model.agent_columns(profile)]
+        received = np.einsum("snk,snk->sn", laws, contract)
+        return contract, payoffs.at(profile) + received
+
+    agent_values = np.zeros((model.n_states, model.n_agents))
+    if periods is None:
+        for _ in range(max_iterations):
+            contract, updated = stage(0, agent_values)
+            change = np.abs(updated - agent_values).max()
+            agent_values = updated
+            if agent_discount == 0 or change <= tol * (1 - agent_discount):
+                return contract[None]
+        raise RuntimeError(f"implementing transfers did not converge in {max_iterations} iterations")
+    table = np.empty((periods, model.n_states, model.n_agents, n_signals))
+    for t in reversed(range(periods)):
+        table[t], agent_values = stage(t, agent_values)
+    return table
+
+
+# -- references --------------------------------------------------------------------------
+
+
+def price_of_anarchy(optimum: float, equilibrium_welfare: float) -> float | None:
+    """``W* / W_eq`` when both are positive, else ``None`` (use :func:`welfare_gap`)."""
+    if optimum > 0 and equilibrium_welfare > 0:
+        return optimum / equilibrium_welfare
+    return None
+
+
+def welfare_gap(optimum: float, equilibrium_welfare: float) -> float:
+    """``W* - W_eq``: the welfare an equilibrium leaves on the table."""
+    return optimum - equilibrium_welfare
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ExactReferences:
+    """The exact benchmarks of one env configuration.
+
+    Attributes
+    ----------
+    optimum : PolicyValue
+        The social optimum; ``optimum.social_welfare`` is ``W*``.
+    laissez_faire : PolicyValue
+        The equilibrium without transfers; its welfare is ``W_LF``.
+    pigouvian : ndarray
+        The minimal transfers implementing the optimum (``(T, S, N, n_signals)``).
+    pigouvian_outcome : PolicyValue
+        The equilibrium under those transfers (the optimum, with its cost).
+    agent_discount : float
+        The agents' discount the equilibria assume.
+    """
+
+    optimum: PolicyValue
+    laissez_faire: PolicyValue
+    pigouvian: np.ndarray
+    pigouvian_outcome: PolicyValue
+    agent_discount: float
+
+    @property
+    def price_of_anarchy(self) -> float | None:
+        return price_of_anarchy(self.optimum.social_welfare, self.laissez_faire.social_welfare)
+
+    @property
+    def welfare_gap(self) -> float:
+        return welfare_gap(self.optimum.social_welfare, self.laissez_faire.social_welfare)
+
+
+def exact_references(
+    model: TabularModel,
+    *,
+    agent_discount: float = 0.0,
+    epsilon: float = 1e-3,
+    horizon: float | None = None,
+    discount: float = 1.0,
+) -> ExactReferences:
+    """``W*``, ``W_LF``, the implementing transfers and their outcome, in one call."""
+    optimum = social_optimum(model, horizon=horizon, discount=discount)
+    lf = equilibrium(model, agent_discount=agent_discount, horizon=horizon, discount=discount)
+    transfers = implementing_transfers(
+        model,
+        optimum.policy,
+        agent_discount=agent_discount,
+        epsilon=epsilon,
+        horizon=horizon,
+        discount=discount,
+    )
+    outcome = equilibrium(
+        model,
+        contract=transfers,
+        agent_discount=agent_discount,
+        horizon=horizon,
+        discount=discount,
+        start=lf.policy[0],
+    )
+    return ExactReferences(optimum, lf, transfers, outcome, agent_discount)
+
+
+def best_flat_transfer(
+    model: TabularModel,
+    signal: int = -1,
+    *,
+    amounts: np.ndarray | None = None,
+    agent_discount: float = 0.0,
+    horizon: float | None = None,
+    discount: float = 1.0,
+) -> tuple[float, PolicyValue]:
+    """The single transfer on one signal, the same for every agent, state and period,
+    whose equilibrium has the highest social welfare (a grid search, exact at each point).
+
+    Parameters
+    ----------
+    signal : int
+        The signal it is paid on (default: the last one, e.g. ``high`` production).
+    amounts : array_like, optional
+        Candidate transfers (negative: taxes); default 201 points in ``[-10, 10]``.
+
+    Returns
+    -------
+    (amount, outcome)
+        The best transfer and the equilibrium it induces (ties: the smallest ``|amount|``).
+    """
+    n_signals = model.signal_probabilities.shape[3]
+    amounts = np.linspace(-10.0, 10.0, 201) if amounts is None else np.asarray(amounts, np.float64)
+    best: tuple[float, PolicyValue] | None = None
+    for amount in sorted(amounts.tolist(), key=abs):
+        row = np.zeros((model.n_agents, n_signals))
+        row[:, signal] = amount
+        outcome = equilibrium(
+            model, contract=row, agent_discount=agent_discount, horizon=horizon, discount=discount
+        )
+        if best is None or outcome.social_welfare > best[1].social_welfare + 1e-9:
+            best = (amount, outcome)
+    assert best is not None
+    return best
+
+
+# -- regret -------------------------------------------------------------------------------
+
+
+def welfare_regret(episode_welfare: np.ndarray, optimum: float) -> np.ndarray:
+    """Per-episode social-welfare regret ``W* - W_episode``."""
+    return optimum - np.asarray(episode_welfare, dtype=np.float64)
+
+
+def cumulative_regret(episode_welfare: np.ndarray, optimum: float) -> np.ndarray:
+    """Running sum of :func:`welfare_regret` over episodes."""
+    return np.cumsum(welfare_regret(episode_welfare, optimum))
+
+
+def regret_slope(cumulative: np.ndarray, start_fraction: float = 0.5) -> float:
+    """Log-log slope of cumulative regret against episode count over the last part of a run.
+
+    A slope below 1 means regret grows sublinearly (per-episode regret vanishes).
+    Fits ``log R(n) = a + slope * log n`` by least squares over episodes
+    ``n >= start_fraction * len(cumulative)`` where ``R(n) > 0``.
+    """
+    cumulative = np.asarray(cumulative, dtype=np.float64)
+    if not 0.0 <= start_fraction < 1.0:
+        raise ValueError(f"start_fraction must be in [0, 1), got {start_fraction!r}")
+    n = np.arange(1, len(cumulative) + 1)
+    keep = (n >= max(1, math.floor(start_fraction * len(cumulative)))) & (cumulative > 0)
+    if keep.sum() < 2:
+        raise ValueError("need at least two episodes with positive cumulative regret to fit a slope")
+    slope, _ = np.polyfit(np.log(n[keep]), np.log(cumulative[keep]), 1)
+    return float(slope)
