@@ -5,7 +5,10 @@ actions move a shared state (a stateful externality). Every env offers the
 PettingZoo parallel form (``<name>.parallel_env()``), the AEC form
 (``<name>.env()``) and the raw AEC class (``<name>.raw_env``).
 
-``ENVS`` maps each env's name to its module.
+``ENVS`` maps each env's name to its module; ``GYMNASIUM_IDS`` lists the
+single-agent gymnasium views registered on import (see :mod:`pa_envs.views`).
+Exact references are in :mod:`pa_envs.analysis`, mechanisms in
+:mod:`pa_envs.mechanisms`.
 """
 
 from __future__ import annotations
@@ -40,8 +43,14 @@ def get_env_module(name: str) -> ModuleType:
         raise KeyError(f"no env named {name!r}{hint} Registered: {sorted(ENVS)}") from None
 
 
+from pa_envs.views import register_views  # noqa: E402  (needs ENVS and get_env_module above)
+
+GYMNASIUM_IDS: list[str] = register_views(sorted(ENVS))
+"""Every registered gymnasium id: a principal view and an agent view per env."""
+
 __all__ = [
     "ENVS",
+    "GYMNASIUM_IDS",
     "PRINCIPAL",
     "Game",
     "GameParams",

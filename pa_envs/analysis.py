@@ -344,6 +344,25 @@ def _stage_equilibrium(
     )
 
 
+def stage_equilibrium(
+    model: TabularModel,
+    contract: np.ndarray | None = None,
+    *,
+    start: np.ndarray | None = None,
+    max_rounds: int = 200,
+) -> np.ndarray:
+    """Myopic agents' pure equilibrium of one period, in every state, under ``contract``.
+
+    ``contract`` is one period's ``(N, n_signals)`` or ``(S, N, n_signals)``
+    transfers. Returns ``(S,)`` joint-action indices (best-response iteration
+    from ``start``, default every agent's action 0).
+    """
+    table = _contract_table(model, contract, 1)[0]
+    profile = np.zeros(model.n_states, dtype=np.int64) if start is None else np.asarray(start, np.int64)
+    payoffs = _StagePayoffs(model, table, 0.0, np.zeros((model.n_states, model.n_agents)))
+    return _stage_equilibrium(model, payoffs, profile, max_rounds, "in one period")
+
+
 def equilibrium(
     model: TabularModel,
     *,

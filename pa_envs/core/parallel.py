@@ -80,6 +80,21 @@ class GameEnvMixin:
         if player not in self._episode.players:
             raise ValueError(f"{player!r} is not a player; the players are {self._episode.players}")
 
+    def game_state(self) -> np.ndarray:
+        """A copy of the game's state vector (int64, e.g. ``[stock]``)."""
+        if self._episode.state is None:
+            raise RuntimeError("call reset() before game_state()")
+        return self._episode.state[0].copy()
+
+    def contract_in_force(self) -> np.ndarray:
+        """A copy of the ``(n_agents, n_signals)`` contract the agents now observe."""
+        return self._contract.copy()
+
+    @property
+    def period(self) -> int:
+        """Periods played in this episode (0 right after reset)."""
+        return self._episode.period
+
     def contract_matrix(self, flat: np.ndarray) -> np.ndarray:
         """The principal's flat action as an ``(n_agents, n_signals)`` matrix."""
         return contract_matrix(flat, self.game.n_agents, self.game.n_signals)
@@ -185,6 +200,19 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
         if self._episode.state is None:
             raise RuntimeError("call reset() before state()")
         return self._episode.global_state(self._contract)
+
+    def post_contract(self, contract: np.ndarray) -> dict[str, np.ndarray]:
+        """Put ``contract`` in force for the coming period, replacing the one posted before.
+
+        This is how a principal that moves first, after seeing the state,
+        plays in the parallel form (mechanism wrappers and the principal's
+        gymnasium view use it). The contract is checked like the principal's
+        action. Returns the observations every player sees now.
+        """
+        if not self.agents:
+            raise RuntimeError("post_contract() needs a running episode; call reset()")
+        self._contract = self._episode.check_contract(contract)
+        return self._observations()
 
     def _observations(self) -> dict[str, np.ndarray]:
         episode = self._episode

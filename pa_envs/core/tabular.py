@@ -164,6 +164,29 @@ class TabularModel:
         radix = n_actions ** np.arange(self.n_agents - 1, -1, -1, dtype=np.int64)
         return actions @ radix
 
+    @functools.cached_property
+    def _state_keys(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        weights = np.cumprod(np.concatenate([[1], self.states.max(axis=0)[:-1] + 1])).astype(np.int64)
+        keys = self.states.astype(np.int64) @ weights
+        order = np.argsort(keys)
+        return weights, keys[order], order
+
+    def state_index(self, states: np.ndarray) -> np.ndarray:
+        """Index of each state vector (``(..., state_dim)``) among ``states``.
+
+        Raises
+        ------
+        ValueError
+            If a state vector is not one of the model's states.
+        """
+        states = np.asarray(states, dtype=np.int64)
+        weights, sorted_keys, order = self._state_keys
+        wanted = states @ weights
+        position = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
+        if not np.all(sorted_keys[position] == wanted) or np.any(states > self.states.max(axis=0)):
+            raise ValueError(f"state(s) {states.tolist()} are not states of this model")
+        return order[position]
+
     def next_state_distribution(self, state: int, joint_action: int) -> np.ndarray:
         """Dense ``(S,)`` law of the next state from one ``(state, joint action)``."""
         return self.transitions.distribution(state, int(self.transition_class[joint_action]))

@@ -1,0 +1,508 @@
+"""Mechanisms: policies for the principal, and the wrapper that binds one to an env.
+
+A :class:`Mechanism` maps what the principal sees at the start of a period
+(the state, its observation, the period) to a contract, for a batch of B
+copies at once. It may learn from what each period produced
+(:meth:`Mechanism.update`) and saves and restores itself with
+:meth:`~Mechanism.state_dict` / :meth:`~Mechanism.load_state_dict`.
+
+:class:`MechanismEnv` binds a mechanism to a parallel env and leaves an
+agents-only PettingZoo ParallelEnv: every period the mechanism moves first,
+seeing the state, and posts the contract the agents then observe and act
+under (Stackelberg timing). Its infos still carry welfare, externality and
+transfers. ``pettingzoo.utils.conversions.parallel_to_aec`` gives the AEC form
+(:func:`mechanism_aec_env`).
+
+Bundled: :class:`NoTransfers` (laissez-faire), :class:`FlatSchedule` (the
+coarse incentive, with :meth:`FlatSchedule.best_flat_tax`), :class:`Pigouvian`
+(the oracle posting the minimal implementing transfers of the social optimum)
+and :class:`Budgeted` (caps what another mechanism pays per episode).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from pettingzoo import ParallelEnv
+from pettingzoo.utils.conversions import parallel_to_aec
+
+from pa_envs import analysis
+from pa_envs.core.episode import PRINCIPAL
+from pa_envs.core.game import Game
+from pa_envs.core.parallel import PrincipalAgentParallelEnv
+from pa_envs.core.tabular import TabularModel
+
+
+class MechanismInput(NamedTuple):
+    """What the principal sees when it moves, for B copies."""
+
+    state: np.ndarray  # (B, state_dim) int64
+    observation: np.ndarray  # (B, F) the principal's observation
+    period: np.ndarray  # (B,) periods already played (0 at the first move)
+
+
+class PeriodFeedback(NamedTuple):
+    """What one period produced, for B copies (what a learning principal learns from)."""
+
+    state: np.ndarray  # (B, state_dim) the state the period was played in
+    period: np.ndarray  # (B,) its index (0-based)
+    contract: np.ndarray  # (B, N, n_signals) in force
+    signals: np.ndarray  # (B, N) contractible signals observed
+    transfers: np.ndarray  # (B, N) paid
+    principal_payoff: np.ndarray  # (B,)
+    social_welfare: np.ndarray  # (B,)
+    next_state: np.ndarray  # (B, state_dim)
+    done: np.ndarray  # (B,) bool: the episode ended with this period
+
+
+class Mechanism:
+    """A policy for the principal, batch-first. Subclasses override :meth:`contract`.
+
+    Lifecycle: :meth:`bind` once to a game, :meth:`start_episodes` at each
+    reset, then per period :meth:`contract` and :meth:`update`.
+    """
+
+    name = "mechanism"
+
+    def __init__(self) -> None:
+        self.game: Game | None = None
+
+    def bind(self, game: Game) -> None:
+        """Learn the game's sizes (and, for oracles, its model). Called by wrappers."""
+        self.game = game
+
+    def start_episodes(self, batch_size: int, which: np.ndarray | None = None) -> None:
+        """Copies ``which`` (default: all ``batch_size``) begin a new episode."""
+
+    def contract(self, inputs: MechanismInput) -> np.ndarray:
+        """``(B, N, n_signals)`` transfers for the coming period."""
+        raise NotImplementedError
+
+    def update(self, feedback: PeriodFeedback) -> None:
+        """Learn from one period (default: nothing to learn)."""
+
+    def info(self) -> dict[str, np.ndarray]:
+        """Per-copy facts worth reporting in infos (arrays with a leading batch axis)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a run needs to resume this mechanism (arrays and plain values)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+    # helpers for subclasses
+    def _bound_game(self) -> Game:
+        if self.game is None:
+            raise RuntimeError(f"{type(self).__name__} is not bound to a game; call bind(game) first")
+        return self.game
+
+    def _zeros(self, batch: int) -> np.ndarray:
+        game = self._bound_game()
+        return np.zeros((batch, game.n_agents, game.n_signals))
+
+
+class NoTransfers(Mechanism):
+    """Laissez-faire: the principal never pays or taxes."""
+
+    name = "no_transfers"
+
+    def contract(self, inputs: MechanismInput) -> np.ndarray:
+        return self._zeros(len(inputs.period))
+
+
+class FlatSchedule(Mechanism):
+    """The same transfer per signal for every agent, state and period (a coarse incentive).
+
+    Parameters
+    ----------
+    transfers : array_like
+        ``(n_signals,)`` for every agent, or ``(N, n_signals)``.
+    """
+
+    name = "flat_schedule"
+
+    def __init__(self, transfers: np.ndarray) -> None:
+        super().__init__()
+        self.transfers = np.asarray(transfers, dtype=np.float64)
+        if self.transfers.ndim not in (1, 2) or not np.all(np.isfinite(self.transfers)):
+            raise ValueError(
+                "FlatSchedule transfers must be finite, shaped (n_signals,) or (N, n_signals), "
+                f"got {self.transfers.tolist()}"
+            )
+
+    @classmethod
+    def tax(cls, game_or_env: Any, amount: float, signal: int = -1) -> FlatSchedule:
+        """A tax of ``amount`` (> 0 taxes) on one signal (default: the last, e.g. ``high``)."""
+        game = _game_of(game_or_env)
+        transfers = np.zeros(game.n_signals)
+        transfers[signal] = -amount
+        return cls(transfers)
+
+    @classmethod
+    def best_flat_tax(
+        cls,
+        game_or_env: Any,
+        signal: int = -1,
+        *,
+        agent_discount: float = 0.0,
+        amounts: np.ndarray | None = None,
+        model: TabularModel | None = None,
+    ) -> FlatSchedule:
+        """The best single flat transfer on ``signal`` by the exact analysis.
+
+        Candidates default to 101 taxes from 0 to ``max_transfer``; the
+        equilibrium welfare of each is exact (:func:`pa_envs.analysis.best_flat_transfer`).
+        """
+        game = _game_of(game_or_env)
+        if amounts is None:
+            amounts = -np.linspace(0.0, game.params.max_transfer, 101)
+        model = game.tabular_model() if model is None else model
+        amount, _ = analysis.best_flat_transfer(model, signal, amounts=amounts, agent_discount=agent_discount)
+        transfers = np.zeros(game.n_signals)
+        transfers[signal] = amount
+        return cls(transfers)
+
+    def bind(self, game: Game) -> None:
+        expected = {(game.n_signals,), (game.n_agents, game.n_signals)}
+        if self.transfers.shape not in expected:
+            raise ValueError(
+                f"FlatSchedule transfers have shape {self.transfers.shape}; {game.name} needs "
+                f"({game.n_signals},) or ({game.n_agents}, {game.n_signals})"
+            )
+        _check_within_bound(game, np.abs(self.transfers).max(), "FlatSchedule")
+        super().bind(game)
+
+    def contract(self, inputs: MechanismInput) -> np.ndarray:
+        game = self._bound_game()
+        row = np.broadcast_to(self.transfers, (game.n_agents, game.n_signals))
+        return np.broadcast_to(row, (len(inputs.period), *row.shape)).copy()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"transfers": self.transfers.copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.transfers = np.asarray(state["transfers"], dtype=np.float64)
+
+
+class Pigouvian(Mechanism):
+    """The oracle: posts the minimal transfers that implement the social optimum.
+
+    On :meth:`bind` it solves the env's exact model
+    (:func:`pa_envs.analysis.exact_references`) and then posts, each period,
+    the transfers for the current period and state.
+
+    Parameters
+    ----------
+    agent_discount : float
+        How far ahead the agents are assumed to look (0: myopic).
+    epsilon : float
+        Margin by which the target action must beat every deviation; a
+        larger margin makes the incentive easier for noisy learners to see.
+    """
+
+    name = "pigouvian"
+
+    def __init__(self, agent_discount: float = 0.0, epsilon: float = 0.25) -> None:
+        super().__init__()
+        self.agent_discount = agent_discount
+        self.epsilon = epsilon
+        self.model: TabularModel | None = None
+        self.table: np.ndarray | None = None
+
+    def bind(self, game: Game) -> None:
+        if self.game is not None and self.game.params == game.params and self.table is not None:
+            return
+        self.model = game.tabular_model()
+        optimum = analysis.social_optimum(self.model)
+        self.table = analysis.implementing_transfers(
+            self.model, optimum.policy, agent_discount=self.agent_discount, epsilon=self.epsilon
+        )
+        _check_within_bound(game, float(np.abs(self.table).max()), "Pigouvian")
+        super().bind(game)
+
+    def contract(self, inputs: MechanismInput) -> np.ndarray:
+        self._bound_game()
+        states = self.model.state_index(inputs.state)
+        periods = np.minimum(inputs.period, self.table.shape[0] - 1)
+        return self.table[periods, states].copy()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"agent_discount": self.agent_discount, "epsilon": self.epsilon}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.agent_discount = float(state["agent_discount"])
+        self.epsilon = float(state["epsilon"])
+        if self.game is not None:
+            game, self.game, self.table = self.game, None, None
+            self.bind(game)
+
+
+class Budgeted(Mechanism):
+    """Caps what another mechanism pays per episode.
+
+    Payments (positive transfers) count against ``budget``; taxes collected do
+    not refill it. Before each period the positive entries of the inner
+    contract are scaled down so that even if every agent earned its largest
+    payment the episode's payments would stay within the budget. The infos
+    report ``budget_remaining`` and ``budget_binding`` (the cap cut this
+    period's contract).
+    """
+
+    name = "budgeted"
+
+    def __init__(self, mechanism: Mechanism, budget: float) -> None:
+        super().__init__()
+        if not np.isfinite(budget) or budget < 0:
+            raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
+        self.inner = mechanism
+        self.budget = float(budget)
+        self.spent = np.zeros(1)
+        self.binding = np.zeros(1, dtype=bool)
+        self.binding_periods = 0
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"budgeted({self.inner.name})"
+
+    def bind(self, game: Game) -> None:
+        self.inner.bind(game)
+        super().bind(game)
+
+    def start_episodes(self, batch_size: int, which: np.ndarray | None = None) -> None:
+        self.inner.start_episodes(batch_size, which)
+        if len(self.spent) != batch_size:
+            self.spent = np.zeros(batch_size)
+            self.binding = np.zeros(batch_size, dtype=bool)
+        rows = slice(None) if which is None else which
+        self.spent[rows] = 0.0
+        self.binding[rows] = False
+
+    def contract(self, inputs: MechanismInput) -> np.ndarray:
+        contract = np.array(self.inner.contract(inputs), dtype=np.float64)
+        worst = np.clip(contract, 0.0, None).max(axis=2).sum(axis=1)  # (B,) largest possible payment
+        remaining = np.maximum(self.budget - self.spent, 0.0)
+        self.binding = worst > remaining + 1e-12
+        scale = np.where(self.binding, remaining / np.where(worst > 0, worst, 1.0), 1.0)
+        contract = np.where(contract > 0, contract * scale[:, None, None], contract)
+        self.binding_periods += int(self.binding.sum())
+        return contract
+
+    def update(self, feedback: PeriodFeedback) -> None:
+        self.spent = self.spent + np.clip(feedback.transfers, 0.0, None).sum(axis=1)
+        self.inner.update(feedback)
+
+    def info(self) -> dict[str, np.ndarray]:
+        return {
+            **self.inner.info(),
+            "budget_remaining": np.maximum(self.budget - self.spent, 0.0),
+            "budget_binding": self.binding.copy(),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "budget": self.budget,
+            "spent": self.spent.copy(),
+            "binding_periods": self.binding_periods,
+            "inner": self.inner.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.budget = float(state["budget"])
+        self.spent = np.asarray(state["spent"], dtype=np.float64).copy()
+        self.binding = np.zeros(len(self.spent), dtype=bool)
+        self.binding_periods = int(state["binding_periods"])
+        self.inner.load_state_dict(state["inner"])
+
+
+MECHANISMS: dict[str, type[Mechanism]] = {
+    "no_transfers": NoTransfers,
+    "flat_schedule": FlatSchedule,
+    "pigouvian": Pigouvian,
+    "budgeted": Budgeted,
+}
+
+
+def make_mechanism(name: str, env: Any = None, **kwargs: Any) -> Mechanism:
+    """Build a bundled mechanism by name.
+
+    ``"best_flat_tax"`` builds :meth:`FlatSchedule.best_flat_tax` for ``env``;
+    ``"flat_tax"`` a :meth:`FlatSchedule.tax` of ``amount``.
+    """
+    if name == "best_flat_tax":
+        return FlatSchedule.best_flat_tax(env, **kwargs)
+    if name == "flat_tax":
+        return FlatSchedule.tax(env, **kwargs)
+    if name not in MECHANISMS:
+        import difflib
+
+        names = [*MECHANISMS, "best_flat_tax", "flat_tax"]
+        close = difflib.get_close_matches(name, names, n=3)
+        hint = f"; did you mean {close}?" if close else ""
+        raise ValueError(f"no mechanism named {name!r}{hint} Known: {sorted(names)}")
+    return MECHANISMS[name](**kwargs)
+
+
+# -- the wrapper ----------------------------------------------------------------------
+
+
+class MechanismEnv(ParallelEnv):
+    """An agents-only ParallelEnv: ``mechanism`` plays the principal of ``env``.
+
+    Each period the mechanism sees the state and posts the contract, then the
+    agents observe it (their observation's contract row) and act. Rewards,
+    terminations and truncations are the agents'. Each agent's info carries
+    its own keys plus the period's ``social_welfare``, ``externality``,
+    ``total_transfers``, ``principal_reward`` and the mechanism's own facts.
+
+    Parameters
+    ----------
+    env : PrincipalAgentParallelEnv
+        A parallel env of this suite (``<name>.parallel_env(...)``).
+    mechanism : Mechanism
+        The principal's policy; bound to ``env``'s game here.
+    """
+
+    def __init__(self, env: PrincipalAgentParallelEnv, mechanism: Mechanism) -> None:
+        if not isinstance(env, PrincipalAgentParallelEnv):
+            raise TypeError(f"MechanismEnv needs a parallel env of pa_envs, got {type(env).__name__}")
+        if not isinstance(mechanism, Mechanism):
+            raise TypeError(f"mechanism must be a pa_envs Mechanism, got {type(mechanism).__name__}")
+        self.env = env
+        self.mechanism = mechanism
+        mechanism.bind(env.game)
+        self.possible_agents = env.possible_agents[1:]
+        self.agents: list[str] = []
+        self.metadata = {**env.metadata, "name": f"{env.metadata['name']}+{mechanism.name}"}
+        self.render_mode = env.render_mode
+        self.state_space = env.state_space
+        self._period_start: tuple[np.ndarray, int, np.ndarray] | None = None
+
+    @property
+    def game(self) -> Game:
+        return self.env.game
+
+    def observation_space(self, agent: str):
+        self._check_agent(agent)
+        return self.env.observation_space(agent)
+
+    def action_space(self, agent: str):
+        self._check_agent(agent)
+        return self.env.action_space(agent)
+
+    def _check_agent(self, agent: str) -> None:
+        if agent not in self.possible_agents:
+            raise ValueError(f"{agent!r} is not an agent of this env; the agents are {self.possible_agents}")
+
+    def _post(self, principal_observation: np.ndarray) -> dict[str, np.ndarray]:
+        """The mechanism moves: it sees the state and posts this period's contract."""
+        state, period = self.env.game_state(), self.env.period
+        inputs = MechanismInput(state[None], principal_observation[None], np.array([period]))
+        contract = np.asarray(self.mechanism.contract(inputs))[0]
+        self._period_start = (state, period, contract)
+        return self.env.post_contract(contract)
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+        observations, infos = self.env.reset(seed=seed, options=options)
+        self.mechanism.start_episodes(1)
+        observations = self._post(observations[PRINCIPAL])
+        self.agents = list(self.possible_agents)
+        return self._agents_only(observations), self._agent_infos(infos)
+
+    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        if not self.agents:
+            if actions:
+                raise ValueError(
+                    f"the episode is over, yet actions were sent for {sorted(actions)}; call reset()"
+                )
+            return {}, {}, {}, {}, {}
+        if PRINCIPAL in actions:
+            raise ValueError(
+                f"{PRINCIPAL} is played by the mechanism {self.mechanism.name}; send agents only"
+            )
+        state, period, contract = self._period_start
+        observations, rewards, terminations, truncations, infos = self.env.step(
+            {PRINCIPAL: self.env.flat_contract(contract), **actions}
+        )
+        done = not self.env.agents
+        principal = infos[PRINCIPAL]
+        self.mechanism.update(
+            PeriodFeedback(
+                state=state[None],
+                period=np.array([period]),
+                contract=contract[None],
+                signals=principal["signals"][None],
+                transfers=principal["transfers"][None],
+                principal_payoff=np.array([principal["principal_payoff"]]),
+                social_welfare=np.array([principal["social_welfare"]]),
+                next_state=self.env.game_state()[None],
+                done=np.array([done]),
+            )
+        )
+        if done:
+            self.agents = []
+        else:
+            observations = self._post(observations[PRINCIPAL])
+        principal_reward = rewards.pop(PRINCIPAL)
+        for table in (terminations, truncations):
+            table.pop(PRINCIPAL)
+        agent_infos = self._agent_infos(infos, principal_reward)
+        return self._agents_only(observations), rewards, terminations, truncations, agent_infos
+
+    def _agents_only(self, observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {p: observations[p] for p in self.possible_agents}
+
+    def _agent_infos(self, infos: dict[str, dict], principal_reward: float = 0.0) -> dict[str, dict]:
+        principal = infos[PRINCIPAL]
+        shared = {
+            "social_welfare": principal["social_welfare"],
+            "externality": principal["externality"],
+            "total_transfers": principal["total_transfers"],
+            "principal_reward": principal_reward,
+        }
+        for key, value in self.mechanism.info().items():
+            shared[key] = np.asarray(value)[0].item()
+        return {p: {**infos[p], **shared} for p in self.possible_agents}
+
+    def state(self) -> np.ndarray:
+        return self.env.state()
+
+    def render(self, mode: str | None = None) -> str | np.ndarray | None:
+        return self.env.render(mode)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def mechanism_env(env: PrincipalAgentParallelEnv, mechanism: Mechanism | str, **kwargs: Any) -> MechanismEnv:
+    """Bind a mechanism (or a bundled one by name, built with ``kwargs``) to a parallel env."""
+    if isinstance(mechanism, str):
+        mechanism = make_mechanism(mechanism, env, **kwargs)
+    elif kwargs:
+        raise TypeError("keyword arguments only go with a mechanism given by name")
+    return MechanismEnv(env, mechanism)
+
+
+def mechanism_aec_env(env: PrincipalAgentParallelEnv, mechanism: Mechanism | str, **kwargs: Any):
+    """The AEC form of :func:`mechanism_env`, through PettingZoo's ``parallel_to_aec``."""
+    return parallel_to_aec(mechanism_env(env, mechanism, **kwargs))
+
+
+def _game_of(game_or_env: Any) -> Game:
+    game = getattr(game_or_env, "game", game_or_env)
+    if not isinstance(game, Game):
+        raise TypeError(f"expected a pa_envs env or Game, got {type(game_or_env).__name__}")
+    return game
+
+
+def _check_within_bound(game: Game, largest: float, who: str) -> None:
+    bound = float(np.float32(game.params.max_transfer))
+    if largest > bound:
+        raise ValueError(
+            f"{who} needs transfers up to {largest:.4g}, beyond max_transfer={game.params.max_transfer:g} "
+            f"of {game.name}; raise max_transfer"
+        )

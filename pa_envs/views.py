@@ -1,0 +1,190 @@
+"""Single-agent gymnasium views of every env, registered on ``import pa_envs``.
+
+For each env ``<name>_v0`` two ids are registered in the ``pa_envs`` namespace
+(``pollution_v0`` gives ``Pollution``):
+
+- ``pa_envs/<Name>-Principal-v0`` (:class:`PrincipalView`): the principal
+  learns. Each step it posts a contract for the coming period, having seen
+  the state; the agents then act by a built-in behaviour (default
+  ``"best_response"``: myopic best responses from the exact model; or
+  ``"tabular_q"``, an int for a fixed action, a callable, a
+  :class:`~pa_envs.behaviours.Behaviour`). Reward: the principal's.
+- ``pa_envs/<Name>-Agent-v0`` (:class:`AgentView`): one agent (``learner``,
+  default 0) learns; the principal runs ``mechanism`` (a bundled name such as
+  ``"no_transfers"``, ``"pigouvian"``, ``"best_flat_tax"``, or a
+  :class:`~pa_envs.mechanisms.Mechanism`) and the other agents follow
+  ``others`` (as above).
+
+Other keywords go to the env (``n_agents``, ``max_cycles``, ...)::
+
+    import gymnasium
+    env = gymnasium.make("pa_envs:pa_envs/Pollution-Agent-v0", mechanism="pigouvian", n_agents=4)
+
+``max_episode_steps`` is registered as the env's default ``max_cycles``; the
+views also truncate at their own ``max_cycles``, so with a longer episode pass
+``max_episode_steps`` to ``gymnasium.make`` too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from pa_envs.behaviours import Behaviour, make_behaviour
+from pa_envs.core.episode import PRINCIPAL
+from pa_envs.mechanisms import Mechanism, mechanism_env
+
+NAMESPACE = "pa_envs"
+
+
+def _parallel_env(env_name: str, render_mode: str | None, env_kwargs: dict[str, Any]):
+    from pa_envs import get_env_module
+
+    try:
+        module = get_env_module(env_name)
+    except KeyError as error:
+        raise ValueError(str(error.args[0])) from None
+    return module.parallel_env(render_mode=render_mode, **env_kwargs)
+
+
+class PrincipalView(gymnasium.Env):
+    """The principal as a gymnasium learner; see the module docstring."""
+
+    def __init__(
+        self,
+        env_name: str = "pollution_v0",
+        behaviour: Any = "best_response",
+        render_mode: str | None = None,
+        **env_kwargs: Any,
+    ) -> None:
+        self.env = _parallel_env(env_name, render_mode, env_kwargs)
+        self.behaviour: Behaviour = make_behaviour(behaviour)
+        self.behaviour.bind(self.env, self.env.possible_agents[1:])
+        self.observation_space = self.env.observation_space(PRINCIPAL)
+        self.action_space = self.env.action_space(PRINCIPAL)
+        self.render_mode = render_mode
+        self.metadata = {"render_modes": self.env.metadata["render_modes"], "render_fps": 4}
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        observations, infos = self.env.reset(seed=seed, options=options)
+        self.behaviour.reset(self.np_random)
+        return observations[PRINCIPAL], infos[PRINCIPAL]
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        if not self.env.agents:
+            raise RuntimeError("the episode is over; call reset()")
+        seen = self.env.post_contract(action)
+        agents = {a: seen[a] for a in self.behaviour.agents}
+        chosen = self.behaviour.act(agents)
+        observations, rewards, terminations, truncations, infos = self.env.step({PRINCIPAL: action, **chosen})
+        done = not self.env.agents
+        self.behaviour.learn(agents, chosen, rewards, observations, done)
+        return (
+            observations[PRINCIPAL],
+            float(rewards[PRINCIPAL]),
+            bool(terminations[PRINCIPAL]),
+            bool(truncations[PRINCIPAL]),
+            infos[PRINCIPAL],
+        )
+
+    def render(self) -> str | np.ndarray | None:
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class AgentView(gymnasium.Env):
+    """One agent as a gymnasium learner under a mechanism; see the module docstring."""
+
+    def __init__(
+        self,
+        env_name: str = "pollution_v0",
+        mechanism: str | Mechanism = "no_transfers",
+        learner: int = 0,
+        others: Any = "best_response",
+        mechanism_kwargs: dict[str, Any] | None = None,
+        render_mode: str | None = None,
+        **env_kwargs: Any,
+    ) -> None:
+        base = _parallel_env(env_name, render_mode, env_kwargs)
+        self.env = mechanism_env(base, mechanism, **(mechanism_kwargs or {}))
+        agents = self.env.possible_agents
+        if (
+            isinstance(learner, bool)
+            or not isinstance(learner, (int, np.integer))
+            or not 0 <= learner < len(agents)
+        ):
+            raise ValueError(f"learner must be an agent index in 0..{len(agents) - 1}, got {learner!r}")
+        self.agent = agents[learner]
+        self.others: Behaviour = make_behaviour(others)
+        self.others.bind(base, [a for a in agents if a != self.agent])
+        self.observation_space = self.env.observation_space(self.agent)
+        self.action_space = self.env.action_space(self.agent)
+        self.render_mode = render_mode
+        self.metadata = {"render_modes": base.metadata["render_modes"], "render_fps": 4}
+        self._observations: dict[str, np.ndarray] | None = None
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self._observations, infos = self.env.reset(seed=seed, options=options)
+        self.others.reset(self.np_random)
+        return self._observations[self.agent], infos[self.agent]
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        if not self.env.agents:
+            raise RuntimeError("the episode is over; call reset()")
+        others = {a: self._observations[a] for a in self.others.agents}
+        chosen = self.others.act(others)
+        observations, rewards, terminations, truncations, infos = self.env.step(
+            {self.agent: action, **chosen}
+        )
+        done = not self.env.agents
+        self.others.learn(others, chosen, rewards, observations, done)
+        self._observations = observations
+        return (
+            observations[self.agent],
+            float(rewards[self.agent]),
+            bool(terminations[self.agent]),
+            bool(truncations[self.agent]),
+            infos[self.agent],
+        )
+
+    def render(self) -> str | np.ndarray | None:
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def view_ids(env_name: str) -> tuple[str, str]:
+    """The registered (principal, agent) gymnasium ids of an env."""
+    stem = env_name.rsplit("_v", 1)[0].title().replace("_", "")
+    version = env_name.rsplit("_v", 1)[1]
+    return (f"{NAMESPACE}/{stem}-Principal-v{version}", f"{NAMESPACE}/{stem}-Agent-v{version}")
+
+
+def register_views(env_names: list[str]) -> list[str]:
+    """Register both views of each env with gymnasium (idempotent); return the ids."""
+    from pa_envs import get_env_module
+
+    ids = []
+    for name in env_names:
+        horizon = get_env_module(name).parallel_env_class.game_class.params_class().max_cycles
+        for env_id, cls in zip(view_ids(name), ("PrincipalView", "AgentView"), strict=True):
+            if env_id not in gymnasium.registry:
+                gymnasium.register(
+                    id=env_id,
+                    entry_point=f"pa_envs.views:{cls}",
+                    max_episode_steps=horizon,
+                    kwargs={"env_name": name},
+                )
+            ids.append(env_id)
+    return ids
