@@ -251,21 +251,16 @@ class Budgeted(Mechanism):
     period's contract).
     """
 
-    name = "budgeted"
-
     def __init__(self, mechanism: Mechanism, budget: float) -> None:
         super().__init__()
         if not np.isfinite(budget) or budget < 0:
             raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
         self.inner = mechanism
+        self.name = f"budgeted({mechanism.name})"
         self.budget = float(budget)
         self.spent = np.zeros(1)
         self.binding = np.zeros(1, dtype=bool)
         self.binding_periods = 0
-
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return f"budgeted({self.inner.name})"
 
     def bind(self, game: Game) -> None:
         self.inner.bind(game)
