@@ -39,7 +39,6 @@ turn switches to its best reply (payoff plus transfer plus
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -106,9 +105,22 @@ def _periods(model: TabularModel, horizon: float | None, discount: float) -> int
         if discount >= 1.0:
             raise ValueError("an infinite horizon needs discount < 1")
         return None
-    if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
+    valid = isinstance(horizon, (int, float, np.integer, np.floating)) and not isinstance(horizon, bool)
+    if not valid or not np.isfinite(horizon) or int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be a positive int, None or inf, got {horizon!r}")
     return int(horizon)
+
+
+def _check_policy(model: TabularModel, policy: np.ndarray, periods: int | None, what: str) -> np.ndarray:
+    """A policy as ``(T, S)`` int64: ``T = 1``, or one row per period of a finite objective."""
+    policy = np.atleast_2d(np.asarray(policy, dtype=np.int64))
+    rows = (1,) if periods is None else (1, periods)
+    if policy.ndim != 2 or policy.shape[1] != model.n_states or policy.shape[0] not in rows:
+        expected = "(1, S)" if periods is None else f"(1, S) or ({periods}, S)"
+        raise ValueError(f"{what} has shape {policy.shape}; expected {expected} with S={model.n_states}")
+    if policy.min() < 0 or policy.max() >= model.n_joint_actions:
+        raise ValueError(f"{what} holds a joint-action index outside the model")
+    return policy
 
 
 def _contract_table(model: TabularModel, contract: np.ndarray | None, periods: int | None) -> np.ndarray:
@@ -222,11 +234,7 @@ def evaluate(
 ) -> PolicyValue:
     """Expected totals of a joint policy: social welfare, each agent's reward, transfers, externality."""
     periods = _periods(model, horizon, discount)
-    policy = np.atleast_2d(np.asarray(policy, dtype=np.int64))
-    if policy.shape[1] != model.n_states or (periods is not None and policy.shape[0] not in (1, periods)):
-        raise ValueError(f"policy has shape {policy.shape}; expected (T, {model.n_states}) or (1, S)")
-    if policy.min() < 0 or policy.max() >= model.n_joint_actions:
-        raise ValueError("policy holds a joint-action index outside the model")
+    policy = _check_policy(model, policy, periods, "policy")
     table = _contract_table(model, contract, periods)
     s_index = np.arange(model.n_states)
 
@@ -475,9 +483,9 @@ def implementing_transfers(
     if not 0.0 <= agent_discount <= 1.0:
         raise ValueError(f"agent_discount must be in [0, 1], got {agent_discount!r}")
     periods = _periods(model, horizon, discount)
-    target = np.atleast_2d(np.asarray(target, dtype=np.int64))
-    if target.shape[1] != model.n_states or (periods is not None and target.shape[0] not in (1, periods)):
-        raise ValueError(f"target has shape {target.shape}; expected (T, {model.n_states}) or (1, S)")
+    if periods is None and agent_discount >= 1.0:
+        raise ValueError("an infinite horizon needs agent_discount < 1")
+    target = _check_policy(model, target, periods, "target")
     n_signals = model.signal_probabilities.shape[3]
     s_index = np.arange(model.n_states)
 
@@ -662,13 +670,13 @@ def regret_slope(cumulative: np.ndarray, start_fraction: float = 0.5) -> float:
 
     A slope below 1 means regret grows sublinearly (per-episode regret vanishes).
     Fits ``log R(n) = a + slope * log n`` by least squares over episodes
-    ``n >= start_fraction * len(cumulative)`` where ``R(n) > 0``.
+    ``n >= start_fraction * len(cumulative)`` (counting from 1) where ``R(n) > 0``.
     """
     cumulative = np.asarray(cumulative, dtype=np.float64)
     if not 0.0 <= start_fraction < 1.0:
         raise ValueError(f"start_fraction must be in [0, 1), got {start_fraction!r}")
     n = np.arange(1, len(cumulative) + 1)
-    keep = (n >= max(1, math.floor(start_fraction * len(cumulative)))) & (cumulative > 0)
+    keep = (n >= start_fraction * len(cumulative)) & (cumulative > 0)
     if keep.sum() < 2:
         raise ValueError("need at least two episodes with positive cumulative regret to fit a slope")
     slope, _ = np.polyfit(np.log(n[keep]), np.log(cumulative[keep]), 1)
