@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> Evaluation:
     parser.add_argument("--timesteps", type=int, default=200_000, help="SB3 timesteps (agent-steps)")
     parser.add_argument("--n-envs", type=int, default=4, help="copies of the env")
     parser.add_argument("--n-agents", type=int, default=3)
-    parser.add_argument("--env-kwargs", type=json.loads, default={}, help='JSON, e.g. \'{"decay": 0.1}\'')
+    parser.add_argument("--env-kwargs", type=json.loads, default={}, help="JSON, e.g. '{\"decay\": 0.1}'")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--log-dir", type=Path, default=None, help="CSV (and TensorBoard) logs")

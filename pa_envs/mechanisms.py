@@ -166,14 +166,20 @@ class FlatSchedule(Mechanism):
         return cls(transfers)
 
     def bind(self, game: Game) -> None:
+        self._check(self.transfers, game)
+        super().bind(game)
+
+    @staticmethod
+    def _check(transfers: np.ndarray, game: Game) -> None:
         expected = {(game.n_signals,), (game.n_agents, game.n_signals)}
-        if self.transfers.shape not in expected:
+        if transfers.shape not in expected:
             raise ValueError(
-                f"FlatSchedule transfers have shape {self.transfers.shape}; {game.name} needs "
+                f"FlatSchedule transfers have shape {transfers.shape}; {game.name} needs "
                 f"({game.n_signals},) or ({game.n_agents}, {game.n_signals})"
             )
-        _check_within_bound(game, np.abs(self.transfers).max(), "FlatSchedule")
-        super().bind(game)
+        if not np.all(np.isfinite(transfers)):
+            raise ValueError(f"FlatSchedule transfers must be finite, got {transfers.tolist()}")
+        _check_within_bound(game, float(np.abs(transfers).max()), "FlatSchedule")
 
     def contract(self, inputs: MechanismInput) -> np.ndarray:
         game = self._bound_game()
@@ -184,7 +190,10 @@ class FlatSchedule(Mechanism):
         return {"transfers": self.transfers.copy()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.transfers = np.asarray(state["transfers"], dtype=np.float64)
+        transfers = np.asarray(state["transfers"], dtype=np.float64)
+        if self.game is not None:
+            self._check(transfers, self.game)
+        self.transfers = transfers
 
 
 class Pigouvian(Mechanism):
@@ -247,12 +256,17 @@ class Budgeted(Mechanism):
     not refill it. Before each period the positive entries of the inner
     contract are scaled down so that even if every agent earned its largest
     payment the episode's payments would stay within the budget. The infos
-    report ``budget_remaining`` and ``budget_binding`` (the cap cut this
-    period's contract).
+    report ``budget_remaining`` and ``budget_binding``: whether the cap cut
+    the contract posted last (after a step, the one for the coming period;
+    after the final step, the one of the period just played).
     """
 
     def __init__(self, mechanism: Mechanism, budget: float) -> None:
         super().__init__()
+        if not isinstance(mechanism, Mechanism):
+            raise TypeError(
+                f"Budgeted wraps a Mechanism, got {mechanism!r} (build named ones with make_mechanism)"
+            )
         if not np.isfinite(budget) or budget < 0:
             raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
         self.inner = mechanism
@@ -324,8 +338,11 @@ def make_mechanism(name: str, env: Any = None, **kwargs: Any) -> Mechanism:
     """Build a bundled mechanism by name.
 
     ``"best_flat_tax"`` builds :meth:`FlatSchedule.best_flat_tax` for ``env``;
-    ``"flat_tax"`` a :meth:`FlatSchedule.tax` of ``amount``.
+    ``"flat_tax"`` a :meth:`FlatSchedule.tax` of ``amount``; ``"budgeted"``
+    takes ``mechanism`` (a Mechanism or a name, built for ``env``) and ``budget``.
     """
+    if name == "budgeted" and isinstance(kwargs.get("mechanism"), str):
+        kwargs = {**kwargs, "mechanism": make_mechanism(kwargs["mechanism"], env)}
     if name == "best_flat_tax":
         return FlatSchedule.best_flat_tax(env, **kwargs)
     if name == "flat_tax":
@@ -409,6 +426,8 @@ class MechanismEnv(ParallelEnv):
         return self._agents_only(observations), self._agent_infos(infos)
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        if self._period_start is None:
+            raise RuntimeError("call reset() before step()")
         if not self.agents:
             if actions:
                 raise ValueError(

@@ -27,13 +27,14 @@ views also truncate at their own ``max_cycles``, so with a longer episode pass
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium
 import numpy as np
 
 from pa_envs.behaviours import Behaviour, make_behaviour
 from pa_envs.core.episode import PRINCIPAL
+from pa_envs.core.render import RENDER_MODES
 from pa_envs.mechanisms import Mechanism, mechanism_env
 
 NAMESPACE = "pa_envs"
@@ -52,6 +53,8 @@ def _parallel_env(env_name: str, render_mode: str | None, env_kwargs: dict[str, 
 class PrincipalView(gymnasium.Env):
     """The principal as a gymnasium learner; see the module docstring."""
 
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
+
     def __init__(
         self,
         env_name: str = "pollution_v0",
@@ -65,7 +68,6 @@ class PrincipalView(gymnasium.Env):
         self.observation_space = self.env.observation_space(PRINCIPAL)
         self.action_space = self.env.action_space(PRINCIPAL)
         self.render_mode = render_mode
-        self.metadata = {"render_modes": self.env.metadata["render_modes"], "render_fps": 4}
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -102,6 +104,8 @@ class PrincipalView(gymnasium.Env):
 class AgentView(gymnasium.Env):
     """One agent as a gymnasium learner under a mechanism; see the module docstring."""
 
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
+
     def __init__(
         self,
         env_name: str = "pollution_v0",
@@ -127,7 +131,6 @@ class AgentView(gymnasium.Env):
         self.observation_space = self.env.observation_space(self.agent)
         self.action_space = self.env.action_space(self.agent)
         self.render_mode = render_mode
-        self.metadata = {"render_modes": base.metadata["render_modes"], "render_fps": 4}
         self._observations: dict[str, np.ndarray] | None = None
 
     def reset(
