@@ -195,6 +195,9 @@ def main(argv: list[str] | None = None) -> Evaluation:
     parser.add_argument("--n-envs", type=int, default=4, help="copies of the env")
     parser.add_argument("--n-agents", type=int, default=3)
     parser.add_argument("--env-kwargs", type=json.loads, default={}, help="JSON, e.g. '{\"decay\": 0.1}'")
+    parser.add_argument(
+        "--algo-kwargs", type=json.loads, default={}, help="JSON for the algorithm, e.g. '{\"n_steps\": 256}'"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--log-dir", type=Path, default=None, help="CSV (and TensorBoard) logs")
@@ -221,7 +224,7 @@ def main(argv: list[str] | None = None) -> Evaluation:
     else:
         # SuperSuit's vec env has no seed(): for agents, set_random_seed above seeds the learner.
         seed = args.seed if args.learner == "principal" else None
-        model = algo("MlpPolicy", venv, seed=seed, device="cpu", verbose=0)
+        model = algo("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **args.algo_kwargs)
     if args.log_dir is not None:
         formats = ["csv"]
         try:
