@@ -20,7 +20,7 @@ from pa_envs import ENVS, analysis, get_env_module
 def reference_row(env_name: str, n_agents: int, agent_discount: float) -> dict[str, object]:
     """The exact references of one env configuration, as printable values."""
     env = get_env_module(env_name).parallel_env(n_agents=n_agents)
-    model = env.tabular_model()
+    model = env.game.exact_model()
     start = time.perf_counter()
     refs = analysis.exact_references(model, agent_discount=agent_discount, epsilon=1e-3)
     bound = float(env.params.max_transfer)

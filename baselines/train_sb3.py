@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> Evaluation:
         model.save(args.save)
 
     base = get_env_module(args.env).parallel_env(**env_kwargs)
-    references = analysis.exact_references(base.tabular_model())
+    references = analysis.exact_references(base.game.exact_model())
     optimum = references.optimum.social_welfare
     laissez_faire = references.laissez_faire.social_welfare
     eval_seed = args.seed + 10_000

@@ -62,7 +62,7 @@ class BestResponse(Behaviour):
 
     def bind(self, env: PrincipalAgentParallelEnv, agents: list[str]) -> None:
         super().bind(env, agents)
-        self.model = env.tabular_model()
+        self.model = env.game.exact_model()
         self._columns = [env.possible_agents.index(a) - 1 for a in self.agents]
 
     def act(self, observations: dict[str, np.ndarray]) -> dict[str, int]:

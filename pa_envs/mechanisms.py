@@ -159,7 +159,7 @@ class FlatSchedule(Mechanism):
         game = _game_of(game_or_env)
         if amounts is None:
             amounts = -np.linspace(0.0, game.params.max_transfer, 101)
-        model = game.tabular_model() if model is None else model
+        model = game.exact_model() if model is None else model
         amount, _ = analysis.best_flat_transfer(model, signal, amounts=amounts, agent_discount=agent_discount)
         transfers = np.zeros(game.n_signals)
         transfers[signal] = amount
@@ -199,9 +199,11 @@ class FlatSchedule(Mechanism):
 class Pigouvian(Mechanism):
     """The oracle: posts the minimal transfers that implement the social optimum.
 
-    On :meth:`bind` it solves the env's exact model
-    (:func:`pa_envs.analysis.exact_references`) and then posts, each period,
-    the transfers for the current period and state.
+    On :meth:`bind` it solves the env's exact model (``game.exact_model()``:
+    the joint-action model, or the count model when that is too big) and then
+    posts, each period, the transfers for the current period and state. With
+    the count model, agent ``i`` is asked for the ``i``-th action of the
+    optimum's profile sorted by action.
 
     Parameters
     ----------
@@ -224,7 +226,7 @@ class Pigouvian(Mechanism):
     def bind(self, game: Game) -> None:
         if self.game is not None and self.game.params == game.params and self.table is not None:
             return
-        self.model = game.tabular_model()
+        self.model = game.exact_model()
         optimum = analysis.social_optimum(self.model)
         self.table = analysis.implementing_transfers(
             self.model, optimum.policy, agent_discount=self.agent_discount, epsilon=self.epsilon

@@ -859,3 +859,16 @@ def test_regret_slope_errors():
     for bad in (1.0, -0.1, 1.5):
         with pytest.raises(ValueError, match="start_fraction"):
             analysis.regret_slope(np.arange(1.0, 10.0), start_fraction=bad)
+
+
+@pytest.mark.parametrize("agent_discount", [0.0, 0.9])
+def test_count_model_implementing_transfers_implement_the_optimum(agent_discount):
+    """On the count model too, the Pigouvian transfers make the optimum the equilibrium."""
+    game = pollution_v0.parallel_env(n_agents=3, max_cycles=15).game
+    joint, counts = game.tabular_model(), game.count_model()
+    refs = analysis.exact_references(counts, agent_discount=agent_discount)
+    assert np.array_equal(refs.pigouvian_outcome.policy, refs.optimum.policy)
+    assert refs.pigouvian_outcome.social_welfare == pytest.approx(
+        analysis.social_optimum(joint).social_welfare, abs=1e-9
+    )
+    assert refs.pigouvian_outcome.transfers > 0

@@ -59,6 +59,7 @@ def test_train_logs_welfare_to_csv(tmp_path):
     for key in ("welfare/step_social_welfare", "welfare/step_externality", "welfare/step_total_transfers"):
         assert key in header
     assert "welfare/episode_social_welfare" in header  # 64 steps of 2 agents finish 4 episodes of 8
+    assert list(tmp_path.glob("events.out.tfevents.*"))  # TensorBoard too (the dev extra installs it)
 
 
 @pytest.mark.parametrize("algo", ["A2C", "DQN"])

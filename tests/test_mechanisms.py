@@ -617,3 +617,29 @@ def test_best_flat_tax_closes_most_of_the_welfare_gap():
     lf, best = references.laissez_faire.social_welfare, references.optimum.social_welfare
     assert references.welfare_gap > 0
     assert (taxed.social_welfare - lf) / (best - lf) >= 0.8
+
+
+def test_pigouvian_falls_back_to_the_count_model_for_many_agents():
+    """With 8 firms the joint model is too big; the oracle solves the count model and
+    myopic best responders under it realize the optimum's welfare (within 4 std. errors)."""
+    from pa_envs.behaviours import BestResponse
+
+    env = pollution_v0.parallel_env(n_agents=8, max_cycles=30)
+    with pytest.raises(ValueError, match="count_model"):
+        env.tabular_model()
+    model = env.game.exact_model()
+    assert model.symmetric
+    optimum = analysis.social_optimum(model).social_welfare
+    wrapped = MechanismEnv(env, Pigouvian())
+    responders = BestResponse()
+    responders.bind(env, env.possible_agents[1:])
+    welfare = []
+    for seed in range(20):
+        observations, _ = wrapped.reset(seed=seed)
+        total = 0.0
+        while wrapped.agents:
+            observations, _, _, _, infos = wrapped.step(responders.act(observations))
+            total += infos["agent_0"]["social_welfare"]
+        welfare.append(total)
+    error = np.std(welfare, ddof=1) / np.sqrt(len(welfare))
+    assert abs(np.mean(welfare) - optimum) <= 4 * error + 1e-9

@@ -189,6 +189,20 @@ class Game(ABC):
     def tabular_model(self) -> TabularModel:
         """Return the exact finite model over (state, joint action)."""
 
+    def count_model(self) -> TabularModel:
+        """Return the exact model over count profiles, for envs whose agents are symmetric."""
+        raise NotImplementedError(f"{self.name} has no count model (its agents are not symmetric)")
+
+    def exact_model(self) -> TabularModel:
+        """The joint-action model when it fits in memory, else the count model of symmetric agents."""
+        try:
+            return self.tabular_model()
+        except ValueError as too_big:
+            try:
+                return self.count_model()
+            except NotImplementedError:
+                raise too_big from None
+
     # -- what players see ---------------------------------------------------
     def agent_features(self, state: np.ndarray) -> np.ndarray:
         """``(B, N, F)`` state features each agent observes (default: the whole state)."""
