@@ -1,9 +1,10 @@
 """The main job, for now: a pollution_v0 rollout under laissez-faire and under a flat tax.
 
-Firms are myopic best responders: each period each firm picks the production
-level that maximizes its expected private utility plus transfer this period,
-read from the env's exact tabular model, given the other firms' last choices.
-That is what self-interested firms that ignore the future do. The regulator
+Firms are myopic best responders: each period they play the period's
+equilibrium, each firm choosing the production level that maximizes its
+private utility plus transfer this period (read from the env's exact model,
+:func:`pa_envs.analysis.best_responses`). That is what self-interested firms
+that ignore the future do. The regulator
 posts either no transfer (laissez-faire) or a flat tax on the top level.
 
 Run ``python -m baselines.demo --help`` for options.
@@ -15,34 +16,18 @@ import argparse
 
 import numpy as np
 
-from pa_envs import PRINCIPAL, TabularModel, pollution_v0
-
-
-def myopic_best_responses(
-    model: TabularModel, state_index: int, previous: np.ndarray, contract: np.ndarray, n_actions: int
-) -> np.ndarray:
-    """Each agent's best single-period reply to the others' previous actions under ``contract``."""
-    replies = previous.copy()
-    for i in range(model.n_agents):
-        candidates = np.repeat(previous[None, :], n_actions, axis=0)
-        candidates[:, i] = np.arange(n_actions)
-        joint = model.joint_action_index(candidates, n_actions)
-        utility = model.private_utility[state_index, joint, i]
-        transfer = model.signal_probabilities[state_index, joint, i] @ contract[i]
-        replies[i] = int(np.argmax(utility + transfer))
-    return replies
+from pa_envs import PRINCIPAL, TabularModel, analysis, pollution_v0
 
 
 def rollout(env, model: TabularModel, contract: np.ndarray, seed: int) -> tuple[list[dict], dict]:
     """Play one episode with a fixed contract; return per-period rows and totals."""
-    state_index = {tuple(row): k for k, row in enumerate(model.states)}
     flat = env.flat_contract(contract)
     env.reset(seed=seed, options={"contract": contract})
     joint = np.zeros(env.game.n_agents, dtype=np.int64)
     rows, totals = [], {"social_welfare": 0.0, "transfers": 0.0, "externality": 0.0}
     while env.agents:
-        s = state_index[tuple(env.state()[: model.states.shape[1]].astype(np.int64))]
-        joint = myopic_best_responses(model, s, joint, contract, env.game.n_actions)
+        state = int(model.state_index(env.game_state()))
+        joint = analysis.best_responses(model, state, contract, start=joint)
         actions = {PRINCIPAL: flat, **{f"agent_{i}": int(a) for i, a in enumerate(joint)}}
         _, rewards, _, _, infos = env.step(actions)
         info = infos[PRINCIPAL]

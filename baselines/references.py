@@ -39,6 +39,7 @@ def reference_row(env_name: str, n_agents: int, agent_discount: float) -> dict[s
         "PoA": f"{poa:.3f}" if poa is not None else "n/a",
         "gap": f"{gap:.2f}",
         "best flat transfer on top signal": f"{amount:+.2f}",
+        "its welfare": f"{flat.social_welfare:.2f}",
         "its share of gap": f"{(flat.social_welfare - refs.laissez_faire.social_welfare) / gap:.3f}"
         if gap > 0
         else "n/a",

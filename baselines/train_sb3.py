@@ -112,11 +112,13 @@ def make_callback(n_agents_per_copy: int) -> Any:
     return WelfareCallback()
 
 
-def agents_vec_env(env_name: str, mechanism: str, env_kwargs: dict, n_envs: int, seed: int) -> Any:
+def agents_vec_env(
+    env_name: str, mechanism: str, mechanism_kwargs: dict, env_kwargs: dict, n_envs: int, seed: int
+) -> Any:
     """SB3 VecEnv of ``n_envs`` copies x N agents under ``mechanism`` (SuperSuit conversion)."""
     import supersuit as ss
 
-    env = mechanism_env(get_env_module(env_name).parallel_env(**env_kwargs), mechanism)
+    env = mechanism_env(get_env_module(env_name).parallel_env(**env_kwargs), mechanism, **mechanism_kwargs)
     venv = ss.pettingzoo_env_to_vec_env_v1(env)
     venv = ss.concat_vec_envs_v1(venv, n_envs, num_cpus=0, base_class="stable_baselines3")
     # SuperSuit's SB3 wrapper cannot seed; a seeded reset underneath fixes every copy's
@@ -128,8 +130,13 @@ def agents_vec_env(env_name: str, mechanism: str, env_kwargs: dict, n_envs: int,
 def principal_vec_env(env_name: str, env_kwargs: dict, n_envs: int, seed: int) -> Any:
     from stable_baselines3.common.env_util import make_vec_env
 
-    principal_id = view_ids(env_name)[0]
-    return make_vec_env(lambda: gymnasium.make(principal_id, **env_kwargs), n_envs=n_envs, seed=seed)
+    return make_vec_env(lambda: principal_view(env_name, env_kwargs), n_envs=n_envs, seed=seed)
+
+
+def principal_view(env_name: str, env_kwargs: dict) -> gymnasium.Env:
+    """The principal's gymnasium view, its time limit matching the episode length."""
+    horizon = get_env_module(env_name).parallel_env(**env_kwargs).params.max_cycles
+    return gymnasium.make(view_ids(env_name)[0], max_episode_steps=horizon, **env_kwargs)
 
 
 def evaluate_agents(model: Any, env: MechanismEnv, episodes: int, seed: int) -> list[dict[str, float]]:
@@ -188,7 +195,14 @@ def main(argv: list[str] | None = None) -> Evaluation:
     parser.add_argument(
         "--mechanism",
         default="no_transfers",
-        help="the principal for --learner agents: no_transfers, pigouvian, best_flat_tax",
+        help="the principal for --learner agents: no_transfers, pigouvian, best_flat_tax, flat_tax, "
+        "budgeted (arguments in --mechanism-kwargs)",
+    )
+    parser.add_argument(
+        "--mechanism-kwargs",
+        type=json.loads,
+        default={},
+        help='JSON, e.g. \'{"amount": 1.5}\' for flat_tax, \'{"mechanism": "pigouvian", "budget": 100}\'',
     )
     parser.add_argument("--algo", choices=ALGORITHMS, default="PPO")
     parser.add_argument("--timesteps", type=int, default=200_000, help="SB3 timesteps (agent-steps)")
@@ -213,8 +227,12 @@ def main(argv: list[str] | None = None) -> Evaluation:
     set_random_seed(args.seed)
     env_kwargs = {"n_agents": args.n_agents, **args.env_kwargs}
     algo = getattr(stable_baselines3, args.algo)
+    if args.learner == "principal" and (args.mechanism != "no_transfers" or args.mechanism_kwargs):
+        parser.error("--mechanism and --mechanism-kwargs choose the principal of --learner agents only")
     if args.learner == "agents":
-        venv = agents_vec_env(args.env, args.mechanism, env_kwargs, args.n_envs, args.seed)
+        venv = agents_vec_env(
+            args.env, args.mechanism, args.mechanism_kwargs, env_kwargs, args.n_envs, args.seed
+        )
         per_copy = env_kwargs["n_agents"]
     else:
         venv = principal_vec_env(args.env, env_kwargs, args.n_envs, args.seed)
@@ -253,10 +271,12 @@ def main(argv: list[str] | None = None) -> Evaluation:
     laissez_faire = references.laissez_faire.social_welfare
     eval_seed = args.seed + 10_000
     if args.learner == "agents":
-        eval_env = mechanism_env(get_env_module(args.env).parallel_env(**env_kwargs), args.mechanism)
+        eval_env = mechanism_env(
+            get_env_module(args.env).parallel_env(**env_kwargs), args.mechanism, **args.mechanism_kwargs
+        )
         results = evaluate_agents(model, eval_env, args.eval_episodes, eval_seed)
     else:
-        eval_env = gymnasium.make(view_ids(args.env)[0], **env_kwargs)
+        eval_env = principal_view(args.env, env_kwargs)
         results = evaluate_principal(model, eval_env, args.eval_episodes, eval_seed)
     evaluation = summarize(results, optimum, laissez_faire)
     who = f"agents under {args.mechanism}" if args.learner == "agents" else "the principal"

@@ -97,8 +97,7 @@ class PolicyValue:
 
 def _periods(model: TabularModel, horizon: float | None, discount: float) -> int | None:
     """Number of periods of a finite objective, or ``None`` for the stationary one."""
-    if not 0.0 <= discount <= 1.0:
-        raise ValueError(f"discount must be in [0, 1], got {discount!r}")
+    _check_unit("discount", discount)
     if horizon is None:
         return model.horizon
     if horizon == INFINITE:
@@ -109,6 +108,20 @@ def _periods(model: TabularModel, horizon: float | None, discount: float) -> int
     if not valid or not np.isfinite(horizon) or int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be a positive int, None or inf, got {horizon!r}")
     return int(horizon)
+
+
+def _check_unit(name: str, value: object) -> None:
+    """Raise unless ``value`` is a real number in [0, 1]."""
+    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not real or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+
+
+def _start_profiles(model: TabularModel, start: np.ndarray | None, periods: int | None) -> np.ndarray:
+    """Where best-response iteration starts: ``(T, S)`` (one row per period, or one for all)."""
+    if start is None:
+        return np.zeros((1, model.n_states), dtype=np.int64)
+    return _check_policy(model, start, periods, "start")
 
 
 def _check_policy(model: TabularModel, policy: np.ndarray, periods: int | None, what: str) -> np.ndarray:
@@ -366,9 +379,56 @@ def stage_equilibrium(
     from ``start``, default every agent's action 0).
     """
     table = _contract_table(model, contract, 1)[0]
-    profile = np.zeros(model.n_states, dtype=np.int64) if start is None else np.asarray(start, np.int64)
+    profile = _start_profiles(model, start, None)[0]
     payoffs = _StagePayoffs(model, table, 0.0, np.zeros((model.n_states, model.n_agents)))
     return _stage_equilibrium(model, payoffs, profile, max_rounds, "in one period")
+
+
+def best_responses(
+    model: TabularModel,
+    state: int,
+    contract: np.ndarray,
+    *,
+    start: np.ndarray | None = None,
+    max_rounds: int = 200,
+) -> np.ndarray:
+    """Myopic agents' pure equilibrium of one period in one state, agent by agent.
+
+    Unlike :func:`stage_equilibrium` this keeps each agent's identity, so on a
+    count model too every agent is paid by its own row of ``contract``
+    (``(N, n_signals)``). Returns each agent's action, ``(N,)``.
+    """
+    n_agents, n_actions = model.n_agents, model.n_actions
+    contract = np.asarray(contract, dtype=np.float64)
+    n_signals = model.signal_probabilities.shape[3]
+    if contract.shape != (n_agents, n_signals):
+        raise ValueError(f"contract has shape {contract.shape}; expected ({n_agents}, {n_signals})")
+    if not 0 <= state < model.n_states:
+        raise ValueError(f"state must be an index in 0..{model.n_states - 1}, got {state!r}")
+    actions = np.zeros(n_agents, dtype=np.int64) if start is None else np.array(start, dtype=np.int64)
+    if actions.shape != (n_agents,) or actions.min() < 0 or actions.max() >= n_actions:
+        raise ValueError(f"start must be {n_agents} actions in 0..{n_actions - 1}, got {start!r}")
+    choices = np.arange(n_actions)
+    for _ in range(max_rounds):
+        moved = False
+        for i in range(n_agents):
+            candidates = np.repeat(actions[None, :], n_actions, axis=0)
+            candidates[:, i] = choices
+            joint = model.joint_action_index(candidates)
+            columns = choices if model.symmetric else np.full(n_actions, i)
+            values = model.private_utility[state, joint, columns]
+            values = values + model.signal_probabilities[state, joint, columns] @ contract[i]
+            best = int(values.argmax())
+            keep = values[actions[i]]
+            if values[best] > keep + 1e-12 * max(1.0, abs(keep)):
+                actions[i] = best
+                moved = True
+        if not moved:
+            return actions
+    raise EquilibriumNotFound(
+        f"best-response iteration in state {state} did not settle in {max_rounds} rounds; "
+        "the period's game may have no pure equilibrium"
+    )
 
 
 def equilibrium(
@@ -395,18 +455,21 @@ def equilibrium(
     horizon, discount
         The objective the returned welfare is measured by; agents share the horizon.
     start : array_like, optional
-        ``(S,)`` joint actions where best-response iteration starts (default:
-        every agent's action 0).
+        Joint actions where best-response iteration starts: ``(S,)`` (or
+        ``(1, S)``) for every period, or ``(T, S)`` one row per period
+        (default: every agent's action 0; each period then starts from the
+        equilibrium of the period after it). When several equilibria exist the
+        start selects among them.
     max_rounds, tol, max_iterations
         Limits of the iterations; exceeding them raises :class:`EquilibriumNotFound`.
     """
-    if not 0.0 <= agent_discount <= 1.0:
-        raise ValueError(f"agent_discount must be in [0, 1], got {agent_discount!r}")
+    _check_unit("agent_discount", agent_discount)
     periods = _periods(model, horizon, discount)
     if periods is None and agent_discount >= 1.0:
         raise ValueError("an infinite horizon needs agent_discount < 1")
     table = _contract_table(model, contract, periods)
-    profile = np.zeros(model.n_states, dtype=np.int64) if start is None else np.asarray(start, np.int64)
+    starts = _start_profiles(model, start, periods)
+    profile = starts[0]
     agent_values = np.zeros((model.n_states, model.n_agents))
 
     def stage(t: int, agent_values: np.ndarray, profile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -432,6 +495,8 @@ def equilibrium(
     else:
         policy = np.empty((periods, model.n_states), dtype=np.int64)
         for t in reversed(range(periods)):
+            if starts.shape[0] > 1:
+                profile = starts[t]
             profile, agent_values = stage(t, agent_values, profile)
             policy[t] = profile
     return evaluate(model, policy, contract=contract, horizon=horizon, discount=discount, tol=tol)
@@ -478,10 +543,13 @@ def implementing_transfers(
     NotImplementable
         When no single-signal bonus separates the target from a deviation.
     """
-    if epsilon < 0:
-        raise ValueError(f"epsilon must be >= 0, got {epsilon!r}")
-    if not 0.0 <= agent_discount <= 1.0:
-        raise ValueError(f"agent_discount must be in [0, 1], got {agent_discount!r}")
+    if (
+        isinstance(epsilon, bool)
+        or not isinstance(epsilon, (int, float, np.integer, np.floating))
+        or not (0 <= epsilon < np.inf)
+    ):
+        raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
+    _check_unit("agent_discount", agent_discount)
     periods = _periods(model, horizon, discount)
     if periods is None and agent_discount >= 1.0:
         raise ValueError("an infinite horizon needs agent_discount < 1")
@@ -563,7 +631,14 @@ class ExactReferences:
     pigouvian : ndarray
         The minimal transfers implementing the optimum (``(T, S, N, n_signals)``).
     pigouvian_outcome : PolicyValue
-        The equilibrium under those transfers (the optimum, with its cost).
+        The optimum played under those transfers, with their cost: the
+        transfers make the optimum an equilibrium (best-response iteration
+        started there stays there).
+    pigouvian_unique : bool
+        Whether best-response iteration started from the laissez-faire
+        outcome also reaches the optimum. When ``False`` the transfers
+        implement the optimum only weakly: another equilibrium (for
+        forward-looking agents, often the laissez-faire one) survives them.
     agent_discount : float
         The agents' discount the equilibria assume.
     """
@@ -572,6 +647,7 @@ class ExactReferences:
     laissez_faire: PolicyValue
     pigouvian: np.ndarray
     pigouvian_outcome: PolicyValue
+    pigouvian_unique: bool
     agent_discount: float
 
     @property
@@ -602,15 +678,16 @@ def exact_references(
         horizon=horizon,
         discount=discount,
     )
-    outcome = equilibrium(
-        model,
-        contract=transfers,
-        agent_discount=agent_discount,
-        horizon=horizon,
-        discount=discount,
-        start=lf.policy[0],
-    )
-    return ExactReferences(optimum, lf, transfers, outcome, agent_discount)
+    common = {
+        "contract": transfers,
+        "agent_discount": agent_discount,
+        "horizon": horizon,
+        "discount": discount,
+    }
+    outcome = equilibrium(model, start=optimum.policy, **common)
+    from_laissez_faire = equilibrium(model, start=lf.policy, **common)
+    unique = bool(np.array_equal(from_laissez_faire.policy, outcome.policy))
+    return ExactReferences(optimum, lf, transfers, outcome, unique, agent_discount)
 
 
 def best_flat_transfer(
@@ -638,7 +715,15 @@ def best_flat_transfer(
         The best transfer and the equilibrium it induces (ties: the smallest ``|amount|``).
     """
     n_signals = model.signal_probabilities.shape[3]
+    if (
+        isinstance(signal, bool)
+        or not isinstance(signal, (int, np.integer))
+        or not -n_signals <= signal < n_signals
+    ):
+        raise ValueError(f"signal must be an index in -{n_signals}..{n_signals - 1}, got {signal!r}")
     amounts = np.linspace(-10.0, 10.0, 201) if amounts is None else np.asarray(amounts, np.float64)
+    if amounts.ndim != 1 or len(amounts) == 0 or not np.all(np.isfinite(amounts)):
+        raise ValueError(f"amounts must be a non-empty 1-D array of finite numbers, got {amounts!r}")
     best: tuple[float, PolicyValue] | None = None
     for amount in sorted(amounts.tolist(), key=abs):
         row = np.zeros((model.n_agents, n_signals))
@@ -673,6 +758,10 @@ def regret_slope(cumulative: np.ndarray, start_fraction: float = 0.5) -> float:
     ``n >= start_fraction * len(cumulative)`` (counting from 1) where ``R(n) > 0``.
     """
     cumulative = np.asarray(cumulative, dtype=np.float64)
+    if cumulative.ndim != 1:
+        raise ValueError(
+            f"cumulative regret must be 1-D (one value per episode), got shape {cumulative.shape}"
+        )
     if not 0.0 <= start_fraction < 1.0:
         raise ValueError(f"start_fraction must be in [0, 1), got {start_fraction!r}")
     n = np.arange(1, len(cumulative) + 1)

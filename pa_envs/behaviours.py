@@ -64,12 +64,18 @@ class BestResponse(Behaviour):
         super().bind(env, agents)
         self.model = env.game.exact_model()
         self._columns = [env.possible_agents.index(a) - 1 for a in self.agents]
+        self._last: np.ndarray | None = None
 
     def act(self, observations: dict[str, np.ndarray]) -> dict[str, int]:
-        state = self.model.state_index(self.env.game_state())
-        profile = analysis.stage_equilibrium(self.model, self.env.contract_in_force())[state]
-        joint = self.model.joint_actions[profile]
+        state = int(self.model.state_index(self.env.game_state()))
+        # Starting from last period's play keeps the selection stable when several equilibria exist.
+        joint = analysis.best_responses(self.model, state, self.env.contract_in_force(), start=self._last)
+        self._last = joint
         return {agent: int(joint[i]) for agent, i in zip(self.agents, self._columns, strict=True)}
+
+    def reset(self, rng: np.random.Generator) -> None:
+        super().reset(rng)
+        self._last = None
 
 
 class FixedPolicy(Behaviour):
@@ -188,7 +194,9 @@ def make_behaviour(spec: Any) -> Behaviour:
     if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
         return FixedPolicy(int(spec))
     if isinstance(spec, str):
-        if spec in ("fixed", "callable") or spec not in BEHAVIOURS:
+        if spec in ("fixed", "callable"):
+            raise ValueError(f"the {spec!r} behaviour needs an argument: pass an int action or a callable")
+        if spec not in BEHAVIOURS:
             import difflib
 
             close = difflib.get_close_matches(spec, BEHAVIOURS, n=3)

@@ -126,17 +126,21 @@ class FlatSchedule(Mechanism):
 
     def __init__(self, transfers: np.ndarray) -> None:
         super().__init__()
-        self.transfers = np.asarray(transfers, dtype=np.float64)
+        try:
+            self.transfers = np.asarray(transfers, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"FlatSchedule transfers must be numbers, got {transfers!r}") from None
         if self.transfers.ndim not in (1, 2) or not np.all(np.isfinite(self.transfers)):
             raise ValueError(
                 "FlatSchedule transfers must be finite, shaped (n_signals,) or (N, n_signals), "
-                f"got {self.transfers.tolist()}"
+                f"got {transfers!r}"
             )
 
     @classmethod
     def tax(cls, game_or_env: Any, amount: float, signal: int = -1) -> FlatSchedule:
         """A tax of ``amount`` (> 0 taxes) on one signal (default: the last, e.g. ``high``)."""
         game = _game_of(game_or_env)
+        _check_signal(game.n_signals, signal)
         transfers = np.zeros(game.n_signals)
         transfers[signal] = -amount
         return cls(transfers)
@@ -157,6 +161,7 @@ class FlatSchedule(Mechanism):
         equilibrium welfare of each is exact (:func:`pa_envs.analysis.best_flat_transfer`).
         """
         game = _game_of(game_or_env)
+        _check_signal(game.n_signals, signal)
         if amounts is None:
             amounts = -np.linspace(0.0, game.params.max_transfer, 101)
         model = game.exact_model() if model is None else model
@@ -269,7 +274,8 @@ class Budgeted(Mechanism):
             raise TypeError(
                 f"Budgeted wraps a Mechanism, got {mechanism!r} (build named ones with make_mechanism)"
             )
-        if not np.isfinite(budget) or budget < 0:
+        real = isinstance(budget, (int, float, np.integer, np.floating)) and not isinstance(budget, bool)
+        if not real or not np.isfinite(budget) or budget < 0:
             raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
         self.inner = mechanism
         self.name = f"budgeted({mechanism.name})"
@@ -336,7 +342,7 @@ MECHANISMS: dict[str, type[Mechanism]] = {
 }
 
 
-def make_mechanism(name: str, env: Any = None, **kwargs: Any) -> Mechanism:
+def make_mechanism(name: str, env: Any = None, /, **kwargs: Any) -> Mechanism:
     """Build a bundled mechanism by name.
 
     ``"best_flat_tax"`` builds :meth:`FlatSchedule.best_flat_tax` for ``env``;
@@ -494,7 +500,9 @@ class MechanismEnv(ParallelEnv):
         self.env.close()
 
 
-def mechanism_env(env: PrincipalAgentParallelEnv, mechanism: Mechanism | str, **kwargs: Any) -> MechanismEnv:
+def mechanism_env(
+    env: PrincipalAgentParallelEnv, mechanism: Mechanism | str, /, **kwargs: Any
+) -> MechanismEnv:
     """Bind a mechanism (or a bundled one by name, built with ``kwargs``) to a parallel env."""
     if isinstance(mechanism, str):
         mechanism = make_mechanism(mechanism, env, **kwargs)
@@ -503,7 +511,7 @@ def mechanism_env(env: PrincipalAgentParallelEnv, mechanism: Mechanism | str, **
     return MechanismEnv(env, mechanism)
 
 
-def mechanism_aec_env(env: PrincipalAgentParallelEnv, mechanism: Mechanism | str, **kwargs: Any):
+def mechanism_aec_env(env: PrincipalAgentParallelEnv, mechanism: Mechanism | str, /, **kwargs: Any):
     """The AEC form of :func:`mechanism_env`, through PettingZoo's ``parallel_to_aec``."""
     return parallel_to_aec(mechanism_env(env, mechanism, **kwargs))
 
@@ -515,8 +523,17 @@ def _game_of(game_or_env: Any) -> Game:
     return game
 
 
+def _check_signal(n_signals: int, signal: int) -> None:
+    if (
+        isinstance(signal, bool)
+        or not isinstance(signal, (int, np.integer))
+        or not -n_signals <= signal < n_signals
+    ):
+        raise ValueError(f"signal must be an index in -{n_signals}..{n_signals - 1}, got {signal!r}")
+
+
 def _check_within_bound(game: Game, largest: float, who: str) -> None:
-    bound = float(np.float32(game.params.max_transfer))
+    bound = max(float(np.float32(game.params.max_transfer)), float(game.params.max_transfer))
     if largest > bound:
         raise ValueError(
             f"{who} needs transfers up to {largest:.4g}, beyond max_transfer={game.params.max_transfer:g} "

@@ -22,7 +22,8 @@ Other keywords go to the env (``n_agents``, ``max_cycles``, ...)::
 
 ``max_episode_steps`` is registered as the env's default ``max_cycles``; the
 views also truncate at their own ``max_cycles``, so with a longer episode pass
-``max_episode_steps`` to ``gymnasium.make`` too.
+``max_episode_steps`` to ``gymnasium.make`` too (gymnasium's time limit is a
+wrapper the view cannot see, so it cannot warn you).
 """
 
 from __future__ import annotations

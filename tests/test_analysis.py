@@ -872,3 +872,36 @@ def test_count_model_implementing_transfers_implement_the_optimum(agent_discount
         analysis.social_optimum(joint).social_welfare, abs=1e-9
     )
     assert refs.pigouvian_outcome.transfers > 0
+
+
+def test_pigouvian_outcome_is_the_optimum_even_when_another_equilibrium_survives():
+    """Forward-looking firms with a strong own-damage motive: under the minimal transfers
+    both the optimum and the laissez-faire profile are equilibria. The reference reports
+    the optimum (started there) and flags that the implementation is only weak."""
+    env = pollution_v0.parallel_env(
+        n_agents=2, price=7.5, firm_damage=2, social_damage=0.5, decay=0.3, initial_stock=3, max_cycles=4
+    )
+    refs = analysis.exact_references(env.tabular_model(), agent_discount=0.9)
+    assert refs.pigouvian_outcome.social_welfare == pytest.approx(refs.optimum.social_welfare, abs=1e-9)
+    assert np.array_equal(refs.pigouvian_outcome.policy, refs.optimum.policy)
+    assert refs.pigouvian_unique is False
+    assert analysis.exact_references(pollution_v0.parallel_env(n_agents=3).tabular_model()).pigouvian_unique
+
+
+@pytest.mark.parametrize("n_agents", [3, 8])
+def test_best_responses_keep_each_agents_own_contract_row(n_agents):
+    """Myopic pollution firms have a dominant action: argmax of profit + own contract row.
+    best_responses must find it on the joint model and on the count model alike, with
+    contracts that differ between agents."""
+    env = pollution_v0.parallel_env(n_agents=n_agents)
+    game = env.game
+    quantity = np.arange(1, 4)
+    profit = 6.0 * quantity - 1.0 * quantity**2  # the env card's defaults
+    generator = np.random.default_rng(n_agents)
+    models = [game.count_model()] + ([game.tabular_model()] if n_agents <= 4 else [])
+    for _ in range(5):
+        contract = generator.uniform(-5, 5, size=(n_agents, 3))
+        expected = np.argmax(profit[None, :] + contract, axis=1)
+        for model in models:
+            state = int(generator.integers(model.n_states))
+            assert np.array_equal(analysis.best_responses(model, state, contract), expected)

@@ -27,6 +27,7 @@ from pa_envs.mechanisms import (
     Pigouvian,
     make_mechanism,
     mechanism_aec_env,
+    mechanism_env,
 )
 
 ENV_NAMES = sorted(pa_envs.ENVS)
@@ -643,3 +644,24 @@ def test_pigouvian_falls_back_to_the_count_model_for_many_agents():
         welfare.append(total)
     error = np.std(welfare, ddof=1) / np.sqrt(len(welfare))
     assert abs(np.mean(welfare) - optimum) <= 4 * error + 1e-9
+
+
+def test_mechanisms_by_name_take_their_keywords():
+    env = pollution_v0.parallel_env(n_agents=2)
+    budgeted = mechanism_env(env, "budgeted", mechanism="pigouvian", budget=5.0)
+    assert isinstance(budgeted.mechanism, Budgeted) and budgeted.mechanism.budget == 5.0
+    taxed = mechanism_env(pollution_v0.parallel_env(n_agents=2), "flat_tax", amount=1.5)
+    observations, _ = taxed.reset(seed=0)
+    assert observations["agent_0"][-1] == np.float32(-1.5)
+
+
+def test_a_transfer_at_a_bound_that_float32_rounds_down_is_accepted():
+    """float32(0.7) < 0.7: both 0.7 and the action space's own high are valid transfers."""
+    env = pollution_v0.parallel_env(n_agents=1, max_transfer=0.7)
+    env.reset(seed=0)
+    high = env.action_space(PRINCIPAL).high
+    assert float(high[0]) < 0.7
+    for contract in (np.full(3, 0.7), high):
+        env.step({PRINCIPAL: contract, "agent_0": 0})
+    with pytest.raises(ValueError, match="outside"):
+        env.step({PRINCIPAL: np.full(3, 0.7000001), "agent_0": 0})

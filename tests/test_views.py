@@ -367,3 +367,14 @@ def test_sb3_ppo_runs_through_a_view(env_id, one_torch_thread):
     model = PPO("MlpPolicy", gymnasium.make(env_id), n_steps=64, batch_size=32, seed=0)
     model.learn(128)
     assert model.num_timesteps >= 128
+
+
+def test_principal_view_with_many_agents_and_agent_specific_contracts():
+    """With 8 firms the best responders use the count model; contracts that differ between
+    firms must still be answered firm by firm (a tax on one firm moves only that firm)."""
+    env = gymnasium.make("pa_envs/Pollution-Principal-v0", n_agents=8)
+    env.reset(seed=0)
+    contract = np.zeros((8, 3), dtype=np.float32)
+    contract[3, 2] = -5.0  # tax firm 3's top level only
+    *_, info = env.step(contract.reshape(-1))
+    assert info["actions"].tolist() == [2, 2, 2, 1, 2, 2, 2, 2]

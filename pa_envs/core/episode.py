@@ -33,7 +33,8 @@ class PlayerSpaces:
     def __init__(self, game: Game) -> None:
         n, s = game.n_agents, game.n_signals
         bound = np.float32(game.params.max_transfer)
-        self.transfer_bound = float(bound)
+        # Accept both max_transfer and its float32 rounding, whichever is larger.
+        self.transfer_bound = max(float(bound), float(game.params.max_transfer))
         agent_high = np.concatenate([game.agent_features_high(), np.full(s, bound)]).astype(np.float32)
         agent_low = np.concatenate([np.zeros(len(agent_high) - s), np.full(s, -bound)]).astype(np.float32)
         self.agent_observation = spaces.Box(agent_low, agent_high, dtype=np.float32)

@@ -65,8 +65,8 @@ class GameParams:
         Episode length in periods; every player is truncated after it.
     max_transfer : float
         Transfers lie in ``[-max_transfer, max_transfer]`` (the bound is the
-        float32 value of ``max_transfer``, as in the principal's action space),
-        at most ``1e30``.
+        larger of ``max_transfer`` and its float32 value, as in the principal's
+        action space), at most ``1e6``.
     principal_objective : {"payoff", "welfare"}
         ``"payoff"``: the principal's reward is its own payoff minus the
         transfers it pays, so all rewards sum to social welfare.
@@ -89,8 +89,8 @@ class GameParams:
         """Raise ``TypeError``/``ValueError`` naming the first invalid parameter."""
         check_int("n_agents", self.n_agents, 1)
         check_int("max_cycles", self.max_cycles, 1)
-        # The principal's action space is float32: keep the bound far inside its range.
-        check_real("max_transfer", self.max_transfer, 0.0, 1e30, open_low=True)
+        # Beyond this, float64 sums of transfers and payoffs lose the welfare identity.
+        check_real("max_transfer", self.max_transfer, 0.0, 1e6, open_low=True)
         if self.principal_objective not in PRINCIPAL_OBJECTIVES:
             raise ValueError(
                 f"principal_objective must be one of {PRINCIPAL_OBJECTIVES}, got {self.principal_objective!r}"

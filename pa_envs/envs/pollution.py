@@ -22,6 +22,10 @@ Timing
     zero contract in force unless ``options={"contract": C}``.
     ``env()`` (AEC): each period the regulator posts the contract first, then
     the firms, in order, see it and choose (Stackelberg timing).
+    PettingZoo's ``aec_to_parallel(env())`` gives a third timing: the
+    contract sent with the firms' actions applies to that same period, which
+    the firms did not see when they chose. Use ``parallel_env()`` for a
+    parallel API.
 Dynamics
     Emissions are ``emission_per_unit * q`` per firm. Each unit of the stock
     decays independently with probability ``decay``, then emissions are
@@ -198,23 +202,27 @@ class PollutionGame(Game):
 
     def tabular_model(self) -> TabularModel:
         p = self.params
-        n_joint = p.n_levels**p.n_agents
         # Payoffs and signal laws take S * A * N * (1 + n_levels) numbers.
-        entries = (p.stock_cap + 1) * n_joint * p.n_agents * (1 + p.n_levels)
-        if entries > MAX_MODEL_ENTRIES:
-            raise ValueError(
-                f"the joint-action model of pollution_v0 with n_agents={p.n_agents}, "
-                f"n_levels={p.n_levels} and a stock cap of {p.stock_cap} needs {entries:.2e} entries "
-                f"(limit {MAX_MODEL_ENTRIES:.0e}); use fewer agents, a smaller max_stock, "
-                "or count_model() (symmetric agents)"
-            )
+        self._check_size("joint-action", p.n_levels**p.n_agents, p.n_agents, "or count_model()")
         return self._model(enumerate_joint_actions(p.n_agents, p.n_levels), symmetric=False)
 
     def count_model(self) -> TabularModel:
         """The exact model over count profiles (firms are symmetric), for many firms."""
-        return self._model(
-            enumerate_count_profiles(self.params.n_agents, self.params.n_levels), symmetric=True
-        )
+        p = self.params
+        profiles = math.comb(p.n_agents + p.n_levels - 1, p.n_levels - 1)
+        # Per-action payoffs and signal laws take S * C * L * (1 + n_levels) numbers.
+        self._check_size("count", profiles, p.n_levels, "or fewer production levels")
+        return self._model(enumerate_count_profiles(p.n_agents, p.n_levels), symmetric=True)
+
+    def _check_size(self, kind: str, n_profiles: int, per_profile: int, advice: str) -> None:
+        p = self.params
+        entries = (p.stock_cap + 1) * n_profiles * per_profile * (1 + p.n_levels)
+        if entries > MAX_MODEL_ENTRIES:
+            raise ValueError(
+                f"the {kind} model of pollution_v0 with n_agents={p.n_agents}, n_levels={p.n_levels} "
+                f"and a stock cap of {p.stock_cap} needs {entries:.2e} entries "
+                f"(limit {MAX_MODEL_ENTRIES:.0e}); use fewer agents, a smaller max_stock, {advice}"
+            )
 
     def _model(self, joint: np.ndarray, symmetric: bool) -> TabularModel:
         p = self.params
