@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import assert_identical
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
 
 import pa_envs
@@ -74,19 +75,6 @@ def play_episode(env, seed: int, action_seed: int = 0) -> list:
     return trace
 
 
-def same(a, b) -> bool:
-    """Deep equality of nested dicts/lists/tuples of arrays and scalars (types and dtypes too)."""
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return (
-            isinstance(b, type(a)) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-        )
-    if isinstance(a, np.ndarray):
-        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
-    return type(a) is type(b) and a == b
-
-
 def spy_on_inner_step(env: MechanismEnv) -> list:
     """Record (deep copies of) everything the wrapped parallel env's ``step`` returns."""
     calls = []
@@ -143,7 +131,7 @@ def test_whole_episode_is_deterministic(env_name, mechanism_name):
     first = play_episode(wrapped(env_name, mechanism_name), seed=11)
     second = play_episode(wrapped(env_name, mechanism_name), seed=11)
     assert len(first) == MAX_CYCLES + 1
-    assert same(first, second)
+    assert_identical(first, second)
 
 
 # -- SuperSuit and Stable-Baselines3 -----------------------------------------------------
@@ -459,7 +447,7 @@ def test_state_dict_round_trip(env_name, mechanism_name):
     restored = other_mechanism(mechanism_name, target_env)
     MechanismEnv(target_env, restored)  # binds it
     restored.load_state_dict(state)
-    assert same(restored.state_dict(), original.state_dict())
+    assert_identical(restored.state_dict(), original.state_dict())
     inputs = inputs_of(base_env(env_name), period=1)
     assert np.array_equal(restored.contract(inputs), original.contract(inputs))
 

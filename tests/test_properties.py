@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
+from helpers import assert_identical
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,26 +67,6 @@ def play(env, plan: Plan, seed: int | str | None = "plan") -> list[tuple]:
             break
         steps.append(env.step(as_env_actions(joint)))
     return steps
-
-
-def assert_identical(a: Any, b: Any) -> None:
-    """Assert two outputs are identical: same types, arrays equal with same dtype, floats bit-equal."""
-    assert type(a) is type(b)
-    if isinstance(a, dict):
-        assert list(a) == list(b)
-        for key in a:
-            assert_identical(a[key], b[key])
-    elif isinstance(a, (tuple, list)):
-        assert len(a) == len(b)
-        for x, y in zip(a, b, strict=True):
-            assert_identical(x, y)
-    elif isinstance(a, np.ndarray):
-        assert a.dtype == b.dtype
-        assert np.array_equal(a, b)
-    elif isinstance(a, float):
-        assert a.hex() == b.hex()
-    else:
-        assert a == b
 
 
 def top_level_stock_path(env, seed: int | None, steps: int) -> list[int]:

@@ -16,6 +16,7 @@ import gymnasium
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gymnasium_check_env
+from helpers import assert_identical
 
 import pa_envs
 from pa_envs.behaviours import TabularQ
@@ -63,19 +64,6 @@ def rollout(env, seed: int, steps: int, action_seed: int = 0) -> list:
         if trace[-1][2] or trace[-1][3]:
             break
     return trace
-
-
-def same(a, b) -> bool:
-    """Deep equality of nested dicts/lists/tuples of arrays and scalars (types and dtypes too)."""
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return (
-            isinstance(b, type(a)) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-        )
-    if isinstance(a, np.ndarray):
-        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
-    return type(a) is type(b) and a == b
 
 
 @pytest.fixture
@@ -211,7 +199,7 @@ def test_same_seed_same_trajectory(env_id, behaviour):
     first = rollout(gymnasium.make(env_id, **kwargs), seed=5, steps=15)
     second = rollout(gymnasium.make(env_id, **kwargs), seed=5, steps=15)
     assert len(first) == 16
-    assert same(first, second)
+    assert_identical(first, second)
 
 
 @all_ids
