@@ -11,3 +11,14 @@ from pa_envs import ENVS
 def env_module(request):
     """Each registered env module in turn."""
     return ENVS[request.param]
+
+
+@pytest.fixture
+def one_torch_thread():
+    """PPO's tiny networks run tens of times slower when torch's threads fight for a busy machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from baselines import demo, references, train_sb3
 
@@ -19,12 +18,7 @@ def tiny(*args: str) -> list[str]:
     return ["--n-agents", "2", "--n-envs", "1", "--env-kwargs", TINY_ENV, "--no-progress", *args]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("mechanism", ["no_transfers", "pigouvian", "best_flat_tax"])

@@ -181,17 +181,6 @@ def test_supersuit_vector_env(env_name, mechanism_name):
             assert all("terminal_observation" in info for info in infos)
 
 
-@pytest.fixture
-def one_torch_thread():
-    """PPO's tiny networks run tens of times slower when torch's threads fight for a busy machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @env_names
 @mechanism_names
 def test_sb3_ppo_learns_through_supersuit(env_name, mechanism_name, one_torch_thread):

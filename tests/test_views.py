@@ -66,17 +66,6 @@ def rollout(env, seed: int, steps: int, action_seed: int = 0) -> list:
     return trace
 
 
-@pytest.fixture
-def one_torch_thread():
-    """PPO's tiny networks run tens of times slower when torch's threads fight for a busy machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # -- registration and checkers ------------------------------------------------------------
 
 
