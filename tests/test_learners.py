@@ -1,0 +1,183 @@
+"""The agents' learners: they learn, keep learning when the contract moves, and account regret."""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pytest
+
+from baselines.learners import (
+    HedgeLearner,
+    LearnerBehaviour,
+    MyopicBestResponder,
+    QLearner,
+    counterfactual_rewards,
+)
+from pa_envs import pollution_v0
+
+LEARNER_CLASSES = [QLearner, HedgeLearner]
+
+
+def play_bandit(learner, rewards_of, periods: int, full_information: bool = True) -> list[np.ndarray]:
+    """One state, fixed per-action rewards ``rewards_of(t)`` (L,) for every agent; returns actions."""
+    batch, n = learner.batch, learner.n_agents
+    states = np.zeros(batch, dtype=np.int64)
+    history = []
+    for t in range(periods):
+        table = np.broadcast_to(rewards_of(t), (batch, n, learner.n_actions))
+        actions = learner.act(states, table)
+        earned = np.take_along_axis(table, actions[:, :, None], axis=2)[:, :, 0]
+        learner.learn(
+            states, actions, earned, states, np.zeros(batch, bool), table if full_information else None
+        )
+        if t % 20 == 19:
+            learner.end_episode()
+        history.append(actions)
+    return history
+
+
+@pytest.mark.parametrize("cls", LEARNER_CLASSES)
+@pytest.mark.parametrize("full_information", [True, False])
+def test_learners_find_the_best_action(cls, full_information):
+    learner = cls(1, 3, 2, batch=4, seed=0)
+    history = play_bandit(learner, lambda t: np.array([0.0, 1.0, 0.3]), 3000, full_information)
+    late = np.array(history[-300:])
+    assert (late == 1).mean() > 0.9
+
+
+@pytest.mark.parametrize("cls", LEARNER_CLASSES)
+def test_learners_follow_a_contract_that_changes(cls):
+    """Halfway the principal starts paying 2 on action 0: the learners move there
+    (Hedge with a finite memory; classic Hedge would need as long again)."""
+    learner = cls(1, 3, 2, batch=4, seed=1, **({"alpha": 0.2} if cls is QLearner else {"memory": 0.995}))
+
+    def rewards(t: int) -> np.ndarray:
+        base = np.array([0.0, 1.0, 0.3])
+        return base + (np.array([2.0, 0.0, 0.0]) if t >= 3000 else 0.0)
+
+    history = np.array(play_bandit(learner, rewards, 6000))
+    assert (history[2700:3000] == 1).mean() > 0.85
+    assert (history[-300:] == 0).mean() > 0.85
+
+
+def test_hedge_regret_grows_sublinearly():
+    learner = HedgeLearner(1, 3, 1, batch=8, seed=2, eta=0.05)
+    generator = np.random.default_rng(0)
+    draws = generator.uniform(size=(4000, 3)) * np.array([0.6, 1.0, 0.8])
+    regrets = []
+    for t in range(4000):
+        table = np.broadcast_to(draws[t], (8, 1, 3))
+        states = np.zeros(8, dtype=np.int64)
+        actions = learner.act(states)
+        earned = np.take_along_axis(table, actions[:, :, None], axis=2)[:, :, 0]
+        learner.learn(states, actions, earned, states, np.zeros(8, bool), table)
+        if t + 1 in (1000, 4000):
+            regrets.append(learner.regret.mean())
+    # Hedge's bound: log(L)/eta + eta * T / 8 -> at T=4000 about 47; linear growth would be 4x.
+    assert regrets[1] < np.log(3) / 0.05 + 0.05 * 4000 / 8 + 5
+    assert regrets[1] < 3.0 * max(regrets[0], 1.0)
+
+
+def test_myopic_best_responder_has_no_regret():
+    learner = MyopicBestResponder(1, 3, 2, batch=2, seed=0)
+    generator = np.random.default_rng(3)
+    for _ in range(200):
+        table = generator.normal(size=(2, 2, 3))
+        states = np.zeros(2, dtype=np.int64)
+        actions = learner.act(states, table)
+        assert np.array_equal(actions, table.argmax(axis=2))
+        earned = np.take_along_axis(table, actions[:, :, None], axis=2)[:, :, 0]
+        learner.learn(states, actions, earned, states, np.zeros(2, bool), table)
+    assert np.all(learner.regret <= 1e-9)
+    with pytest.raises(ValueError, match="payoffs"):
+        learner.act(np.zeros(2, dtype=np.int64))
+    with pytest.raises(ValueError, match="counterfactual"):
+        learner.learn(np.zeros(2, np.int64), actions, earned, np.zeros(2, np.int64), np.zeros(2, bool))
+
+
+def test_regret_counts_what_the_best_fixed_action_would_have_earned():
+    learner = QLearner(2, 2, 1, batch=1, seed=0)
+    visits = [(0, 0, [1.0, 3.0]), (0, 1, [2.0, 0.0]), (1, 0, [5.0, 1.0])]
+    for state, action, table in visits:
+        s = np.array([state])
+        learner.learn(
+            s, np.array([[action]]), np.array([[table[action]]]), s, np.array([False]), np.array([[table]])
+        )
+    # state 0: best fixed action 1 would have earned 3, the learner earned 1 + 0; state 1: 5 vs 5.
+    assert learner.regret[0, 0] == pytest.approx(2.0)
+
+
+def test_counterfactual_rewards_match_the_env_card():
+    env = pollution_v0.parallel_env(n_agents=3)
+    for model in (env.tabular_model(), env.game.count_model()):
+        states = np.array([0, 17, 60])
+        actions = np.array([[0, 1, 2], [2, 2, 2], [1, 0, 1]])
+        contracts = np.random.default_rng(4).uniform(-2, 2, size=(3, 3, 3))
+        got = counterfactual_rewards(model, states, actions, contracts)
+        quantity = np.arange(1, 4)
+        profit = 6.0 * quantity - quantity**2
+        expected = profit[None, None, :] - 0.1 * states[:, None, None] + contracts
+        np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+def test_state_dict_resumes_the_same_run():
+    first = QLearner(1, 3, 2, batch=3, seed=5)
+    play_bandit(first, lambda t: np.array([0.0, 1.0, 0.3]), 50)
+    saved = first.state_dict()
+    second = QLearner(1, 3, 2, batch=3, seed=99)
+    second.load_state_dict(saved)
+    a = play_bandit(first, lambda t: np.array([0.0, 1.0, 0.3]), 30)
+    b = play_bandit(second, lambda t: np.array([0.0, 1.0, 0.3]), 30)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    np.testing.assert_array_equal(first.regret, second.regret)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"n_states": 0}, "n_states"), ({"batch": 0}, "batch"), ({"alpha": 2.0}, "alpha")],
+)
+def test_bad_learner_settings(kwargs, match):
+    settings = {"n_states": 1, "n_actions": 3, "n_agents": 1, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        QLearner(**settings)
+
+
+def test_bad_learner_inputs():
+    learner = QLearner(4, 3, 2, batch=2)
+    with pytest.raises(ValueError, match="states must be 2 indices"):
+        learner.act(np.array([0, 4]))
+    with pytest.raises(ValueError, match="shape"):
+        learner.learn(
+            np.zeros(2, np.int64), np.zeros((2, 3), np.int64), np.zeros((2, 3)), np.zeros(2, np.int64), [0, 0]
+        )
+
+
+@pytest.mark.parametrize("name", ["q_learning", "hedge", "myopic_best_response"])
+def test_learners_play_the_agents_of_the_principal_view(name):
+    """Learning agents make the view non-stationary by design (gymnasium's reset-determinism
+    check cannot hold), but two fresh views with the same seeds replay the same run."""
+
+    def run() -> tuple[list, LearnerBehaviour]:
+        behaviour = (
+            LearnerBehaviour(name, seed=7) if name != "myopic_best_response" else LearnerBehaviour(name)
+        )
+        env = gymnasium.make("pa_envs/Pollution-Principal-v0", n_agents=2, max_cycles=10, behaviour=behaviour)
+        env.action_space.seed(0)
+        trace = []
+        for episode in range(3):
+            env.reset(seed=episode)
+            done = False
+            while not done:
+                observation, reward, terminated, truncated, info = env.step(env.action_space.sample())
+                trace.append((observation.tolist(), reward, info["actions"].tolist()))
+                done = terminated or truncated
+        env.reset(seed=3)
+        return trace, behaviour
+
+    first, behaviour = run()
+    second, _ = run()
+    assert first == second
+    assert behaviour.learner.episodes == 3
+    assert np.all(np.isfinite(behaviour.learner.regret))
+    if name == "myopic_best_response":
+        assert np.all(behaviour.learner.regret <= 1e-9)
