@@ -390,28 +390,43 @@ def best_responses(
     contract: np.ndarray,
     *,
     start: np.ndarray | None = None,
+    players: list[int] | np.ndarray | None = None,
     max_rounds: int = 200,
 ) -> np.ndarray:
     """Myopic agents' pure equilibrium of one period in one state, agent by agent.
 
     Unlike :func:`stage_equilibrium` this keeps each agent's identity, so on a
     count model too every agent is paid by its own row of ``contract``
-    (``(N, n_signals)``). Returns each agent's action, ``(N,)``.
+    (``(N, n_signals)``). Only ``players`` (default: all) best-respond; the
+    others keep their ``start`` actions. Returns each agent's action, ``(N,)``.
     """
     n_agents, n_actions = model.n_agents, model.n_actions
     contract = np.asarray(contract, dtype=np.float64)
     n_signals = model.signal_probabilities.shape[3]
-    if contract.shape != (n_agents, n_signals):
-        raise ValueError(f"contract has shape {contract.shape}; expected ({n_agents}, {n_signals})")
-    if not 0 <= state < model.n_states:
-        raise ValueError(f"state must be an index in 0..{model.n_states - 1}, got {state!r}")
-    actions = np.zeros(n_agents, dtype=np.int64) if start is None else np.array(start, dtype=np.int64)
-    if actions.shape != (n_agents,) or actions.min() < 0 or actions.max() >= n_actions:
-        raise ValueError(f"start must be {n_agents} actions in 0..{n_actions - 1}, got {start!r}")
+    if contract.shape != (n_agents, n_signals) or not np.all(np.isfinite(contract)):
+        raise ValueError(
+            f"contract must be finite, shaped ({n_agents}, {n_signals}), got {contract.tolist()}"
+        )
+    if isinstance(state, bool) or not isinstance(state, (int, np.integer)) or not 0 <= state < model.n_states:
+        raise ValueError(f"state must be an int index in 0..{model.n_states - 1}, got {state!r}")
+    actions = np.zeros(n_agents, dtype=np.int64) if start is None else np.asarray(start)
+    if (
+        actions.shape != (n_agents,)
+        or not np.issubdtype(actions.dtype, np.integer)
+        or actions.min() < 0
+        or actions.max() >= n_actions
+    ):
+        raise ValueError(f"start must be {n_agents} int actions in 0..{n_actions - 1}, got {start!r}")
+    actions = actions.astype(np.int64).copy()
+    movers = range(n_agents) if players is None else [int(i) for i in players]
+    if any(not 0 <= i < n_agents for i in movers):
+        raise ValueError(f"players must be agent indices in 0..{n_agents - 1}, got {players!r}")
+    if isinstance(max_rounds, bool) or not isinstance(max_rounds, (int, np.integer)) or max_rounds < 1:
+        raise ValueError(f"max_rounds must be a positive int, got {max_rounds!r}")
     choices = np.arange(n_actions)
     for _ in range(max_rounds):
         moved = False
-        for i in range(n_agents):
+        for i in movers:
             candidates = np.repeat(actions[None, :], n_actions, axis=0)
             candidates[:, i] = choices
             joint = model.joint_action_index(candidates)

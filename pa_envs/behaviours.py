@@ -5,8 +5,9 @@ learn from what follows. Bundled:
 
 - :class:`BestResponse`: myopic best responses to the contract in force,
   computed from the env's exact model (the agents of the theory);
-- :class:`TabularQ`: independent epsilon-greedy Q-learners over the agents'
-  (rounded) observations, learning while the contract changes;
+- :class:`LearnerBehaviour`: the learners of :mod:`pa_envs.learners`
+  (``"q_learning"``, alias ``"tabular_q"``; ``"hedge"``;
+  ``"myopic_best_response"``), learning while the contract changes;
 - :class:`FixedPolicy`: the same action(s) every period;
 - :class:`CallablePolicy`: a user function from observations to actions.
 """
@@ -20,6 +21,7 @@ import numpy as np
 
 from pa_envs import analysis
 from pa_envs.core.parallel import PrincipalAgentParallelEnv
+from pa_envs.learners import LEARNERS, Learner, counterfactual_rewards
 
 
 class Behaviour:
@@ -47,7 +49,12 @@ class Behaviour:
         next_observations: dict[str, np.ndarray],
         done: bool,
     ) -> None:
-        """Learn from one period (default: nothing)."""
+        """Learn from one period (default: nothing).
+
+        ``observations``, ``next_observations``: this behaviour's agents';
+        ``actions``: every agent's action this period (the view passes them
+        all); ``rewards``: every agent's reward.
+        """
 
 
 class BestResponse(Behaviour):
@@ -64,18 +71,31 @@ class BestResponse(Behaviour):
         super().bind(env, agents)
         self.model = env.game.exact_model()
         self._columns = [env.possible_agents.index(a) - 1 for a in self.agents]
-        self._last: np.ndarray | None = None
+        self._joint = np.zeros(env.game.n_agents, dtype=np.int64)
 
     def act(self, observations: dict[str, np.ndarray]) -> dict[str, int]:
         state = int(self.model.state_index(self.env.game_state()))
-        # Starting from last period's play keeps the selection stable when several equilibria exist.
-        joint = analysis.best_responses(self.model, state, self.env.contract_in_force(), start=self._last)
-        self._last = joint
+        # Start from last period's real play (a stable selection among several equilibria);
+        # agents this behaviour does not play keep their last real action.
+        joint = analysis.best_responses(
+            self.model, state, self.env.contract_in_force(), start=self._joint, players=self._columns
+        )
         return {agent: int(joint[i]) for agent, i in zip(self.agents, self._columns, strict=True)}
+
+    def learn(
+        self,
+        observations: dict[str, np.ndarray],
+        actions: dict[str, int],
+        rewards: dict[str, float],
+        next_observations: dict[str, np.ndarray],
+        done: bool,
+    ) -> None:
+        for agent, action in actions.items():
+            self._joint[self.env.possible_agents.index(agent) - 1] = int(action)
 
     def reset(self, rng: np.random.Generator) -> None:
         super().reset(rng)
-        self._last = None
+        self._joint = np.zeros(self.env.game.n_agents, dtype=np.int64)
 
 
 class FixedPolicy(Behaviour):
@@ -112,56 +132,73 @@ class CallablePolicy(Behaviour):
         return {a: chosen[a] for a in self.agents}
 
 
-class TabularQ(Behaviour):
-    """Independent Q-learners, one per agent, over observations rounded to ``decimals``.
+class LearnerBehaviour(Behaviour):
+    """Its agents are learners of :mod:`pa_envs.learners` (Q-learning, Hedge/EXP3, myopic).
 
-    Epsilon-greedy with ``epsilon = max(min_epsilon, epsilon0 * decay**episode)``,
-    learning rate ``alpha``, discount ``gamma``. They keep learning as the
-    contract changes (the observation holds the agent's contract row).
+    The observed state is the env's state index in its exact model; the
+    contract in force is part of the reward. With ``full_information=True``
+    (default) learning and regret use the exact counterfactual rewards from
+    the model (Hedge, exact regret); with ``False`` only the realized reward
+    (EXP3, importance-weighted regret). The other agents' actions, the
+    trained agent's included, are read as they were really played.
+
+    Parameters
+    ----------
+    learner : str or Learner
+        ``"q_learning"``, ``"hedge"``, ``"myopic_best_response"``, or a
+        learner built for ``(n_states, n_actions, len(agents), batch=1)``.
+    **kwargs
+        Settings of a learner given by name (``alpha``, ``eta``, ``seed``, ...).
+        Without a ``seed`` it draws from the view's generator, which
+        ``reset(seed=...)`` seeds.
     """
 
-    name = "tabular_q"
+    name = "learner"
 
     def __init__(
-        self,
-        alpha: float = 0.1,
-        gamma: float = 0.0,
-        epsilon0: float = 1.0,
-        decay: float = 0.99,
-        min_epsilon: float = 0.02,
-        decimals: int = 1,
+        self, learner: str | Learner = "q_learning", full_information: bool = True, **kwargs: Any
     ) -> None:
-        self.alpha, self.gamma = alpha, gamma
-        self.epsilon0, self.decay, self.min_epsilon = epsilon0, decay, min_epsilon
-        self.decimals = decimals
-        self.tables: dict[str, dict[bytes, np.ndarray]] = {}
-        self.episodes = 0
+        if isinstance(learner, str) and learner not in LEARNERS:
+            raise ValueError(f"no learner named {learner!r}; known: {sorted(LEARNERS)}")
+        if not isinstance(learner, (str, Learner)):
+            raise TypeError(f"learner must be a name or a Learner, got {learner!r}")
+        if isinstance(learner, Learner) and kwargs:
+            raise TypeError("keyword settings only go with a learner given by name")
+        self._spec, self._kwargs = learner, kwargs
+        self.full_information = bool(full_information)
+        self.learner: Learner | None = learner if isinstance(learner, Learner) else None
 
     def bind(self, env: PrincipalAgentParallelEnv, agents: list[str]) -> None:
         super().bind(env, agents)
-        self.n_actions = int(env.action_space(agents[0]).n)
-        self.tables = {a: {} for a in self.agents}
+        self.model = env.game.exact_model()
+        self._index = np.array([env.possible_agents.index(a) - 1 for a in self.agents])
+        sizes = (self.model.n_states, self.model.n_actions, len(self.agents))
+        if self.learner is None:
+            self.learner = LEARNERS[self._spec](*sizes, **self._kwargs)
+        got = (self.learner.n_states, self.learner.n_actions, self.learner.n_agents)
+        if got != sizes or self.learner.batch != 1:
+            raise ValueError(
+                f"the learner is built for (n_states, n_actions, n_agents)={got}, "
+                f"batch={self.learner.batch}; these agents need {sizes}, batch=1"
+            )
+        self._joint = np.zeros(env.game.n_agents, dtype=np.int64)
 
     def reset(self, rng: np.random.Generator) -> None:
         super().reset(rng)
-        self.episodes += 1
+        self._joint = np.zeros(self.env.game.n_agents, dtype=np.int64)
+        if isinstance(self._spec, str) and self._kwargs.get("seed") is None:
+            # Unseeded learners draw from the view's seeded generator: same seed, same episode.
+            self.learner.rng = rng
 
-    @property
-    def epsilon(self) -> float:
-        return max(self.min_epsilon, self.epsilon0 * self.decay**self.episodes)
-
-    def _q(self, agent: str, observation: np.ndarray) -> np.ndarray:
-        key = np.round(observation, self.decimals).astype(np.float32).tobytes()
-        return self.tables[agent].setdefault(key, np.zeros(self.n_actions))
+    def _state(self) -> np.ndarray:
+        return self.model.state_index(self.env.game_state()[None])
 
     def act(self, observations: dict[str, np.ndarray]) -> dict[str, int]:
-        chosen = {}
-        for agent in self.agents:
-            if self.rng.random() < self.epsilon:
-                chosen[agent] = int(self.rng.integers(self.n_actions))
-            else:
-                chosen[agent] = int(np.argmax(self._q(agent, observations[agent])))
-        return chosen
+        self._before = self._state()
+        self._contract = self.env.contract_in_force()[None]
+        payoffs = counterfactual_rewards(self.model, self._before, self._joint[None], self._contract)
+        mine = self.learner.act(self._before, payoffs[:, self._index])[0]
+        return {agent: int(mine[k]) for k, agent in enumerate(self.agents)}
 
     def learn(
         self,
@@ -171,20 +208,28 @@ class TabularQ(Behaviour):
         next_observations: dict[str, np.ndarray],
         done: bool,
     ) -> None:
-        for agent in self.agents:
-            q = self._q(agent, observations[agent])
-            target = rewards[agent]
-            if not done and self.gamma > 0:
-                target += self.gamma * self._q(agent, next_observations[agent]).max()
-            q[actions[agent]] += self.alpha * (target - q[actions[agent]])
+        for agent, action in actions.items():
+            self._joint[self.env.possible_agents.index(agent) - 1] = int(action)
+        counterfactual = None
+        if self.full_information:
+            counterfactual = counterfactual_rewards(
+                self.model, self._before, self._joint[None], self._contract
+            )
+            counterfactual = counterfactual[:, self._index]
+        earned = np.array([[rewards[agent] for agent in self.agents]])
+        mine = self._joint[self._index][None]
+        self.learner.learn(self._before, mine, earned, self._state(), np.array([done]), counterfactual)
+        if done:
+            self.learner.end_episode()
 
 
 BEHAVIOURS: dict[str, type[Behaviour]] = {
     "best_response": BestResponse,
-    "tabular_q": TabularQ,
+    "learner": LearnerBehaviour,
     "fixed": FixedPolicy,
     "callable": CallablePolicy,
 }
+LEARNER_NAMES = {"tabular_q": "q_learning", **{name: name for name in LEARNERS}}
 
 
 def make_behaviour(spec: Any) -> Behaviour:
@@ -194,15 +239,20 @@ def make_behaviour(spec: Any) -> Behaviour:
     if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
         return FixedPolicy(int(spec))
     if isinstance(spec, str):
-        if spec in ("fixed", "callable"):
-            raise ValueError(f"the {spec!r} behaviour needs an argument: pass an int action or a callable")
+        if spec in ("fixed", "callable", "learner"):
+            raise ValueError(
+                f"the {spec!r} behaviour needs an argument: pass an int, a callable or a Learner"
+            )
+        if spec in LEARNER_NAMES:
+            return LearnerBehaviour(LEARNER_NAMES[spec])
         if spec not in BEHAVIOURS:
             import difflib
 
-            close = difflib.get_close_matches(spec, BEHAVIOURS, n=3)
+            names = ["best_response", *LEARNER_NAMES]
+            close = difflib.get_close_matches(spec, names, n=3)
             hint = f"; did you mean {close}?" if close else ""
             raise ValueError(
-                f"no behaviour named {spec!r}{hint} Give one of 'best_response', 'tabular_q', "
+                f"no behaviour named {spec!r}{hint} Give one of {names}, "
                 "an int (a fixed action), a callable or a Behaviour"
             )
         return BEHAVIOURS[spec]()

@@ -7,7 +7,8 @@ For each env ``<name>_v0`` two ids are registered in the ``pa_envs`` namespace
   learns. Each step it posts a contract for the coming period, having seen
   the state; the agents then act by a built-in behaviour (default
   ``"best_response"``: myopic best responses from the exact model; or
-  ``"tabular_q"``, an int for a fixed action, a callable, a
+  ``"q_learning"`` (alias ``"tabular_q"``), ``"hedge"``,
+  ``"myopic_best_response"``, an int for a fixed action, a callable, a
   :class:`~pa_envs.behaviours.Behaviour`). Reward: the principal's.
 - ``pa_envs/<Name>-Agent-v0`` (:class:`AgentView`): one agent (``learner``,
   default 0) learns; the principal runs ``mechanism`` (a bundled name such as
@@ -151,7 +152,7 @@ class AgentView(gymnasium.Env):
             {self.agent: action, **chosen}
         )
         done = not self.env.agents
-        self.others.learn(others, chosen, rewards, observations, done)
+        self.others.learn(others, {self.agent: action, **chosen}, rewards, observations, done)
         self._observations = observations
         return (
             observations[self.agent],
