@@ -73,6 +73,17 @@ class Evaluation:
         )
 
 
+def json_dict(text: str) -> dict:
+    """Parse a JSON object given on the command line."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({error}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"key\": 1}}', got {text!r}")
+    return value
+
+
 def make_callback(n_agents_per_copy: int) -> Any:
     """An SB3 callback that logs welfare, externality and transfers from the infos."""
     from stable_baselines3.common.callbacks import BaseCallback
@@ -200,7 +211,7 @@ def main(argv: list[str] | None = None) -> Evaluation:
     )
     parser.add_argument(
         "--mechanism-kwargs",
-        type=json.loads,
+        type=json_dict,
         default={},
         help='JSON, e.g. \'{"amount": 1.5}\' for flat_tax, \'{"mechanism": "pigouvian", "budget": 100}\'',
     )
@@ -208,9 +219,9 @@ def main(argv: list[str] | None = None) -> Evaluation:
     parser.add_argument("--timesteps", type=int, default=200_000, help="SB3 timesteps (agent-steps)")
     parser.add_argument("--n-envs", type=int, default=4, help="copies of the env")
     parser.add_argument("--n-agents", type=int, default=3)
-    parser.add_argument("--env-kwargs", type=json.loads, default={}, help="JSON, e.g. '{\"decay\": 0.1}'")
+    parser.add_argument("--env-kwargs", type=json_dict, default={}, help="JSON, e.g. '{\"decay\": 0.1}'")
     parser.add_argument(
-        "--algo-kwargs", type=json.loads, default={}, help="JSON for the algorithm, e.g. '{\"n_steps\": 256}'"
+        "--algo-kwargs", type=json_dict, default={}, help="JSON for the algorithm, e.g. '{\"n_steps\": 256}'"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-episodes", type=int, default=20)

@@ -30,6 +30,15 @@ import numpy as np
 from pa_envs.core.tabular import TabularModel
 
 
+def _check_unit(name: str, value: object, *, open_low: bool = False) -> float:
+    """A real number in [0, 1] (or (0, 1]), else ValueError naming it."""
+    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not real or not (0.0 < value <= 1.0 if open_low else 0.0 <= value <= 1.0):
+        span = "(0, 1]" if open_low else "[0, 1]"
+        raise ValueError(f"{name} must be a number in {span}, got {value!r}")
+    return float(value)
+
+
 class Learner:
     """Common state: sizes, the random generator, the regret account."""
 
@@ -97,13 +106,25 @@ class Learner:
         """
         states = self._check_states(states)
         next_states = self._check_states(next_states)
-        actions = np.asarray(actions, dtype=np.int64)
+        actions = np.asarray(actions)
         rewards = np.asarray(rewards, dtype=np.float64)
         if actions.shape != (self.batch, self.n_agents) or rewards.shape != actions.shape:
             raise ValueError(
                 f"actions and rewards must have shape ({self.batch}, {self.n_agents}), "
                 f"got {actions.shape} and {rewards.shape}"
             )
+        if (
+            not np.issubdtype(actions.dtype, np.integer)
+            or actions.min() < 0
+            or actions.max() >= self.n_actions
+        ):
+            raise ValueError(f"actions must be ints in 0..{self.n_actions - 1}, got {actions.tolist()}")
+        actions = actions.astype(np.int64)
+        if not np.all(np.isfinite(rewards)):
+            raise ValueError(f"rewards must be finite, got {rewards.tolist()}")
+        done = np.asarray(done, dtype=bool)
+        if done.shape != (self.batch,):
+            raise ValueError(f"done must have shape ({self.batch},), got {done.shape}")
         if counterfactual is None:
             # Importance weighting: unbiased for every action the learner could have taken.
             p = self.probabilities(states)
@@ -115,17 +136,17 @@ class Learner:
             estimates = taken
         else:
             estimates = np.asarray(counterfactual, dtype=np.float64)
-            if estimates.shape != (self.batch, self.n_agents, self.n_actions):
+            if estimates.shape != (self.batch, self.n_agents, self.n_actions) or not np.all(
+                np.isfinite(estimates)
+            ):
                 raise ValueError(
-                    f"counterfactual must have shape ({self.batch}, {self.n_agents}, {self.n_actions}), "
-                    f"got {estimates.shape}"
+                    f"counterfactual must be finite, shaped ({self.batch}, {self.n_agents}, "
+                    f"{self.n_actions}), got shape {estimates.shape}"
                 )
         where = (self._rows, self._agents, states[:, None])
         self._would_have[where] += estimates
         self._earned[where] += rewards
-        self.update(
-            states, actions, rewards, next_states, np.asarray(done, dtype=bool), estimates, counterfactual
-        )
+        self.update(states, actions, rewards, next_states, done, estimates, counterfactual)
 
     def end_episode(self) -> None:
         """Every copy finished an episode (exploration schedules step here)."""
@@ -137,16 +158,24 @@ class Learner:
         return (self._would_have.max(axis=3) - self._earned).sum(axis=2)
 
     def _check_states(self, states: np.ndarray) -> np.ndarray:
-        states = np.asarray(states, dtype=np.int64)
-        if states.shape != (self.batch,) or states.min() < 0 or states.max() >= self.n_states:
+        states = np.asarray(states)
+        if (
+            states.shape != (self.batch,)
+            or not np.issubdtype(states.dtype, np.integer)
+            or states.min() < 0
+            or states.max() >= self.n_states
+        ):
             raise ValueError(
                 f"states must be {self.batch} indices in 0..{self.n_states - 1}, got {states.tolist()}"
             )
-        return states
+        return states.astype(np.int64)
 
     # -- saving ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
+            "learner": self.name,
+            "sizes": (self.batch, self.n_agents, self.n_states, self.n_actions),
+            "settings": self._settings(),
             "would_have": self._would_have.copy(),
             "earned": self._earned.copy(),
             "episodes": self.episodes,
@@ -155,6 +184,14 @@ class Learner:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        sizes = (self.batch, self.n_agents, self.n_states, self.n_actions)
+        if state.get("learner") != self.name or tuple(state.get("sizes", ())) != sizes:
+            raise ValueError(
+                f"this state is of a {state.get('learner')!r} learner sized {state.get('sizes')} "
+                f"(batch, agents, states, actions); this learner is {self.name!r} sized {sizes}"
+            )
+        for name, value in state["settings"].items():
+            setattr(self, name, value)
         self._would_have = np.array(state["would_have"])
         self._earned = np.array(state["earned"])
         self.episodes = int(state["episodes"])
@@ -163,6 +200,9 @@ class Learner:
             setattr(self, name, np.array(state[name]))
 
     def _tables(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _settings(self) -> dict[str, Any]:
         return {}
 
 
@@ -186,13 +226,9 @@ class QLearner(Learner):
         min_epsilon: float = 0.01,
     ) -> None:
         super().__init__(n_states, n_actions, n_agents, batch, seed)
-        for label, value in (("alpha", alpha), ("gamma", gamma), ("epsilon0", epsilon0), ("decay", decay)):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{label} must be in [0, 1], got {value!r}")
-        if not 0.0 <= min_epsilon <= 1.0:
-            raise ValueError(f"min_epsilon must be in [0, 1], got {min_epsilon!r}")
-        self.alpha, self.gamma = alpha, gamma
-        self.epsilon0, self.decay, self.min_epsilon = epsilon0, decay, min_epsilon
+        self.alpha, self.gamma = _check_unit("alpha", alpha), _check_unit("gamma", gamma)
+        self.epsilon0, self.decay = _check_unit("epsilon0", epsilon0), _check_unit("decay", decay)
+        self.min_epsilon = _check_unit("min_epsilon", min_epsilon)
         self.q = np.zeros((batch, n_agents, n_states, n_actions))
 
     @property
@@ -216,12 +252,19 @@ class QLearner(Learner):
     def _tables(self) -> dict[str, np.ndarray]:
         return {"q": self.q.copy()}
 
+    def _settings(self) -> dict[str, Any]:
+        names = ("alpha", "gamma", "epsilon0", "decay", "min_epsilon")
+        return {name: getattr(self, name) for name in names}
+
 
 class HedgeLearner(Learner):
     """Exponential weights per state: ``p ∝ exp(eta * cumulative reward estimates)``.
 
     With counterfactual rewards it is Hedge (full information); without, EXP3:
     importance-weighted estimates and ``exploration`` mixed in uniformly.
+    EXP3 depends on the scale of rewards: ``eta`` should be about
+    ``sqrt(log L / (T L))`` divided by the reward range, and its estimated
+    regret is noisy.
     ``memory < 1`` discounts old scores at each visit, so the learner tracks a
     contract that changes (classic Hedge, ``memory=1``, is no-regret against
     fixed actions but slow to follow a change).
@@ -242,13 +285,12 @@ class HedgeLearner(Learner):
         memory: float = 1.0,
     ) -> None:
         super().__init__(n_states, n_actions, n_agents, batch, seed)
-        if not eta > 0 or not np.isfinite(eta):
+        real = isinstance(eta, (int, float, np.integer, np.floating)) and not isinstance(eta, bool)
+        if not real or not 0 < eta < np.inf:
             raise ValueError(f"eta must be a positive number, got {eta!r}")
-        if not 0.0 <= exploration <= 1.0:
-            raise ValueError(f"exploration must be in [0, 1], got {exploration!r}")
-        if not 0.0 < memory <= 1.0:
-            raise ValueError(f"memory must be in (0, 1], got {memory!r}")
-        self.eta, self.exploration, self.memory = eta, exploration, memory
+        self.eta = float(eta)
+        self.exploration = _check_unit("exploration", exploration)
+        self.memory = _check_unit("memory", memory, open_low=True)
         self.scores = np.zeros((batch, n_agents, n_states, n_actions))
         self._full_information = True
 
@@ -267,6 +309,10 @@ class HedgeLearner(Learner):
 
     def _tables(self) -> dict[str, np.ndarray]:
         return {"scores": self.scores.copy()}
+
+    def _settings(self) -> dict[str, Any]:
+        names = ("eta", "exploration", "memory", "_full_information")
+        return {name: getattr(self, name) for name in names}
 
 
 class MyopicBestResponder(Learner):

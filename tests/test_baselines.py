@@ -85,3 +85,14 @@ def test_references_table(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| env |")
     assert any(line.startswith("| pollution_v0 |") for line in lines[2:])
+
+
+def test_train_passes_mechanism_keywords(capsys):
+    result = train_sb3.main(
+        tiny(
+            *("--mechanism", "flat_tax", "--mechanism-kwargs", '{"amount": 1.5}'),
+            *("--timesteps", "32", "--algo-kwargs", TINY_ALGO, "--eval-episodes", "1"),
+        )
+    )
+    assert np.isfinite(result.welfare)
+    assert "flat_tax" in capsys.readouterr().out

@@ -14,6 +14,8 @@ from baselines.learners import (
     counterfactual_rewards,
 )
 from pa_envs import pollution_v0
+from pa_envs.core.tabular import TabularModel, enumerate_joint_actions
+from pa_envs.core.transitions import GatheredTransitions
 
 LEARNER_CLASSES = [QLearner, HedgeLearner]
 
@@ -181,3 +183,121 @@ def test_learners_play_the_agents_of_the_principal_view(name):
     assert np.all(np.isfinite(behaviour.learner.regret))
     if name == "myopic_best_response":
         assert np.all(behaviour.learner.regret <= 1e-9)
+
+
+def prisoners_dilemma() -> TabularModel:
+    """One state; cooperate (0) / defect (1); payoffs depend on the other's action."""
+    joint = enumerate_joint_actions(2, 2)
+    table = {(0, 0): (3, 3), (0, 1): (0, 5), (1, 0): (5, 0), (1, 1): (1, 1)}
+    utility = np.array([[table[tuple(a)] for a in joint]], dtype=np.float64)
+    return TabularModel(
+        states=np.zeros((1, 1), dtype=np.int64),
+        joint_actions=joint,
+        initial_distribution=np.ones(1),
+        transition_class=np.zeros(4, dtype=np.int64),
+        transitions=GatheredTransitions(np.zeros((1, 1, 1), np.int64), np.ones((1, 1, 1))),
+        private_utility=utility,
+        principal_payoff=np.zeros((1, 4)),
+        externality=np.zeros((1, 4)),
+        signal_probabilities=np.eye(2)[joint][None],
+        horizon=1,
+    )
+
+
+def test_counterfactual_rewards_hold_the_others_fixed_when_payoffs_interact():
+    model = prisoners_dilemma()
+    contracts = np.array([[[0.5, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, -1.0]]])
+    got = counterfactual_rewards(model, np.zeros(2, np.int64), np.array([[0, 0], [1, 1]]), contracts)
+    # copy 0: the other cooperates; agent 0 is paid 0.5 for cooperating.
+    np.testing.assert_allclose(got[0], [[3.5, 5.0], [3.0, 5.0]])
+    # copy 1: the other defects; agent 1 is taxed 1 for defecting.
+    np.testing.assert_allclose(got[1], [[0.0, 1.0], [0.0, 0.0]])
+
+
+def test_a_myopic_best_responder_can_have_regret_when_payoffs_interact():
+    """Matching pennies against an alternating opponent: replying to the last move loses."""
+    learner = MyopicBestResponder(1, 2, 1, batch=1)
+    states = np.zeros(1, dtype=np.int64)
+    opponent = 0
+    for _ in range(50):
+        # The payoff of matching the opponent's *last* move, while it switches every period.
+        payoffs = np.array([[[1.0, -1.0] if opponent == 0 else [-1.0, 1.0]]])
+        action = learner.act(states, payoffs)
+        opponent = 1 - opponent
+        realized = np.array([[1.0, -1.0] if opponent == 0 else [-1.0, 1.0]])
+        learner.learn(states, action, realized[:, action[0]], states, np.zeros(1, bool), realized[None])
+    assert learner.regret[0, 0] > 0
+
+
+def test_agent_view_learners_read_the_trained_agents_real_action():
+    behaviour = LearnerBehaviour("myopic_best_response")
+    env = gymnasium.make("pa_envs/Pollution-Agent-v0", n_agents=3, max_cycles=6, others=behaviour)
+    env.reset(seed=0)
+    for action in (0, 2, 1):
+        env.step(action)
+        assert behaviour._joint[0] == action  # the trained agent's real action is the context
+    assert behaviour.learner.n_agents == 2  # it plays the two other agents only
+    assert np.all(behaviour.learner.regret <= 1e-9)
+
+
+def test_best_responses_move_only_the_given_players():
+    from pa_envs import analysis
+
+    model = prisoners_dilemma()
+    assert analysis.best_responses(model, 0, np.zeros((2, 2))).tolist() == [1, 1]
+    fixed = analysis.best_responses(model, 0, np.zeros((2, 2)), start=np.array([0, 0]), players=[1])
+    assert fixed.tolist() == [0, 1]
+
+
+def test_state_dict_checks_kind_and_size_and_restores_settings():
+    hedge = HedgeLearner(2, 3, 1, batch=2, seed=0, eta=0.3, memory=0.9)
+    states = np.array([0, 1])
+    hedge.learn(states, np.array([[0], [1]]), np.zeros((2, 1)), states, np.zeros(2, bool))  # EXP3 mode
+    restored = HedgeLearner(2, 3, 1, batch=2, seed=1)
+    restored.load_state_dict(hedge.state_dict())
+    assert restored.eta == 0.3 and restored.memory == 0.9
+    np.testing.assert_array_equal(restored.probabilities(states), hedge.probabilities(states))
+    with pytest.raises(ValueError, match="sized"):
+        HedgeLearner(2, 3, 1, batch=1).load_state_dict(hedge.state_dict())
+    with pytest.raises(ValueError, match="q_learning"):
+        QLearner(2, 3, 1, batch=2).load_state_dict(hedge.state_dict())
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"actions": np.array([[-1], [0]])}, "actions must be ints"),
+        ({"states": np.array([0.7, 0.0])}, "states must be"),
+        ({"rewards": np.array([[np.nan], [0.0]])}, "rewards must be finite"),
+        ({"done": np.zeros(3, bool)}, "done must have shape"),
+    ],
+)
+def test_bad_inputs_to_learn(change, match):
+    learner = QLearner(2, 3, 1, batch=2)
+    call = {
+        "states": np.array([0, 1]),
+        "actions": np.array([[0], [1]]),
+        "rewards": np.zeros((2, 1)),
+        "next_states": np.array([1, 0]),
+        "done": np.zeros(2, bool),
+        **change,
+    }
+    with pytest.raises(ValueError, match=match):
+        learner.learn(**call)
+
+
+@pytest.mark.parametrize("settings", [{"alpha": "0.1"}, {"alpha": True}, {"decay": 1.5}])
+def test_bad_q_settings_name_the_setting(settings):
+    with pytest.raises(ValueError, match=next(iter(settings))):
+        QLearner(1, 2, 1, **settings)
+
+
+def test_behaviour_names_reach_the_learners():
+    from pa_envs.behaviours import make_behaviour
+
+    for name, cls in (("q_learning", QLearner), ("tabular_q", QLearner), ("hedge", HedgeLearner)):
+        behaviour = make_behaviour(name)
+        assert isinstance(behaviour, LearnerBehaviour)
+        env = gymnasium.make("pa_envs/Pollution-Principal-v0", n_agents=2, behaviour=behaviour)
+        env.reset(seed=0)
+        assert isinstance(behaviour.learner, cls)
