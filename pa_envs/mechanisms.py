@@ -347,10 +347,12 @@ def make_mechanism(name: str, env: Any = None, /, **kwargs: Any) -> Mechanism:
 
     ``"best_flat_tax"`` builds :meth:`FlatSchedule.best_flat_tax` for ``env``;
     ``"flat_tax"`` a :meth:`FlatSchedule.tax` of ``amount``; ``"budgeted"``
-    takes ``mechanism`` (a Mechanism or a name, built for ``env``) and ``budget``.
+    takes ``mechanism`` (a Mechanism, or a name built for ``env`` with
+    ``mechanism_kwargs``) and ``budget``.
     """
     if name == "budgeted" and isinstance(kwargs.get("mechanism"), str):
-        kwargs = {**kwargs, "mechanism": make_mechanism(kwargs["mechanism"], env)}
+        inner = kwargs.pop("mechanism_kwargs", None) or {}
+        kwargs = {**kwargs, "mechanism": make_mechanism(kwargs["mechanism"], env, **inner)}
     if name == "best_flat_tax":
         return FlatSchedule.best_flat_tax(env, **kwargs)
     if name == "flat_tax":

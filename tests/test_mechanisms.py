@@ -642,3 +642,12 @@ def test_a_transfer_at_a_bound_that_float32_rounds_down_is_accepted():
         env.step({PRINCIPAL: contract, "agent_0": 0})
     with pytest.raises(ValueError, match="outside"):
         env.step({PRINCIPAL: np.full(3, 0.7000001), "agent_0": 0})
+
+
+def test_a_budgeted_named_mechanism_takes_its_own_keywords():
+    env = pollution_v0.parallel_env(n_agents=2)
+    wrapped = mechanism_env(
+        env, "budgeted", mechanism="flat_tax", mechanism_kwargs={"amount": 1.5}, budget=3.0
+    )
+    assert isinstance(wrapped.mechanism.inner, FlatSchedule)
+    assert wrapped.mechanism.inner.transfers[-1] == -1.5
