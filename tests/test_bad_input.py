@@ -640,3 +640,12 @@ def test_huge_max_transfer_is_rejected():
 
     with pytest.raises(ValueError, match=mentions("max_transfer", "1e+39")):
         PollutionParams(max_transfer=1e39)
+
+
+def test_a_stock_cap_too_big_to_hold_is_rejected():
+    from pa_envs.pollution_v0 import PollutionParams
+
+    with pytest.raises(ValueError, match=mentions("max_stock", "30000")):
+        PollutionParams(max_stock=30000)
+    with pytest.raises(ValueError, match=mentions("n_agents=200", "max_stock")):
+        PollutionParams(n_agents=200)

@@ -80,6 +80,8 @@ from pa_envs.core.transitions import ShockThenMap
 # Above this many payoff entries (S * A * N * (1 + n_levels)) the joint model is too
 # big to hold: the count representation of the analysis takes over there.
 MAX_MODEL_ENTRIES = 50_000_000
+# The exact decay law is a (cap + 1) x (cap + 1) table: beyond this it would not fit.
+MAX_STOCK_CAP = 4000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +106,7 @@ class PollutionParams(GameParams):
     social_damage : float
         Loss borne by no firm (the regulator's) per unit of stock, at least 0.
     max_stock : int or None
-        Cap on the stock; ``None`` sets twice the laissez-faire steady state,
+        Cap on the stock, at most 4000; ``None`` sets twice the laissez-faire steady state,
         ``ceil(2 * N * n_levels * emission_per_unit / max(decay, 0.05))``;
         :attr:`stock_cap` is the cap in force either way.
     initial_stock : int
@@ -137,7 +139,12 @@ class PollutionParams(GameParams):
         check_real("firm_damage", self.firm_damage, 0.0)
         check_real("social_damage", self.social_damage, 0.0)
         if self.max_stock is not None:
-            check_int("max_stock", self.max_stock, 1)
+            check_int("max_stock", self.max_stock, 1, MAX_STOCK_CAP)
+        elif self.stock_cap > MAX_STOCK_CAP:
+            raise ValueError(
+                f"the default stock cap for n_agents={self.n_agents} would be {self.stock_cap}, above "
+                f"{MAX_STOCK_CAP} (the decay table is cap x cap); give max_stock <= {MAX_STOCK_CAP}"
+            )
         check_int("initial_stock", self.initial_stock, 0, self.stock_cap)
 
     @property
