@@ -143,7 +143,7 @@ class Learner:
                     f"counterfactual must be finite, shaped ({self.batch}, {self.n_agents}, "
                     f"{self.n_actions}), got shape {estimates.shape}"
                 )
-        where = (self._rows, self._agents, states[:, None])
+        where = (self._rows, self._agents, states)
         self._would_have[where] += estimates
         self._earned[where] += rewards
         self.update(states, actions, rewards, next_states, done, estimates, counterfactual)
@@ -158,17 +158,20 @@ class Learner:
         return (self._would_have.max(axis=3) - self._earned).sum(axis=2)
 
     def _check_states(self, states: np.ndarray) -> np.ndarray:
+        """``(B,)`` one observed state per copy, or ``(B, N)`` one per agent; returned as ``(B, N)``."""
         states = np.asarray(states)
         if (
-            states.shape != (self.batch,)
+            states.shape not in ((self.batch,), (self.batch, self.n_agents))
             or not np.issubdtype(states.dtype, np.integer)
             or states.min() < 0
             or states.max() >= self.n_states
         ):
             raise ValueError(
-                f"states must be {self.batch} indices in 0..{self.n_states - 1}, got {states.tolist()}"
+                f"states must be ({self.batch},) or ({self.batch}, {self.n_agents}) indices in "
+                f"0..{self.n_states - 1}, got {states.tolist()}"
             )
-        return states.astype(np.int64)
+        states = states.astype(np.int64)
+        return np.broadcast_to(states[:, None], (self.batch, self.n_agents)) if states.ndim == 1 else states
 
     # -- saving ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -207,7 +210,13 @@ class Learner:
 
 
 class QLearner(Learner):
-    """Tabular Q-learning, epsilon-greedy; ``epsilon = max(min_epsilon, epsilon0 * decay**episodes)``."""
+    """Tabular Q-learning, epsilon-greedy; ``epsilon = max(min_epsilon, epsilon0 * decay**episodes)``.
+
+    ``initial_q`` above every reward (optimistic initialization) makes each
+    agent try every action in every state it reaches; with ``0`` and positive
+    rewards, the first action tried in a state reached after exploration has
+    decayed tends to stick.
+    """
 
     name = "q_learning"
 
@@ -224,19 +233,25 @@ class QLearner(Learner):
         epsilon0: float = 1.0,
         decay: float = 0.98,
         min_epsilon: float = 0.01,
+        initial_q: float = 0.0,
     ) -> None:
         super().__init__(n_states, n_actions, n_agents, batch, seed)
         self.alpha, self.gamma = _check_unit("alpha", alpha), _check_unit("gamma", gamma)
         self.epsilon0, self.decay = _check_unit("epsilon0", epsilon0), _check_unit("decay", decay)
         self.min_epsilon = _check_unit("min_epsilon", min_epsilon)
-        self.q = np.zeros((batch, n_agents, n_states, n_actions))
+        real = isinstance(initial_q, (int, float, np.integer, np.floating)) and not isinstance(
+            initial_q, bool
+        )
+        if not real or not np.isfinite(initial_q):
+            raise ValueError(f"initial_q must be a finite number, got {initial_q!r}")
+        self.q = np.full((batch, n_agents, n_states, n_actions), float(initial_q))
 
     @property
     def epsilon(self) -> float:
         return max(self.min_epsilon, self.epsilon0 * self.decay**self.episodes)
 
     def probabilities(self, states: np.ndarray) -> np.ndarray:
-        q = self.q[self._rows, self._agents, states[:, None]]  # (B, N, L)
+        q = self.q[self._rows, self._agents, states]  # (B, N, L)
         greedy = q == q.max(axis=2, keepdims=True)
         greedy = greedy / greedy.sum(axis=2, keepdims=True)  # ties split evenly
         return self.epsilon / self.n_actions + (1.0 - self.epsilon) * greedy
@@ -244,9 +259,9 @@ class QLearner(Learner):
     def update(self, states, actions, rewards, next_states, done, estimates, counterfactual) -> None:
         target = rewards
         if self.gamma > 0:
-            following = self.q[self._rows, self._agents, next_states[:, None]].max(axis=2)
+            following = self.q[self._rows, self._agents, next_states].max(axis=2)
             target = rewards + self.gamma * np.where(done[:, None], 0.0, following)
-        where = (self._rows, self._agents, states[:, None], actions)
+        where = (self._rows, self._agents, states, actions)
         self.q[where] += self.alpha * (target - self.q[where])
 
     def _tables(self) -> dict[str, np.ndarray]:
@@ -295,7 +310,7 @@ class HedgeLearner(Learner):
         self._full_information = True
 
     def probabilities(self, states: np.ndarray) -> np.ndarray:
-        scores = self.eta * self.scores[self._rows, self._agents, states[:, None]]
+        scores = self.eta * self.scores[self._rows, self._agents, states]
         weights = np.exp(scores - scores.max(axis=2, keepdims=True))
         p = weights / weights.sum(axis=2, keepdims=True)
         if self._full_information:
@@ -304,7 +319,7 @@ class HedgeLearner(Learner):
 
     def update(self, states, actions, rewards, next_states, done, estimates, counterfactual) -> None:
         self._full_information = counterfactual is not None
-        where = (self._rows, self._agents, states[:, None])
+        where = (self._rows, self._agents, states)
         self.scores[where] = self.memory * self.scores[where] + estimates
 
     def _tables(self) -> dict[str, np.ndarray]:

@@ -342,6 +342,12 @@ MECHANISMS: dict[str, type[Mechanism]] = {
 }
 
 
+def _two_phase(**kwargs: Any) -> Mechanism:
+    from pa_envs.two_phase import TwoPhaseMechanism
+
+    return TwoPhaseMechanism(**kwargs)
+
+
 def make_mechanism(name: str, env: Any = None, /, **kwargs: Any) -> Mechanism:
     """Build a bundled mechanism by name.
 
@@ -355,12 +361,14 @@ def make_mechanism(name: str, env: Any = None, /, **kwargs: Any) -> Mechanism:
         kwargs = {**kwargs, "mechanism": make_mechanism(kwargs["mechanism"], env, **inner)}
     if name == "best_flat_tax":
         return FlatSchedule.best_flat_tax(env, **kwargs)
+    if name == "two_phase":
+        return _two_phase(**kwargs)
     if name == "flat_tax":
         return FlatSchedule.tax(env, **kwargs)
     if name not in MECHANISMS:
         import difflib
 
-        names = [*MECHANISMS, "best_flat_tax", "flat_tax"]
+        names = [*MECHANISMS, "best_flat_tax", "flat_tax", "two_phase"]
         close = difflib.get_close_matches(name, names, n=3)
         hint = f"; did you mean {close}?" if close else ""
         raise ValueError(f"no mechanism named {name!r}{hint} Known: {sorted(names)}")
