@@ -204,6 +204,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--n-agents", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="60 episodes of 2 seeds (what the tests run)")
     parser.add_argument("--out", type=Path, default=Path("results/experiment"))
+    parser.add_argument(
+        "--no-exploration",
+        action="store_true",
+        help="firms that never explore (epsilon 0, no optimism): the theory's conditions fail",
+    )
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -223,6 +228,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     }
     # Optimistic initial values (above any reward) so that firms try every level in every stock.
     learner_settings = {"alpha": 0.3, "decay": 0.95, "min_epsilon": 0.01, "initial_q": 15.0}
+    if args.no_exploration:
+        learner_settings = {"alpha": 0.3, "epsilon0": 0.0, "min_epsilon": 0.0, "initial_q": 0.0}
     seeds = list(range(args.seeds))
 
     progress = None
@@ -239,12 +246,20 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         results = run(mechanism, game, model, args.episodes, seeds, learner_settings, progress)
         curves[name] = results["welfare"]
         table[name] = summarize(results, optimum)
+    two_phase = mechanisms["two-phase"]
+    learned = {
+        "tau_seed_0": two_phase.estimates(0)["tau"].tolist(),
+        "phase_1_periods": int(two_phase.warmup_fraction * total_periods) + two_phase.phase1_periods_expected,
+        "total_periods": total_periods,
+    }
     if progress is not None:
         progress.close()
     seconds = time.perf_counter() - start
 
     print(
-        f"pollution_v0, N={args.n_agents}, Q-learning firms, {args.episodes} episodes x {args.seeds} seeds "
+        f"pollution_v0, N={args.n_agents}, Q-learning firms"
+        f"{' that never explore' if args.no_exploration else ''}, "
+        f"{args.episodes} episodes x {args.seeds} seeds "
         f"({seconds:.0f} s). Exact: W* = {optimum:.2f}, W_LF = {laissez_faire:.2f} "
         f"({laissez_faire / optimum:.3f} of W*)"
     )
@@ -258,6 +273,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
             f"{name:<18} {share:>24} {row['transfers_paid_per_episode']:>18.2f} "
             f"{row['cumulative_regret']:>12.0f} {row['regret_slope_second_half']:>17.2f}"
         )
+    print(
+        f"two-phase: phase 1 (warm-up and probing) takes about {learned['phase_1_periods']:,} of "
+        f"{total_periods:,} periods; estimated minimal transfers (seed 0, per firm and level): "
+        f"{np.round(two_phase.estimates(0)['tau'], 2).tolist()}"
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     record = {
         "optimum": optimum,
@@ -265,8 +285,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         "episodes": args.episodes,
         "seeds": args.seeds,
         "n_agents": args.n_agents,
+        "learner_settings": learner_settings,
         "seconds": seconds,
         "table": table,
+        "two_phase": learned,
     }
     (args.out / "summary.json").write_text(json.dumps(record, indent=2))
     np.savez(args.out / "welfare.npz", **{name.replace(" ", "_"): w for name, w in curves.items()})
