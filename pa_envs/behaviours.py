@@ -33,10 +33,12 @@ class Behaviour:
         """Called once by the view with the env and the agents this behaviour plays."""
         self.env = env
         self.agents = list(agents)
+        self.joint = np.zeros(env.game.n_agents, dtype=np.int64)
 
     def reset(self, rng: np.random.Generator) -> None:
         """A new episode; ``rng`` is the view's seeded generator."""
         self.rng = rng
+        self.joint = np.zeros(self.env.game.n_agents, dtype=np.int64)
 
     def act(self, observations: dict[str, np.ndarray]) -> dict[str, int]:
         raise NotImplementedError
@@ -49,12 +51,14 @@ class Behaviour:
         next_observations: dict[str, np.ndarray],
         done: bool,
     ) -> None:
-        """Learn from one period (default: nothing).
+        """Learn from one period (default: remember what everyone played, in :attr:`joint`).
 
         ``observations``, ``next_observations``: this behaviour's agents';
         ``actions``: every agent's action this period (the view passes them
         all); ``rewards``: every agent's reward.
         """
+        for agent, action in actions.items():
+            self.joint[self.env.possible_agents.index(agent) - 1] = int(action)
 
 
 class BestResponse(Behaviour):
@@ -71,31 +75,15 @@ class BestResponse(Behaviour):
         super().bind(env, agents)
         self.model = env.game.exact_model()
         self._columns = [env.possible_agents.index(a) - 1 for a in self.agents]
-        self._joint = np.zeros(env.game.n_agents, dtype=np.int64)
 
     def act(self, observations: dict[str, np.ndarray]) -> dict[str, int]:
         state = int(self.model.state_index(self.env.game_state()))
         # Start from last period's real play (a stable selection among several equilibria);
         # agents this behaviour does not play keep their last real action.
         joint = analysis.best_responses(
-            self.model, state, self.env.contract_in_force(), start=self._joint, players=self._columns
+            self.model, state, self.env.contract_in_force(), start=self.joint, players=self._columns
         )
         return {agent: int(joint[i]) for agent, i in zip(self.agents, self._columns, strict=True)}
-
-    def learn(
-        self,
-        observations: dict[str, np.ndarray],
-        actions: dict[str, int],
-        rewards: dict[str, float],
-        next_observations: dict[str, np.ndarray],
-        done: bool,
-    ) -> None:
-        for agent, action in actions.items():
-            self._joint[self.env.possible_agents.index(agent) - 1] = int(action)
-
-    def reset(self, rng: np.random.Generator) -> None:
-        super().reset(rng)
-        self._joint = np.zeros(self.env.game.n_agents, dtype=np.int64)
 
 
 class FixedPolicy(Behaviour):
@@ -181,11 +169,9 @@ class LearnerBehaviour(Behaviour):
                 f"the learner is built for (n_states, n_actions, n_agents)={got}, "
                 f"batch={self.learner.batch}; these agents need {sizes}, batch=1"
             )
-        self._joint = np.zeros(env.game.n_agents, dtype=np.int64)
 
     def reset(self, rng: np.random.Generator) -> None:
         super().reset(rng)
-        self._joint = np.zeros(self.env.game.n_agents, dtype=np.int64)
         if isinstance(self._spec, str) and self._kwargs.get("seed") is None:
             # Unseeded learners draw from the view's seeded generator: same seed, same episode.
             self.learner.rng = rng
@@ -196,7 +182,7 @@ class LearnerBehaviour(Behaviour):
     def act(self, observations: dict[str, np.ndarray]) -> dict[str, int]:
         self._before = self._state()
         self._contract = self.env.contract_in_force()[None]
-        payoffs = counterfactual_rewards(self.model, self._before, self._joint[None], self._contract)
+        payoffs = counterfactual_rewards(self.model, self._before, self.joint[None], self._contract)
         mine = self.learner.act(self._before, payoffs[:, self._index])[0]
         return {agent: int(mine[k]) for k, agent in enumerate(self.agents)}
 
@@ -208,16 +194,15 @@ class LearnerBehaviour(Behaviour):
         next_observations: dict[str, np.ndarray],
         done: bool,
     ) -> None:
-        for agent, action in actions.items():
-            self._joint[self.env.possible_agents.index(agent) - 1] = int(action)
+        super().learn(observations, actions, rewards, next_observations, done)
         counterfactual = None
         if self.full_information:
             counterfactual = counterfactual_rewards(
-                self.model, self._before, self._joint[None], self._contract
+                self.model, self._before, self.joint[None], self._contract
             )
             counterfactual = counterfactual[:, self._index]
         earned = np.array([[rewards[agent] for agent in self.agents]])
-        mine = self._joint[self._index][None]
+        mine = self.joint[self._index][None]
         self.learner.learn(self._before, mine, earned, self._state(), np.array([done]), counterfactual)
         if done:
             self.learner.end_episode()

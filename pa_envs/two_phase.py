@@ -30,7 +30,9 @@ every ``replan_every`` periods with what it has seen since.
 Assumptions this rests on (true of pollution_v0): signals are actions; an
 agent's ranking of its own actions does not depend on the state or on the
 others' actions; the principal's payoff depends on the state only; the
-joint-action model fits in memory.
+joint-action model fits in memory. From the env's model it reads only the
+structure (the states, the joint actions, which joint actions move the state
+alike, the signal layout), never payoffs or transition probabilities.
 
 Parameters and defaults: ``total_periods`` (T, the run's length) sets the
 probing budget, about ``probe_scale * T**(2/3)`` periods (the theory's

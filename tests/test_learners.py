@@ -235,7 +235,7 @@ def test_agent_view_learners_read_the_trained_agents_real_action():
     env.reset(seed=0)
     for action in (0, 2, 1):
         env.step(action)
-        assert behaviour._joint[0] == action  # the trained agent's real action is the context
+        assert behaviour.joint[0] == action  # the trained agent's real action is the context
     assert behaviour.learner.n_agents == 2  # it plays the two other agents only
     assert np.all(behaviour.learner.regret <= 1e-9)
 
