@@ -64,9 +64,9 @@ class Behaviour:
 class BestResponse(Behaviour):
     """Myopic best responses to the posted contract, from the exact model.
 
-    All agents' best replies are iterated to a pure equilibrium of the
-    period's game in the current state; this behaviour plays its agents'
-    parts of it.
+    Its agents' best replies are iterated (agent by agent, from last
+    period's play) to a pure equilibrium of the period's game in the current
+    state, the agents it does not play held at their last real actions.
     """
 
     name = "best_response"
