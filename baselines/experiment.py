@@ -136,7 +136,8 @@ def summarize(results: dict, optimum: float) -> dict[str, float]:
     welfare = results["welfare"]  # (seeds, episodes)
     episodes = welfare.shape[1]
     last = welfare[:, -max(1, episodes // 10) :].mean(axis=1) / optimum
-    cumulative = analysis.cumulative_regret(welfare.mean(axis=0), optimum)
+    mean_curve = welfare.mean(axis=0)
+    cumulative = analysis.cumulative_regret(mean_curve, optimum)
     try:
         slope = analysis.regret_slope(cumulative, 0.5)
     except ValueError:
@@ -148,6 +149,9 @@ def summarize(results: dict, optimum: float) -> dict[str, float]:
         "transfers_paid_per_episode": float(results["transfers"].mean()),
         "cumulative_regret": float(cumulative[-1]),
         "regret_slope_second_half": slope,
+        # The slope of a cumulative sum can be small because of a large early lump: the
+        # mean regret per episode over the second half says whether regret still grows.
+        "regret_per_episode_second_half": float(optimum - mean_curve[episodes // 2 :].mean()),
     }
 
 
@@ -182,7 +186,7 @@ def plot(curves: dict[str, np.ndarray], optimum: float, laissez_faire: float, ou
         episodes = np.arange(1, len(cumulative) + 1)
         positive = cumulative > 0
         ax.loglog(episodes[positive], cumulative[positive], label=name)
-    n = np.arange(1, welfare.shape[1] + 1)
+    n = np.arange(1, next(iter(curves.values())).shape[1] + 1)
     ax.loglog(n, n * 10.0, color="grey", linestyle=":", label="slope 1 (linear)")
     ax.loglog(n, 10.0 * n ** (2 / 3) * 10, color="black", linestyle="--", linewidth=1, label="slope 2/3")
     ax.set_xlabel("episode")
@@ -249,7 +253,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     two_phase = mechanisms["two-phase"]
     learned = {
         "tau_seed_0": two_phase.estimates(0)["tau"].tolist(),
-        "phase_1_periods": int(two_phase.warmup_fraction * total_periods) + two_phase.phase1_periods_expected,
+        "phase_1_periods_at_most": two_phase.phase1_periods_expected,
+        "phase_2_from_period": [int(two_phase.estimates(b)["phase2_from"]) for b in range(len(seeds))],
         "total_periods": total_periods,
     }
     if progress is not None:
@@ -265,17 +270,19 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     )
     print(
         f"{'principal':<18} {'last 10% welfare / W*':>24} {'transfers/episode':>18} "
-        f"{'cum. regret':>12} {'slope (2nd half)':>17}"
+        f"{'cum. regret':>12} {'slope (2nd half)':>17} {'regret/episode (2nd half)':>26}"
     )
     for name, row in table.items():
         share = f"{row['last_10pct_share_of_optimum']:.3f} +- {row['stderr']:.3f}"
         print(
             f"{name:<18} {share:>24} {row['transfers_paid_per_episode']:>18.2f} "
-            f"{row['cumulative_regret']:>12.0f} {row['regret_slope_second_half']:>17.2f}"
+            f"{row['cumulative_regret']:>12.0f} {row['regret_slope_second_half']:>17.2f} "
+            f"{row['regret_per_episode_second_half']:>26.2f}"
         )
     print(
-        f"two-phase: phase 1 (warm-up and probing) takes about {learned['phase_1_periods']:,} of "
-        f"{total_periods:,} periods; estimated minimal transfers (seed 0, per firm and level): "
+        f"two-phase: phase 1 (warm-up and probing) takes at most {learned['phase_1_periods_at_most']:,} "
+        f"of {total_periods:,} periods; phase 2 began after {learned['phase_2_from_period']} periods "
+        f"(-1: not reached); estimated minimal transfers (seed 0, per firm and level): "
         f"{np.round(two_phase.estimates(0)['tau'], 2).tolist()}"
     )
     args.out.mkdir(parents=True, exist_ok=True)

@@ -19,13 +19,14 @@ Phase 2: steer. Social welfare is taken to be separable,
 ``W(s, a) = c(s) + sum_i v_i(a_i)``: an agent's action is worth to it (and so
 to welfare) the transfer it takes to make it choose it, ``v_i(k) = -tau[i, k]``
 relative to its favourite, and ``c(s)`` is fitted (least squares, linear in
-the state vector) to the welfare observed in each state. With the transition
+the state vector, an assumption: linear damages make it exact in
+pollution_v0) to the welfare observed in each state. With the transition
 law estimated from the transitions it has seen, it plans the welfare-optimal
 policy for the episode (:func:`pa_envs.analysis.social_optimum` on its
 estimated model) and posts ``tau + margin`` on each agent's target action. It
 keeps counting compliance and raises an estimate by ``margin`` whenever an
 agent stops complying over a block (re-probing upwards), and plans again
-every ``replan_every`` periods with what it has seen since.
+every ``replan_every`` periods with everything it has seen so far.
 
 Assumptions this rests on (true of pollution_v0): signals are actions; an
 agent's ranking of its own actions does not depend on the state or on the
@@ -37,11 +38,15 @@ alike, the signal layout), never payoffs or transition probabilities.
 Parameters and defaults: ``total_periods`` (T, the run's length) sets the
 probing budget, about ``probe_scale * T**(2/3)`` periods (the theory's
 ``T^(2/3)`` exploration), split into blocks of at least ``min_block``
-periods; the warm-up is ``warmup_fraction * T``.
+periods; the warm-up is ``warmup_scale * T**(2/3)`` periods too. So phase 1
+grows like ``T^(2/3)`` once its blocks are longer than ``min_block`` (the
+learners' adaptation time, which floors them); below that, a run too short
+for phase 1 warns at binding.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -109,6 +114,7 @@ class _CopyState:
         self.policy: np.ndarray | None = None
         # Phase 2 compliance per (agent, action).
         self.since_plan = 0
+        self.phase2_from = -1  # periods played when phase 2 began
         self.asked = np.zeros((n_agents, n_actions))
         self.obeyed = np.zeros((n_agents, n_actions))
         self.bound = bound
@@ -135,9 +141,9 @@ class TwoPhaseMechanism(Mechanism):
     margin : float
         Added to each estimate when posting it, and to an estimate an agent
         stops complying with.
-    warmup_fraction : float
-        Share of ``total_periods`` played without transfers before probing,
-        while the learners' exploration settles.
+    warmup_scale : float
+        The warm-up without transfers before probing (while the learners'
+        exploration settles) lasts ``warmup_scale * total_periods**(2/3)`` periods.
     replan_every : int
         In phase 2, plan again (at the end of an episode) after this many
         periods, with the transitions and welfare seen since.
@@ -154,7 +160,7 @@ class TwoPhaseMechanism(Mechanism):
         threshold: float = 0.6,
         bisection_steps: int = 5,
         margin: float = 0.25,
-        warmup_fraction: float = 0.05,
+        warmup_scale: float = 2.0,
         replan_every: int = 2_000,
     ) -> None:
         super().__init__()
@@ -176,9 +182,9 @@ class TwoPhaseMechanism(Mechanism):
         self.threshold = float(threshold)
         self.bisection_steps = int(bisection_steps)
         self.margin = float(margin)
-        if not 0.0 <= warmup_fraction < 1.0:
-            raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction!r}")
-        self.warmup_fraction = float(warmup_fraction)
+        if not 0.0 <= warmup_scale < np.inf:
+            raise ValueError(f"warmup_scale must be a finite number >= 0, got {warmup_scale!r}")
+        self.warmup_scale = float(warmup_scale)
         if (
             isinstance(replan_every, bool)
             or not isinstance(replan_every, (int, np.integer))
@@ -193,20 +199,38 @@ class TwoPhaseMechanism(Mechanism):
         super().bind(game)
         model = game.exact_model()
         self.structure = model  # states, transition classes, signal layout: no payoffs are read
-        probes = 1 + (game.n_actions - 1) * (_DOUBLINGS + self.bisection_steps)
         budget = self.probe_scale * self.total_periods ** (2 / 3)
-        self.block = max(self.min_block, int(budget / probes))
+        self.block = max(self.min_block, int(budget / self._blocks(game)))
         self.bound = float(game.params.max_transfer)
+        if self.phase1_periods_expected > self.total_periods:
+            warnings.warn(
+                f"TwoPhaseMechanism: phase 1 needs up to {self.phase1_periods_expected} periods but the run "
+                f"lasts total_periods={self.total_periods}: it will not reach phase 2",
+                stacklevel=2,
+            )
+
+    def _blocks(self, game: Game) -> int:
+        """Blocks of a full phase 1: the baseline, then per probed action the no-bonus block,
+        the doublings and the bisections."""
+        return 1 + (game.n_actions - 1) * (1 + _DOUBLINGS + self.bisection_steps)
+
+    @property
+    def warmup_periods(self) -> int:
+        return int(self.warmup_scale * self.total_periods ** (2 / 3))
 
     @property
     def phase1_periods_expected(self) -> int:
-        """About how long phase 1 lasts (blocks x block length, if every search runs in full)."""
-        game = self._bound_game()
-        return self.block * (1 + (game.n_actions - 1) * (_DOUBLINGS + self.bisection_steps))
+        """The longest phase 1 can last: warm-up plus every block of every search."""
+        return self.warmup_periods + self.block * self._blocks(self._bound_game())
 
     def start_episodes(self, batch_size: int, which: np.ndarray | None = None) -> None:
         game = self._bound_game()
-        if len(self.copies) != batch_size:
+        if self.copies and len(self.copies) != batch_size:
+            raise ValueError(
+                f"TwoPhaseMechanism learns per copy: it has {len(self.copies)} copies, got a batch of "
+                f"{batch_size}; use a new mechanism for another batch size"
+            )
+        if not self.copies:
             model = self.structure
             self.copies = [
                 _CopyState(
@@ -215,7 +239,7 @@ class TwoPhaseMechanism(Mechanism):
                 for _ in range(batch_size)
             ]
             for copy in self.copies:
-                copy.warmup_left = int(self.warmup_fraction * self.total_periods)
+                copy.warmup_left = self.warmup_periods
 
     # -- acting ------------------------------------------------------------------------
     def contract(self, inputs: MechanismInput) -> np.ndarray:
@@ -337,6 +361,8 @@ class TwoPhaseMechanism(Mechanism):
         level = features @ coefficients
         estimated = self._estimated_model(copy, level, tau)
         copy.policy = analysis.social_optimum(estimated).policy
+        if copy.phase == 1:
+            copy.phase2_from = int(copy.welfare_seen.sum())
         copy.phase = 2
         copy.since_plan = 0
 
@@ -388,21 +414,54 @@ class TwoPhaseMechanism(Mechanism):
         state = self.copies[copy]
         lo = np.full_like(state.tau, np.nan)
         hi = np.full_like(state.tau, np.nan)
+        favourite = state.tau == 0
+        lo[favourite], hi[favourite] = 0.0, 0.0
         for probe in state.probes:
             lo[:, probe.action], hi[:, probe.action] = probe.lo, probe.hi
-        return {"tau": state.tau.copy(), "lo": lo, "hi": hi, "phase": np.array(state.phase)}
+        return {
+            "tau": state.tau.copy(),
+            "lo": lo,
+            "hi": hi,
+            "phase": np.array(state.phase),
+            "phase2_from": np.array(state.phase2_from),
+        }
 
     def info(self) -> dict[str, np.ndarray]:
         return {"phase": np.array([c.phase for c in self.copies])}
 
-    def state_dict(self) -> dict[str, Any]:
-        import copy as copying
+    def _settings(self) -> dict[str, float]:
+        names = ("total_periods", "probe_scale", "min_block", "threshold", "bisection_steps", "margin")
+        return {name: getattr(self, name) for name in (*names, "warmup_scale", "replan_every")}
 
-        return {"copies": copying.deepcopy(self.copies), "block": getattr(self, "block", None)}
+    def state_dict(self) -> dict[str, Any]:
+        """Settings and every copy's state, as plain values and arrays."""
+
+        def plain(obj: object) -> dict[str, Any]:
+            return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(obj).items()}
+
+        copies = []
+        for copy in self.copies:
+            record = plain(copy)
+            record["probes"] = [plain(probe) for probe in copy.probes]
+            copies.append(record)
+        return {"settings": self._settings(), "copies": copies}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        import copy as copying
-
-        self.copies = copying.deepcopy(state["copies"])
-        if state.get("block") is not None:
-            self.block = state["block"]
+        if state["settings"] != self._settings():
+            raise ValueError(
+                f"this state was saved with settings {state['settings']}; this mechanism has "
+                f"{self._settings()}"
+            )
+        self.copies = []
+        for record in state["copies"]:
+            copy = _CopyState.__new__(_CopyState)
+            for key, value in record.items():
+                if key != "probes":
+                    setattr(copy, key, value.copy() if isinstance(value, np.ndarray) else value)
+            copy.probes = []
+            for fields in record["probes"]:
+                probe = _Probe.__new__(_Probe)
+                for key, value in fields.items():
+                    setattr(probe, key, value.copy() if isinstance(value, np.ndarray) else value)
+                copy.probes.append(probe)
+            self.copies.append(copy)

@@ -59,18 +59,32 @@ def test_two_phase_binds_to_a_mechanism_env_and_passes_pettingzoo():
     parallel_api_test(env, num_cycles=150)
 
 
-def test_two_phase_state_dict_round_trip():
-    env = pollution_v0.parallel_env(n_agents=2)
-    first = TwoPhaseMechanism(20_000)
-    first.bind(env.game)
-    first.start_episodes(1)
-    inputs = MechanismInput(np.array([[10]]), np.zeros((1, 1), np.float32), np.array([0]))
-    saved = first.state_dict()
-    second = TwoPhaseMechanism(20_000)
-    second.bind(env.game)
-    second.load_state_dict(saved)
-    np.testing.assert_array_equal(first.contract(inputs), second.contract(inputs))
-    assert second.estimates(0)["phase"] == first.estimates(0)["phase"]
+def test_two_phase_resumes_mid_probe_and_in_phase_2():
+    """Save after some probing and after phase 1: a resumed copy posts the same contracts."""
+    env = pollution_v0.parallel_env(n_agents=3)
+    game, model = env.game, env.tabular_model()
+    settings = {"alpha": 0.3, "decay": 0.95, "min_epsilon": 0.01, "initial_q": 15.0}
+    inputs = MechanismInput(np.array([[30]]), np.zeros((1, 1), np.float32), np.array([40]))
+    for episodes in (60, 200):
+        first = TwoPhaseMechanism(200 * game.params.max_cycles)
+        experiment.run(first, game, model, episodes, [0], settings)
+        second = TwoPhaseMechanism(200 * game.params.max_cycles)
+        second.bind(game)
+        second.load_state_dict(first.state_dict())
+        np.testing.assert_array_equal(first.contract(inputs), second.contract(inputs))
+        for key, value in first.estimates(0).items():
+            np.testing.assert_array_equal(second.estimates(0)[key], value)
+    assert int(second.estimates(0)["phase"]) == 2
+    with pytest.raises(ValueError, match="settings"):
+        TwoPhaseMechanism(200 * game.params.max_cycles, margin=2.0).load_state_dict(first.state_dict())
+
+
+def test_two_phase_refuses_a_new_batch_size():
+    mechanism = TwoPhaseMechanism(20_000)
+    mechanism.bind(pollution_v0.parallel_env(n_agents=2).game)
+    mechanism.start_episodes(2)
+    with pytest.raises(ValueError, match="batch"):
+        mechanism.start_episodes(3)
 
 
 @pytest.mark.parametrize(
@@ -79,7 +93,7 @@ def test_two_phase_state_dict_round_trip():
         ({"total_periods": 0}, "total_periods"),
         ({"threshold": 1.5}, "threshold"),
         ({"margin": -1.0}, "margin"),
-        ({"warmup_fraction": 1.0}, "warmup_fraction"),
+        ({"warmup_scale": -1.0}, "warmup_scale"),
         ({"replan_every": 0}, "replan_every"),
     ],
 )
@@ -89,7 +103,9 @@ def test_bad_two_phase_settings(kwargs, match):
 
 
 def test_quick_experiment_writes_its_table_and_plots(tmp_path, capsys):
-    table = experiment.main(["--quick", "--no-progress", "--out", str(tmp_path)])
+    # 60 episodes are too few for the two-phase mechanism's phase 1, and it says so.
+    with pytest.warns(UserWarning, match="will not reach phase 2"):
+        table = experiment.main(["--quick", "--no-progress", "--out", str(tmp_path)])
     assert list(table) == list(experiment.MECHANISMS)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["episodes"] == 60 and summary["seeds"] == 2
