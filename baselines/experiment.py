@@ -92,7 +92,10 @@ def run(
     horizon = game.params.max_cycles
     for episode in range(episodes):
         mechanism.start_episodes(batch)
-        state = game.initial_state(np.zeros((batch, game.noise_size)))
+        # The same random stream as a pa_envs env reset with this seed (period 0 is the reset).
+        state = game.initial_state(
+            rng.batch_uniforms(keys, np.full(batch, episode << 32, np.uint64), game.noise_size)
+        )
         for period in range(horizon):
             s = model.state_index(state)
             periods = np.full(batch, period)
