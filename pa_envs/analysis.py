@@ -42,6 +42,7 @@ import dataclasses
 
 import numpy as np
 
+from pa_envs.core.game import check_unit
 from pa_envs.core.tabular import TabularModel, profile_index
 
 INFINITE = float("inf")
@@ -97,7 +98,7 @@ class PolicyValue:
 
 def _periods(model: TabularModel, horizon: float | None, discount: float) -> int | None:
     """Number of periods of a finite objective, or ``None`` for the stationary one."""
-    _check_unit("discount", discount)
+    check_unit("discount", discount)
     if horizon is None:
         return model.horizon
     if horizon == INFINITE:
@@ -108,13 +109,6 @@ def _periods(model: TabularModel, horizon: float | None, discount: float) -> int
     if not valid or not np.isfinite(horizon) or int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be a positive int, None or inf, got {horizon!r}")
     return int(horizon)
-
-
-def _check_unit(name: str, value: object) -> None:
-    """Raise unless ``value`` is a real number in [0, 1]."""
-    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not real or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
 
 
 def _start_profiles(model: TabularModel, start: np.ndarray | None, periods: int | None) -> np.ndarray:
@@ -478,7 +472,7 @@ def equilibrium(
     max_rounds, tol, max_iterations
         Limits of the iterations; exceeding them raises :class:`EquilibriumNotFound`.
     """
-    _check_unit("agent_discount", agent_discount)
+    check_unit("agent_discount", agent_discount)
     periods = _periods(model, horizon, discount)
     if periods is None and agent_discount >= 1.0:
         raise ValueError("an infinite horizon needs agent_discount < 1")
@@ -564,7 +558,7 @@ def implementing_transfers(
         or not (0 <= epsilon < np.inf)
     ):
         raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
-    _check_unit("agent_discount", agent_discount)
+    check_unit("agent_discount", agent_discount)
     periods = _periods(model, horizon, discount)
     if periods is None and agent_discount >= 1.0:
         raise ValueError("an infinite horizon needs agent_discount < 1")

@@ -27,16 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from pa_envs.core.game import check_unit
 from pa_envs.core.tabular import TabularModel
-
-
-def _check_unit(name: str, value: object, *, open_low: bool = False) -> float:
-    """A real number in [0, 1] (or (0, 1]), else ValueError naming it."""
-    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not real or not (0.0 < value <= 1.0 if open_low else 0.0 <= value <= 1.0):
-        span = "(0, 1]" if open_low else "[0, 1]"
-        raise ValueError(f"{name} must be a number in {span}, got {value!r}")
-    return float(value)
 
 
 class Learner:
@@ -236,9 +228,9 @@ class QLearner(Learner):
         initial_q: float = 0.0,
     ) -> None:
         super().__init__(n_states, n_actions, n_agents, batch, seed)
-        self.alpha, self.gamma = _check_unit("alpha", alpha), _check_unit("gamma", gamma)
-        self.epsilon0, self.decay = _check_unit("epsilon0", epsilon0), _check_unit("decay", decay)
-        self.min_epsilon = _check_unit("min_epsilon", min_epsilon)
+        self.alpha, self.gamma = check_unit("alpha", alpha), check_unit("gamma", gamma)
+        self.epsilon0, self.decay = check_unit("epsilon0", epsilon0), check_unit("decay", decay)
+        self.min_epsilon = check_unit("min_epsilon", min_epsilon)
         real = isinstance(initial_q, (int, float, np.integer, np.floating)) and not isinstance(
             initial_q, bool
         )
@@ -304,8 +296,8 @@ class HedgeLearner(Learner):
         if not real or not 0 < eta < np.inf:
             raise ValueError(f"eta must be a positive number, got {eta!r}")
         self.eta = float(eta)
-        self.exploration = _check_unit("exploration", exploration)
-        self.memory = _check_unit("memory", memory, open_low=True)
+        self.exploration = check_unit("exploration", exploration)
+        self.memory = check_unit("memory", memory, open_low=True)
         self.scores = np.zeros((batch, n_agents, n_states, n_actions))
         self._full_information = True
 

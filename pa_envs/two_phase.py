@@ -94,7 +94,7 @@ class _Probe:
 class _CopyState:
     """Everything one copy's principal has learned."""
 
-    def __init__(self, n_agents: int, n_actions: int, n_states: int, n_classes: int, bound: float) -> None:
+    def __init__(self, n_agents: int, n_actions: int, n_states: int, n_classes: int) -> None:
         self.phase = 1
         self.probes: list[_Probe] = []
         self.next_action = 0
@@ -117,7 +117,6 @@ class _CopyState:
         self.phase2_from = -1  # periods played when phase 2 began
         self.asked = np.zeros((n_agents, n_actions))
         self.obeyed = np.zeros((n_agents, n_actions))
-        self.bound = bound
 
 
 class TwoPhaseMechanism(Mechanism):
@@ -233,9 +232,7 @@ class TwoPhaseMechanism(Mechanism):
         if not self.copies:
             model = self.structure
             self.copies = [
-                _CopyState(
-                    game.n_agents, game.n_actions, model.n_states, model.n_transition_classes, self.bound
-                )
+                _CopyState(game.n_agents, game.n_actions, model.n_states, model.n_transition_classes)
                 for _ in range(batch_size)
             ]
             for copy in self.copies:

@@ -53,6 +53,16 @@ def check_real(
         raise ValueError(f"{name} must be a finite number in {left}{low:g}, {high:g}], got {value!r}")
 
 
+def check_unit(name: str, value: object, *, open_low: bool = False) -> float:
+    """Return ``value`` as a float if it is a real number in [0, 1] (or (0, 1]), else raise
+    ``ValueError`` naming it (a discount, a probability, a learning rate)."""
+    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not real or not (0.0 < value <= 1.0 if open_low else 0.0 <= value <= 1.0):
+        span = "(0, 1]" if open_low else "[0, 1]"
+        raise ValueError(f"{name} must be a number in {span}, got {value!r}")
+    return float(value)
+
+
 @dataclasses.dataclass(frozen=True)
 class GameParams:
     """Parameters every env shares.
