@@ -13,16 +13,21 @@ Exact references are in :mod:`pa_envs.analysis`, mechanisms in
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
-from pa_envs import pollution_v0
 from pa_envs.core import PRINCIPAL, Game, GameParams, TabularModel, contract_matrix, flat_contract
 
 __version__ = "0.1.0"
 
-ENVS: dict[str, ModuleType] = {
-    "pollution_v0": pollution_v0,
-}
+# One line per env: its module ``pa_envs.<name>`` holds the env card and the factories.
+ENV_NAMES: tuple[str, ...] = (
+    "pollution_v0",
+    # new envs: one line each, above this comment
+)
+
+ENVS: dict[str, ModuleType] = {name: importlib.import_module(f"pa_envs.{name}") for name in ENV_NAMES}
+pollution_v0 = ENVS["pollution_v0"]
 
 
 def get_env_module(name: str) -> ModuleType:

@@ -616,9 +616,13 @@ def implementing_transfers(
 
 
 def price_of_anarchy(optimum: float, equilibrium_welfare: float) -> float | None:
-    """``W* / W_eq`` when both are positive, else ``None`` (use :func:`welfare_gap`)."""
+    """``W* / W_eq`` when both are positive; when both are negative (welfare is a
+    cost, as in routing games) the ratio of costs ``W_eq / W*``; else ``None``
+    (use :func:`welfare_gap`). Either way it is at least 1 when ``W* >= W_eq``."""
     if optimum > 0 and equilibrium_welfare > 0:
         return optimum / equilibrium_welfare
+    if optimum < 0 and equilibrium_welfare < 0:
+        return equilibrium_welfare / optimum
     return None
 
 

@@ -142,11 +142,13 @@ def test_prisoners_dilemma_discounted_objectives():
     assert tuple(analysis.equilibrium(model, horizon=5).joint_action(model, 4, 0)) == (D, D)
 
 
-def test_price_of_anarchy_needs_positive_welfare():
+def test_price_of_anarchy_needs_welfare_of_one_sign():
     assert analysis.price_of_anarchy(6.0, 2.0) == 3.0
     assert analysis.price_of_anarchy(6.0, 0.0) is None
     assert analysis.price_of_anarchy(6.0, -1.0) is None
-    assert analysis.price_of_anarchy(-3.0, -4.0) is None
+    # Costs (routing games): the ratio of the equilibrium's cost to the optimum's.
+    assert analysis.price_of_anarchy(-3.0, -4.0) == pytest.approx(4.0 / 3.0)
+    assert analysis.price_of_anarchy(0.0, -4.0) is None
     assert analysis.welfare_gap(-3.0, -4.0) == 1.0
 
 
@@ -312,7 +314,7 @@ def test_pigou_congestion(horizon):
         for a in lf.policy[:, 0]:
             assert (model.joint_actions[a] == ROAD).all()
         assert lf.social_welfare == pytest.approx(w_eq, abs=1e-12)
-        assert analysis.price_of_anarchy(optimum.social_welfare, lf.social_welfare) is None
+        assert analysis.price_of_anarchy(optimum.social_welfare, lf.social_welfare) == pytest.approx(4 / 3)
         assert analysis.welfare_gap(optimum.social_welfare, lf.social_welfare) == pytest.approx(
             horizon * n / 4
         )

@@ -72,6 +72,7 @@ import math
 
 import numpy as np
 
+from pa_envs.core.distributions import binomial_cdf_table, draw_from_cdf, pmf_from_cdf
 from pa_envs.core.factories import define_env
 from pa_envs.core.game import Dynamics, Game, GameParams, check_int, check_real
 from pa_envs.core.tabular import TabularModel, enumerate_count_profiles, enumerate_joint_actions
@@ -170,7 +171,7 @@ class PollutionGame(Game):
         self.quantity = quantity
         self.profit = p.price * quantity - p.production_cost * quantity**2
         self.emissions = np.arange(1, p.n_levels + 1, dtype=np.int64) * p.emission_per_unit
-        self.decay_cdf = _binomial_cdf_table(p.stock_cap, p.decay)
+        self.decay_cdf = binomial_cdf_table(p.stock_cap, p.decay)
         self._state_high = np.array([p.stock_cap], dtype=np.int64)
 
     @property
@@ -196,7 +197,7 @@ class PollutionGame(Game):
         private_utility = self.profit[actions] - p.firm_damage * stock[:, None]
         social_damage = p.social_damage * stock
         # Inverse-CDF draw of Binomial(stock, decay) from one uniform per copy.
-        decayed = (self.decay_cdf[stock] <= noise[:, :1]).sum(axis=1)
+        decayed = draw_from_cdf(self.decay_cdf[stock], noise[:, 0])
         next_stock = np.minimum(stock - decayed + self.emissions[actions].sum(axis=1), p.stock_cap)
         return Dynamics(
             next_state=next_stock[:, None],
@@ -238,7 +239,7 @@ class PollutionGame(Game):
         emitted = self.emissions[joint].sum(axis=1)  # (A,)
         totals, transition_class = np.unique(emitted, return_inverse=True)
         # Binomial(stock, decay) units decay (action-free), then class g adds totals[g] units.
-        decay_pmf = np.diff(self.decay_cdf, axis=1, prepend=0.0)  # (S, K): P(decayed = k)
+        decay_pmf = pmf_from_cdf(self.decay_cdf)  # (S, K): P(decayed = k)
         remaining = np.clip(stock[:, None] - stock[None, :], 0, None)  # k > stock has probability 0
         transitions = ShockThenMap(
             kernel_successors=remaining,
@@ -266,21 +267,6 @@ class PollutionGame(Game):
             horizon=p.max_cycles,
             symmetric=symmetric,
         )
-
-
-def _binomial_cdf_table(n_max: int, p: float) -> np.ndarray:
-    """``cdf[n, k] = P(Binomial(n, p) <= k)`` for ``n, k`` in ``0 .. n_max``; exactly 1 for ``k >= n``."""
-    n = np.arange(n_max + 1)[:, None]
-    k = np.arange(n_max + 1)[None, :]
-    valid = k <= n
-    if p in (0.0, 1.0):
-        pmf = (k == (n if p == 1.0 else 0 * n)).astype(np.float64)
-    else:
-        log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n_max + 1)))])
-        log_choose = log_fact[n] - log_fact[k] - log_fact[np.where(valid, n - k, 0)]
-        log_pmf = log_choose + k * math.log(p) + (n - k) * math.log1p(-p)
-        pmf = np.where(valid, np.exp(np.where(valid, log_pmf, 0.0)), 0.0)
-    return np.where(k >= n, 1.0, np.minimum(np.cumsum(pmf, axis=1), 1.0))
 
 
 raw_env, parallel_env_class, env, parallel_env = define_env(PollutionGame, __name__)

@@ -1,0 +1,34 @@
+"""Exact discrete laws shared by the envs: one table gives both the simulator's
+inverse-CDF draw and the tabular model's probabilities, so the two cannot drift."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def binomial_cdf_table(n_max: int, p: float) -> np.ndarray:
+    """``cdf[n, k] = P(Binomial(n, p) <= k)`` for ``n, k`` in ``0 .. n_max``; exactly 1 for ``k >= n``."""
+    n = np.arange(n_max + 1)[:, None]
+    k = np.arange(n_max + 1)[None, :]
+    valid = k <= n
+    if p in (0.0, 1.0):
+        pmf = (k == (n if p == 1.0 else 0 * n)).astype(np.float64)
+    else:
+        log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n_max + 1)))])
+        log_choose = log_fact[n] - log_fact[k] - log_fact[np.where(valid, n - k, 0)]
+        log_pmf = log_choose + k * math.log(p) + (n - k) * math.log1p(-p)
+        pmf = np.where(valid, np.exp(np.where(valid, log_pmf, 0.0)), 0.0)
+    return np.where(k >= n, 1.0, np.minimum(np.cumsum(pmf, axis=1), 1.0))
+
+
+def pmf_from_cdf(cdf: np.ndarray) -> np.ndarray:
+    """Probabilities ``P(X = k)`` from a CDF table along its last axis."""
+    return np.diff(cdf, axis=-1, prepend=0.0)
+
+
+def draw_from_cdf(cdf_rows: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draws: the number of entries of each row of ``cdf_rows`` (``(B, K)``)
+    that are ``<= u`` for the matching uniform ``u`` (``(B,)``), i.e. ``min{k: cdf[k] > u}``."""
+    return (cdf_rows <= uniforms[:, None]).sum(axis=1)
