@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 # One line per env: its module ``pa_envs.<name>`` holds the env card and the factories.
 ENV_NAMES: tuple[str, ...] = (
     "pollution_v0",
+    "congestion_v0",
     # new envs: one line each, above this comment
 )
 

@@ -137,9 +137,11 @@ class FlatSchedule(Mechanism):
             )
 
     @classmethod
-    def tax(cls, game_or_env: Any, amount: float, signal: int = -1) -> FlatSchedule:
-        """A tax of ``amount`` (> 0 taxes) on one signal (default: the last, e.g. ``high``)."""
+    def tax(cls, game_or_env: Any, amount: float, signal: int | None = None) -> FlatSchedule:
+        """A tax of ``amount`` (> 0 taxes) on one signal (default: the game's
+        :attr:`~pa_envs.core.game.Game.taxed_signal`, e.g. ``high`` production)."""
         game = _game_of(game_or_env)
+        signal = game.taxed_signal if signal is None else signal
         _check_signal(game.n_signals, signal)
         transfers = np.zeros(game.n_signals)
         transfers[signal] = -amount
@@ -149,18 +151,20 @@ class FlatSchedule(Mechanism):
     def best_flat_tax(
         cls,
         game_or_env: Any,
-        signal: int = -1,
+        signal: int | None = None,
         *,
         agent_discount: float = 0.0,
         amounts: np.ndarray | None = None,
         model: TabularModel | None = None,
     ) -> FlatSchedule:
-        """The best single flat transfer on ``signal`` by the exact analysis.
+        """The best single flat transfer on ``signal`` (default: the game's
+        :attr:`~pa_envs.core.game.Game.taxed_signal`) by the exact analysis.
 
         Candidates default to 101 taxes from 0 to ``max_transfer``; the
         equilibrium welfare of each is exact (:func:`pa_envs.analysis.best_flat_transfer`).
         """
         game = _game_of(game_or_env)
+        signal = game.taxed_signal if signal is None else signal
         _check_signal(game.n_signals, signal)
         if amounts is None:
             amounts = -np.linspace(0.0, game.params.max_transfer, 101)

@@ -235,10 +235,10 @@ def test_infos_carry_the_principals_accounting(env_name, mechanism_name):
 
 
 @env_names
-def test_flat_tax_is_posted_from_reset_and_charged_on_the_top_signal(env_name):
+def test_flat_tax_is_posted_from_reset_and_charged_on_the_taxed_signal(env_name):
     env = base_env(env_name)
     game = env.game
-    n_signals, top = game.n_signals, game.n_signals - 1
+    n_signals, top = game.n_signals, game.taxed_signal
     expected_row = np.zeros(n_signals, dtype=np.float32)
     expected_row[top] = -TAX
     menv = MechanismEnv(env, FlatSchedule.tax(env, TAX))
@@ -454,7 +454,7 @@ def test_loaded_flat_schedule_posts_the_loaded_transfers(env_name):
         )
     # The state dict is a copy: changing the source afterwards changes nothing loaded.
     source.transfers[:] = 0.0
-    assert menv.mechanism.transfers[-1] == -TAX
+    assert menv.mechanism.transfers[env.game.taxed_signal] == -TAX
 
 
 @env_names

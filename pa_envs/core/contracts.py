@@ -9,6 +9,8 @@ Box actions; these helpers convert between the two layouts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -52,6 +54,7 @@ def check_contract(
     n_signals: int,
     bound: float,
     clip: bool,
+    signal_names: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Validate a contract and return it as a float64 ``(n_agents, n_signals)`` matrix.
 
@@ -69,6 +72,9 @@ def check_contract(
         Transfers must lie in ``[-bound, bound]``.
     clip : bool
         Clip out-of-bound transfers to the bound instead of raising.
+    signal_names : sequence of str, optional
+        Labels of the signals, named in the shape error (a contract pays per
+        *signal*, which need not be the agent's action: e.g. a claim).
 
     Raises
     ------
@@ -88,9 +94,10 @@ def check_contract(
     if array.shape == (n_agents * n_signals,):
         array = array.reshape(n_agents, n_signals)
     elif array.shape != (n_agents, n_signals):
+        labels = f" over the signals ({', '.join(signal_names)})" if signal_names else ""
         raise ValueError(
             f"{player}: contract has shape {array.shape}, expected {expected} "
-            f"(or the ({n_agents}, {n_signals}) matrix n_agents x n_signals)"
+            f"(or the ({n_agents}, {n_signals}) matrix n_agents x n_signals{labels})"
         )
     if not np.all(np.isfinite(array)):
         raise ValueError(

@@ -135,6 +135,7 @@ class Episode:
             n_signals=self.game.n_signals,
             bound=self.spaces.transfer_bound,
             clip=self.clip_transfers,
+            signal_names=self.game.signal_names,
         )
 
     def check_agent_action(self, player: str, value: object) -> int:

@@ -169,6 +169,12 @@ class Game(ABC):
         """Labels of the contractible signals (a contract has one transfer per signal)."""
 
     @property
+    def taxed_signal(self) -> int:
+        """The signal a flat tax targets unless told otherwise: the one that marks the
+        most harmful action (default: the last signal, e.g. ``high`` production)."""
+        return self.n_signals - 1
+
+    @property
     def n_actions(self) -> int:
         return len(self.action_names)
 

@@ -1,0 +1,100 @@
+"""The suite's one table: per env, the exact references and short SB3 PPO runs.
+
+For each env at its defaults (``n_agents=3``): ``W*``, ``W_LF`` (myopic
+agents), the price of anarchy (or, for welfare of mixed sign, only the gap),
+the best flat incentive (one transfer on one signal, any sign, within
+``max_transfer``) and its share of the gap, then the mean evaluation welfare of
+PPO agents (one shared policy, SuperSuit) trained for ``--timesteps`` under
+``no_transfers`` and under ``pigouvian``.
+
+Examples::
+
+    python -m baselines.suite_table                    # every env, 100k PPO steps per run
+    python -m baselines.suite_table --timesteps 0      # the exact columns only
+    python -m baselines.suite_table --env grid_v0 --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import io
+import time
+
+from baselines import references, train_sb3
+from pa_envs import ENVS, analysis, get_env_module
+
+MECHANISMS = ("no_transfers", "pigouvian")
+
+
+def exact_columns(env_name: str, n_agents: int) -> dict[str, str]:
+    """The exact part of an env's row."""
+    game = get_env_module(env_name).parallel_env(n_agents=n_agents).game
+    model = game.exact_model()
+    refs = analysis.exact_references(model)
+    signal, amount, flat = references.best_flat_incentive(model, game, 0.0)
+    w_star, w_lf = refs.optimum.social_welfare, refs.laissez_faire.social_welfare
+    poa = refs.price_of_anarchy
+    gap = refs.welfare_gap
+    return {
+        "env": env_name,
+        "W*": f"{w_star:.2f}",
+        "W_LF": f"{w_lf:.2f}",
+        "PoA": f"{poa:.3f}" if poa is not None else "n/a",
+        "gap (share of abs W*)": f"{gap:.2f} ({gap / abs(w_star):.1%})",
+        "best flat incentive": f"{amount:+.2f} on `{game.signal_names[signal]}`",
+        "its share of gap": f"{(flat.social_welfare - w_lf) / gap:.3f}" if gap > 1e-9 else "n/a",
+    }
+
+
+def ppo_welfare(env_name: str, mechanism: str, n_agents: int, timesteps: int, seed: int) -> str:
+    """Train PPO agents under ``mechanism`` and return ``welfare ± s.e. (share of the gap closed)``."""
+    import torch
+
+    torch.set_num_threads(1)  # tiny networks: threads only fight over the cores
+    with contextlib.redirect_stdout(io.StringIO()):  # keep the table the only output
+        evaluation = train_sb3.main(
+            [
+                *("--env", env_name, "--mechanism", mechanism, "--n-agents", str(n_agents)),
+                *("--timesteps", str(timesteps), "--seed", str(seed), "--no-progress"),
+            ]
+        )
+    gap = evaluation.optimum - evaluation.laissez_faire
+    closed = f", {evaluation.share_of_gap_closed:+.2f} of gap" if gap > 1e-9 else ""
+    return f"{evaluation.welfare:.2f} ± {evaluation.welfare_stderr:.2f}{closed}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", action="append", help="env name (repeatable; default: all)")
+    parser.add_argument("--n-agents", type=int, default=3)
+    parser.add_argument("--timesteps", type=int, default=100_000, help="PPO agent-steps per run (0: skip)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=1, help="PPO runs in parallel processes")
+    args = parser.parse_args(argv)
+    names = [get_env_module(name).parallel_env_class.game_class.name for name in (args.env or sorted(ENVS))]
+    start = time.perf_counter()
+    rows = {name: exact_columns(name, args.n_agents) for name in names}
+    if args.timesteps > 0:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            runs = {
+                (name, mechanism): pool.submit(
+                    ppo_welfare, name, mechanism, args.n_agents, args.timesteps, args.seed
+                )
+                for name in names
+                for mechanism in MECHANISMS
+            }
+            for (name, mechanism), run in runs.items():
+                rows[name][f"PPO under {mechanism}"] = run.result()
+    columns = list(next(iter(rows.values())))
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows.values():
+        print("| " + " | ".join(row[c] for c in columns) + " |")
+    seconds = time.perf_counter() - start
+    print(f"\n({seconds:.0f} s; PPO: {args.timesteps} agent-steps per run, seed {args.seed})")
+
+
+if __name__ == "__main__":
+    main()
