@@ -32,3 +32,23 @@ def draw_from_cdf(cdf_rows: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     """Inverse-CDF draws: the number of entries of each row of ``cdf_rows`` (``(B, K)``)
     that are ``<= u`` for the matching uniform ``u`` (``(B,)``), i.e. ``min{k: cdf[k] > u}``."""
     return (cdf_rows <= uniforms[:, None]).sum(axis=1)
+
+
+def draw_from_cdf_table(table: np.ndarray, rows: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """``draw_from_cdf(table[rows], uniforms)`` without gathering whole rows: a binary search
+    per draw, ``ceil(log2 K)`` vectorized steps instead of ``B * K`` comparisons.
+
+    Every row of ``table`` (``(R, K)``) must be non-decreasing and end at 1, so the result,
+    ``min{k: table[row, k] > u}``, is the same integer as the comparison count.
+    """
+    n_columns = table.shape[1]
+    flat = table.reshape(-1)
+    base = np.asarray(rows, dtype=np.int64) * n_columns
+    low = np.zeros(base.shape, dtype=np.int64)
+    high = np.full(base.shape, n_columns - 1, dtype=np.int64)
+    for _ in range(max(1, math.ceil(math.log2(n_columns)))):
+        middle = (low + high) >> 1
+        right = flat[base + middle] <= uniforms
+        low = np.where(right, middle + 1, low)
+        high = np.where(right, high, middle)
+    return low

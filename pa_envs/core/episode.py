@@ -27,6 +27,13 @@ def agent_name(i: int) -> str:
     return f"agent_{i}"
 
 
+def agent_observations(game: Game, state: np.ndarray, contracts: np.ndarray) -> np.ndarray:
+    """``(B, N, F + S)`` float32 observations of every agent of B copies: its state
+    features followed by its row of the contract in force (``(B, N, S)``)."""
+    features = game.agent_features(state)
+    return np.concatenate([features, contracts], axis=2).astype(np.float32)
+
+
 class PlayerSpaces:
     """The spaces of every player of a game, built once so each call returns the same object."""
 
@@ -166,8 +173,7 @@ class Episode:
     # -- what players see -----------------------------------------------------
     def agent_observations(self, contract: np.ndarray) -> np.ndarray:
         """``(N, F + S)`` float32: each agent's state features and its contract row."""
-        features = self.game.agent_features(self.state)[0]
-        return np.concatenate([features, contract], axis=1).astype(np.float32)
+        return agent_observations(self.game, self.state, contract[None])[0]
 
     def principal_observation(self) -> np.ndarray:
         return self.game.principal_features(self.state)[0].astype(np.float32)

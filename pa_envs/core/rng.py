@@ -58,6 +58,12 @@ def counter(episode: int, period: int) -> int:
     return ((episode << _PERIOD_BITS) | period) & _MASK
 
 
+def batch_counters(episodes: np.ndarray, periods: np.ndarray) -> np.ndarray:
+    """:func:`counter` of many ``(episode, period)`` pairs, as uint64."""
+    episodes = np.asarray(episodes, dtype=np.uint64)
+    return (episodes << np.uint64(_PERIOD_BITS)) | np.asarray(periods, dtype=np.uint64)
+
+
 def uniforms(key: int, count: int, n: int) -> np.ndarray:
     """Return ``n`` uniforms in [0, 1) for one copy, as a ``(1, n)`` float64 array."""
     base = _mix((key + _mix(count)) & _MASK)

@@ -68,7 +68,7 @@ import dataclasses
 
 import numpy as np
 
-from pa_envs.core.distributions import binomial_cdf_table, draw_from_cdf, pmf_from_cdf
+from pa_envs.core.distributions import binomial_cdf_table, draw_from_cdf_table, pmf_from_cdf
 from pa_envs.core.factories import define_env
 from pa_envs.core.game import Dynamics, Game, GameParams, check_int, check_real, check_unit
 from pa_envs.core.tabular import TabularModel, enumerate_count_profiles, enumerate_joint_actions
@@ -189,7 +189,7 @@ class CongestionGame(Game):
         costs = self.travel_costs(queue, drivers)  # (B, 2)
         private_utility = -np.take_along_axis(costs, actions, axis=1)
         excess = np.maximum(drivers + queue - p.road_capacity, 0)
-        carried = draw_from_cdf(self.carry_cdf[excess], noise[:, 0])
+        carried = draw_from_cdf_table(self.carry_cdf, excess, noise[:, 0])
         spillover = p.spillover_cost * queue.astype(np.float64)
         return Dynamics(
             next_state=np.minimum(carried, p.queue_cap)[:, None],

@@ -72,7 +72,7 @@ import math
 
 import numpy as np
 
-from pa_envs.core.distributions import binomial_cdf_table, draw_from_cdf, pmf_from_cdf
+from pa_envs.core.distributions import binomial_cdf_table, draw_from_cdf_table, pmf_from_cdf
 from pa_envs.core.factories import define_env
 from pa_envs.core.game import Dynamics, Game, GameParams, check_int, check_real
 from pa_envs.core.tabular import TabularModel, enumerate_count_profiles, enumerate_joint_actions
@@ -197,7 +197,7 @@ class PollutionGame(Game):
         private_utility = self.profit[actions] - p.firm_damage * stock[:, None]
         social_damage = p.social_damage * stock
         # Inverse-CDF draw of Binomial(stock, decay) from one uniform per copy.
-        decayed = draw_from_cdf(self.decay_cdf[stock], noise[:, 0])
+        decayed = draw_from_cdf_table(self.decay_cdf, stock, noise[:, 0])
         next_stock = np.minimum(stock - decayed + self.emissions[actions].sum(axis=1), p.stock_cap)
         return Dynamics(
             next_state=next_stock[:, None],

@@ -1,0 +1,139 @@
+"""B copies of one game stepped in one numpy call: the engine of the vector forms.
+
+:class:`BatchedEpisodes` keeps, per copy, the state, the stream key, the
+episode count and the period, and plays a period of all copies with one call
+of :func:`~pa_envs.core.game.resolve_period`, the very function a single
+PettingZoo env calls with ``B = 1``. The random numbers come from the same
+counter-based stream (:mod:`pa_envs.core.rng`), so copy ``b`` seeded with
+``seeds[b]`` follows the trajectory of a PettingZoo env reset with
+``seed=seeds[b]`` and then reset without a seed at each episode end, bit for bit.
+Finished copies restart on their own (:meth:`BatchedEpisodes.restart`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from pa_envs.core import rng
+from pa_envs.core.episode import PlayerSpaces, agent_name
+from pa_envs.core.game import Game, PeriodOutcome, check_int, resolve_period
+
+
+def copy_seeds(seed: int | Sequence[int] | None, num_copies: int) -> list[int | None]:
+    """One seed per copy: ``seed + b`` for an int (as SB3 and gymnasium seed vector envs),
+    the given sequence, or ``None`` (fresh entropy) for every copy."""
+    if seed is None:
+        return [None] * num_copies
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        if seed < 0:
+            raise ValueError(f"seed must be a non-negative int, a sequence of them or None, got {seed!r}")
+        return [int(seed) + b for b in range(num_copies)]
+    seeds = list(seed) if isinstance(seed, (list, tuple, np.ndarray)) else None
+    if seeds is None or len(seeds) != num_copies:
+        raise ValueError(
+            f"seed must be an int, None or a sequence of {num_copies} seeds (one per copy), got {seed!r}"
+        )
+    return seeds
+
+
+class BatchedEpisodes:
+    """The state, randomness and checks of B copies of a game.
+
+    Parameters
+    ----------
+    game : Game
+        The economics (shared by every copy).
+    num_copies : int
+        B, at least 1.
+    """
+
+    def __init__(self, game: Game, num_copies: int) -> None:
+        check_int("num_copies", num_copies, 1)
+        self.game = game
+        self.num_copies = num_copies
+        self.spaces = PlayerSpaces(game)
+        self.keys = np.zeros(num_copies, dtype=np.uint64)
+        self.episodes = np.zeros(num_copies, dtype=np.int64)
+        self.periods = np.zeros(num_copies, dtype=np.int64)
+        self.state: np.ndarray | None = None
+        self._noise_size = game.noise_size
+
+    def reset(self, seed: int | Sequence[int] | None = None) -> np.ndarray:
+        """Start every copy's first episode; return the ``(B, state_dim)`` initial states."""
+        keys = [rng.key_from_seed(s) for s in copy_seeds(seed, self.num_copies)]
+        self.keys = np.array(keys, dtype=np.uint64)
+        self.episodes[:] = 0
+        self.periods[:] = 0
+        self.state = self.game.initial_state(self._noise(self.keys, self.episodes, self.periods))
+        return self.state
+
+    def restart(self, which: np.ndarray) -> None:
+        """Copies ``which`` (indices) begin their next episode, as an unseeded reset does."""
+        self.episodes[which] += 1
+        self.periods[which] = 0
+        noise = self._noise(self.keys[which], self.episodes[which], self.periods[which])
+        self.state[which] = self.game.initial_state(noise)
+
+    def play(self, actions: np.ndarray, contracts: np.ndarray) -> tuple[PeriodOutcome, np.ndarray]:
+        """One period of every copy: ``actions`` ``(B, N)`` under ``contracts`` ``(B, N, n_signals)``.
+
+        Returns the outcome and ``(B,)`` whether each copy's episode ended
+        (terminated, or truncated at ``max_cycles``); finished copies keep their
+        final state until :meth:`restart`.
+        """
+        if self.state is None:
+            raise RuntimeError("call reset() before play()")
+        self.periods += 1
+        noise = self._noise(self.keys, self.episodes, self.periods)
+        outcome = resolve_period(self.game, self.state, actions, contracts, noise)
+        self.state = outcome.dynamics.next_state
+        done = outcome.dynamics.terminated | (self.periods >= self.game.params.max_cycles)
+        return outcome, done
+
+    def _noise(self, keys: np.ndarray, episodes: np.ndarray, periods: np.ndarray) -> np.ndarray:
+        return rng.batch_uniforms(keys, rng.batch_counters(episodes, periods), self._noise_size)
+
+    # -- checks -------------------------------------------------------------------------
+    def check_actions(self, actions: object) -> np.ndarray:
+        """Validate ``(B, N)`` discrete actions (or ``(B * N,)``) and return them as int64."""
+        game, b = self.game, self.num_copies
+        n, k = game.n_agents, game.n_actions
+        names = ", ".join(game.action_names)
+        expected = f"Discrete({k}) per agent ({names}), shaped ({b}, {n}) or ({b * n},)"
+        array = np.asarray(actions)
+        if array.dtype.kind not in "iu":
+            if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
+                array = array.astype(np.int64)  # integral floats, as some learners emit
+            else:
+                raise TypeError(f"actions must be ints: {expected}; got dtype {array.dtype}")
+        if array.size != b * n:
+            raise ValueError(f"actions have shape {array.shape}, expected {expected}")
+        array = array.reshape(b, n).astype(np.int64, copy=False)
+        bad = (array < 0) | (array >= k)
+        if bad.any():
+            copy, agent = np.argwhere(bad)[0]
+            raise ValueError(
+                f"copy {copy}, {agent_name(int(agent))}: action {int(array[copy, agent])} "
+                f"is outside Discrete({k}) ({', '.join(game.action_names)})"
+            )
+        return array
+
+    def check_contracts(self, contracts: np.ndarray, who: str) -> np.ndarray:
+        """Raise unless ``contracts`` are finite ``(B, N, n_signals)`` transfers within the bound."""
+        game = self.game
+        shape = (self.num_copies, game.n_agents, game.n_signals)
+        contracts = np.asarray(contracts, dtype=np.float64)
+        if contracts.shape != shape:
+            raise ValueError(f"{who} posted contracts of shape {contracts.shape}, expected {shape}")
+        bound = self.spaces.transfer_bound
+        bad = ~np.isfinite(contracts) | (np.abs(contracts) > bound)
+        if bad.any():
+            copy, agent, signal = np.argwhere(bad)[0]
+            raise ValueError(
+                f"{who} posted, in copy {copy}, a transfer of {contracts[copy, agent, signal]!r} to "
+                f"{agent_name(int(agent))} on signal {game.signal_names[signal]!r}, outside "
+                f"[-{bound:g}, {bound:g}]"
+            )
+        return contracts

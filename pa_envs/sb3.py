@@ -1,0 +1,202 @@
+"""A Stable-Baselines3 ``VecEnv`` of B copies x N agents under a mechanism, stepped in one numpy call.
+
+:class:`MechanismVecEnv` is a drop-in replacement for SuperSuit's
+``concat_vec_envs_v1(pettingzoo_env_to_vec_env_v1(mechanism_env(env, mechanism)), B)``:
+the same ``B * N`` sub-environments in the same order (copy-major: copy 0's
+agents, then copy 1's, ...), the same observations, rewards and dones, and
+the same trajectories for the same seed (copy ``b`` uses ``seed + b``, as
+SuperSuit seeds its copies), bit for bit. ``PPO("MlpPolicy", venv)`` works
+unchanged. It needs the ``sb3`` extra (``pip install "pa_envs[sb3]"``).
+
+Each period the mechanism sees the state of every copy and posts their
+contracts at once; the agents observe them and act (Stackelberg timing, as in
+:class:`~pa_envs.mechanisms.MechanismEnv`). A finished copy restarts on its
+own; the agents' infos then carry ``terminal_observation`` and, at the
+horizon, ``TimeLimit.truncated`` as SB3 expects. Welfare accounting is kept
+as arrays (:attr:`MechanismVecEnv.last_period`) rather than copied into
+``B * N`` info dicts every step.
+
+Example::
+
+    from stable_baselines3 import PPO
+    from pa_envs.sb3 import MechanismVecEnv
+    venv = MechanismVecEnv("pollution_v0", "pigouvian", num_copies=64, seed=0, n_agents=3)
+    PPO("MlpPolicy", venv).learn(100_000)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+try:
+    from stable_baselines3.common.vec_env.base_vec_env import VecEnv
+except ImportError as missing:  # pragma: no cover - exercised only without the extra
+    raise ImportError('pa_envs.sb3 needs Stable-Baselines3: pip install "pa_envs[sb3]"') from missing
+
+from pa_envs.core.batch import BatchedEpisodes, copy_seeds
+from pa_envs.core.episode import agent_observations
+from pa_envs.core.game import Game
+from pa_envs.mechanisms import Mechanism, MechanismInput, PeriodFeedback, make_mechanism
+
+
+class PeriodAccounts(NamedTuple):
+    """What the last period produced in every copy, ``(B,)`` arrays (``(B, N)`` for transfers)."""
+
+    social_welfare: np.ndarray
+    externality: np.ndarray
+    transfers: np.ndarray
+    principal_reward: np.ndarray
+    done: np.ndarray
+
+
+class MechanismVecEnv(VecEnv):
+    """B copies of an env's agents under a mechanism, as one SB3 ``VecEnv`` of ``B * N`` envs.
+
+    Parameters
+    ----------
+    env : str or PrincipalAgentParallelEnv
+        A registered env name (built with ``env_kwargs``) or a parallel env of
+        this suite, whose parameters every copy shares.
+    mechanism : str or Mechanism
+        The principal: a bundled name (built with ``mechanism_kwargs``) or a
+        :class:`~pa_envs.mechanisms.Mechanism`, which acts on the whole batch.
+    num_copies : int
+        B.
+    seed : int, sequence of ints or None
+        Copy ``b`` uses ``seed + b`` (or ``seed[b]``); ``None`` draws fresh entropy.
+    mechanism_kwargs : dict, optional
+    **env_kwargs
+        Parameters of the env when ``env`` is a name (``n_agents``, ``max_cycles``, ...).
+    """
+
+    def __init__(
+        self,
+        env: Any,
+        mechanism: str | Mechanism = "no_transfers",
+        num_copies: int = 1,
+        seed: int | Sequence[int] | None = None,
+        mechanism_kwargs: dict[str, Any] | None = None,
+        **env_kwargs: Any,
+    ) -> None:
+        base = _parallel_env(env, env_kwargs)
+        if isinstance(mechanism, Mechanism):
+            if mechanism_kwargs:
+                raise TypeError("mechanism_kwargs build a mechanism by name; this one is built already")
+        else:
+            mechanism = make_mechanism(mechanism, base, **(mechanism_kwargs or {}))
+        self.game: Game = base.game
+        self.mechanism = mechanism
+        mechanism.bind(self.game)
+        self.engine = BatchedEpisodes(self.game, num_copies)
+        self.num_copies = num_copies
+        self.n_agents = self.game.n_agents
+        spaces = self.engine.spaces
+        self.render_mode = None  # before VecEnv.__init__, which warns when it is missing
+        super().__init__(num_copies * self.n_agents, spaces.agent_observation, spaces.agent_action)
+        copy_seeds(seed, num_copies)  # check it now rather than at the first reset
+        self._copy_seed = seed
+        self._actions: np.ndarray | None = None
+        self._contracts: np.ndarray | None = None
+        self.last_period: PeriodAccounts | None = None
+
+    # -- SB3's VecEnv API -----------------------------------------------------------------
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        """Seed the next reset: copy ``b`` gets ``seed + b`` (SB3 calls this for ``PPO(seed=...)``)."""
+        self._copy_seed = seed
+        return copy_seeds(seed, self.num_copies)
+
+    def reset(self) -> np.ndarray:
+        self.engine.reset(self._copy_seed)
+        self._copy_seed = None  # later resets continue each copy's stream
+        self.mechanism.start_episodes(self.num_copies)
+        self._post()
+        return self._observe()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = actions
+
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
+        if self._contracts is None or self._actions is None:
+            raise RuntimeError("call reset() and step_async() before step_wait()")
+        engine = self.engine
+        actions = engine.check_actions(self._actions)
+        self._actions = None
+        state, periods, contracts = engine.state, engine.periods.copy(), self._contracts
+        outcome, done = engine.play(actions, contracts)
+        dynamics = outcome.dynamics
+        self.mechanism.update(
+            PeriodFeedback(
+                state=state,
+                period=periods,
+                contract=contracts,
+                signals=dynamics.signals,
+                transfers=outcome.transfers,
+                principal_payoff=dynamics.principal_payoff,
+                social_welfare=outcome.social_welfare,
+                next_state=engine.state,
+                done=done,
+            )
+        )
+        self.last_period = PeriodAccounts(
+            outcome.social_welfare, dynamics.externality, outcome.transfers, outcome.principal_reward, done
+        )
+        rewards = outcome.agent_rewards.reshape(-1).astype(np.float32)
+        dones = np.repeat(done, self.n_agents)
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        finished = np.flatnonzero(done)
+        if len(finished):
+            final = self._observe()
+            truncated = ~dynamics.terminated
+            for copy in finished.tolist():
+                for row in range(copy * self.n_agents, (copy + 1) * self.n_agents):
+                    infos[row]["terminal_observation"] = final[row]
+                    infos[row]["TimeLimit.truncated"] = bool(truncated[copy])
+            engine.restart(finished)
+            self.mechanism.start_episodes(self.num_copies, finished)
+        self._post()
+        return self._observe(), rewards, dones, infos
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        return [getattr(self, attr_name)] * len(list(self._get_indices(indices)))
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        raise AttributeError(f"MechanismVecEnv sub-environments share one engine; cannot set {attr_name!r}")
+
+    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
+        method = getattr(self, method_name)
+        return [method(*args, **kwargs) for _ in self._get_indices(indices)]
+
+    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+        return [False] * len(list(self._get_indices(indices)))
+
+    # -- internals ------------------------------------------------------------------------
+    def _post(self) -> None:
+        """The mechanism sees every copy's state and posts this period's contracts."""
+        engine = self.engine
+        state = engine.state
+        observation = self.game.principal_features(state).astype(np.float32)
+        inputs = MechanismInput(state, observation, engine.periods.copy())
+        self._contracts = engine.check_contracts(self.mechanism.contract(inputs), self.mechanism.name)
+
+    def _observe(self) -> np.ndarray:
+        observations = agent_observations(self.game, self.engine.state, self._contracts)
+        return observations.reshape(self.num_envs, -1)
+
+
+def _parallel_env(env: Any, env_kwargs: dict[str, Any]) -> Any:
+    from pa_envs import get_env_module
+    from pa_envs.core.parallel import PrincipalAgentParallelEnv
+
+    if isinstance(env, str):
+        return get_env_module(env).parallel_env(**env_kwargs)
+    if isinstance(env, PrincipalAgentParallelEnv):
+        if env_kwargs:
+            raise TypeError(f"env parameters {sorted(env_kwargs)} go with an env name, not a built env")
+        return env
+    raise TypeError(f"env must be a registered env name or a pa_envs parallel env, got {env!r}")

@@ -1,0 +1,127 @@
+"""The vector forms step B copies in one call and follow B PettingZoo envs bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import supersuit as ss
+
+from pa_envs import ENVS
+from pa_envs.mechanisms import NoTransfers, mechanism_env
+from pa_envs.sb3 import MechanismVecEnv
+
+COPIES, N_AGENTS, MAX_CYCLES, STEPS, SEED = 3, 2, 5, 12, 7
+MECHANISMS = [("no_transfers", {}), ("flat_tax", {"amount": 1.0}), ("pigouvian", {})]
+
+
+def random_actions(env, steps: int) -> np.ndarray:
+    generator = np.random.default_rng(0)
+    return generator.integers(0, env.game.n_actions, size=(steps, COPIES * N_AGENTS))
+
+
+def pettingzoo_copies(name: str, mechanism: str, kwargs: dict):
+    return [
+        mechanism_env(ENVS[name].parallel_env(n_agents=N_AGENTS, max_cycles=MAX_CYCLES), mechanism, **kwargs)
+        for _ in range(COPIES)
+    ]
+
+
+def vector_env(name: str, mechanism: str, kwargs: dict) -> MechanismVecEnv:
+    return MechanismVecEnv(
+        name, mechanism, COPIES, seed=SEED, mechanism_kwargs=kwargs, n_agents=N_AGENTS, max_cycles=MAX_CYCLES
+    )
+
+
+@pytest.mark.parametrize(("mechanism", "kwargs"), MECHANISMS, ids=[m for m, _ in MECHANISMS])
+def test_vector_env_follows_independent_pettingzoo_envs(env_module, mechanism, kwargs):
+    name = env_module.parallel_env_class.game_class.name
+    venv = vector_env(name, mechanism, kwargs)
+    envs = pettingzoo_copies(name, mechanism, kwargs)
+    observations = venv.reset()
+    expected = [env.reset(seed=SEED + b)[0] for b, env in enumerate(envs)]
+    assert np.array_equal(observations, np.concatenate([np.stack(list(o.values())) for o in expected]))
+    for step, actions in enumerate(random_actions(venv, STEPS)):
+        observations, rewards, dones, infos = venv.step(actions)
+        for b, env in enumerate(envs):
+            rows = range(b * N_AGENTS, (b + 1) * N_AGENTS)
+            joint = dict(zip(env.agents, actions[rows.start : rows.stop].tolist(), strict=True))
+            obs, rew, _, _, info = env.step(joint)
+            done = not env.agents
+            assert np.array_equal(dones[rows.start : rows.stop], [done] * N_AGENTS), step
+            expected_rewards = np.array(list(rew.values()), dtype=np.float32)
+            assert np.array_equal(rewards[rows.start : rows.stop], expected_rewards), step
+            assert venv.last_period.social_welfare[b] == info["agent_0"]["social_welfare"]
+            if done:
+                final = np.stack([infos[r]["terminal_observation"] for r in rows])
+                assert np.array_equal(final, np.stack(list(obs.values())))
+                assert all(infos[r]["TimeLimit.truncated"] for r in rows)
+                obs, _ = env.reset()  # unseeded: the copy's stream goes on
+            assert np.array_equal(observations[rows.start : rows.stop], np.stack(list(obs.values()))), step
+
+
+@pytest.mark.parametrize(("mechanism", "kwargs"), MECHANISMS[:2], ids=[m for m, _ in MECHANISMS[:2]])
+def test_vector_env_is_a_drop_in_for_supersuit(env_module, mechanism, kwargs):
+    name = env_module.parallel_env_class.game_class.name
+    venv = vector_env(name, mechanism, kwargs)
+    base = pettingzoo_copies(name, mechanism, kwargs)[0]
+    reference = ss.concat_vec_envs_v1(
+        ss.pettingzoo_env_to_vec_env_v1(base), COPIES, num_cpus=0, base_class="stable_baselines3"
+    )
+    assert reference.num_envs == venv.num_envs
+    assert reference.observation_space == venv.observation_space
+    assert reference.action_space == venv.action_space
+    ours = venv.reset()
+    theirs, _ = reference.venv.reset(seed=SEED)
+    assert np.array_equal(ours, theirs)
+    for actions in random_actions(venv, STEPS):
+        ours = venv.step(actions)
+        theirs = reference.step(actions)
+        for a, b in zip(ours[:3], theirs[:3], strict=True):
+            assert np.array_equal(a, b)
+
+
+def test_sb3_ppo_trains_on_the_vector_env(one_torch_thread):
+    from stable_baselines3 import PPO
+
+    venv = MechanismVecEnv("pollution_v0", "pigouvian", 4, n_agents=2, max_cycles=8)
+    model = PPO("MlpPolicy", venv, n_steps=16, batch_size=32, n_epochs=1, seed=3, device="cpu")
+    model.learn(64)
+    assert model.num_timesteps >= 64
+
+
+def test_seeding_through_sb3_seed_matches_the_constructor_seed():
+    a = MechanismVecEnv("pollution_v0", "no_transfers", 2, seed=5, n_agents=2)
+    b = MechanismVecEnv("pollution_v0", "no_transfers", 2, n_agents=2)
+    b.seed(5)
+    assert np.array_equal(a.reset(), b.reset())
+    actions = np.full(4, 2)
+    for _ in range(4):
+        for x, y in zip(a.step(actions)[:3], b.step(actions)[:3], strict=True):
+            assert np.array_equal(x, y)
+
+
+@pytest.mark.parametrize(
+    ("actions", "error", "fragment"),
+    [
+        (np.array([0, 1, 2, 3]), ValueError, "copy 1, agent_1: action 3"),
+        (np.array([0, 1, 2]), ValueError, "shape"),
+        (np.array([0.5, 1, 2, 0]), TypeError, "ints"),
+        (np.array([0, -1, 0, 0]), ValueError, "copy 0, agent_1"),
+    ],
+)
+def test_bad_actions_name_the_copy_and_the_agent(actions, error, fragment):
+    venv = MechanismVecEnv("pollution_v0", "no_transfers", 2, seed=0, n_agents=2)
+    venv.reset()
+    with pytest.raises(error, match=fragment):
+        venv.step(actions)
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError, match="num_copies"):
+        MechanismVecEnv("pollution_v0", "no_transfers", 0)
+    with pytest.raises(KeyError, match="pollution_v0"):
+        MechanismVecEnv("polution_v0", "no_transfers", 2)
+    with pytest.raises(ValueError, match="2 seeds"):
+        MechanismVecEnv("pollution_v0", "no_transfers", 2, seed=[1, 2, 3])
+    with pytest.raises(TypeError, match="mechanism_kwargs"):
+        MechanismVecEnv("pollution_v0", NoTransfers(), 2, mechanism_kwargs={"amount": 1})
