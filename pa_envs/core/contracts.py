@@ -46,6 +46,9 @@ def flat_contract(matrix: np.ndarray) -> np.ndarray:
     return matrix.reshape(-1)
 
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def check_contract(
     value: object,
     *,
@@ -84,6 +87,20 @@ def check_contract(
         On a wrong shape, a NaN or infinite transfer, or (unless ``clip``) a
         transfer outside ``[-bound, bound]``.
     """
+    if (
+        type(value) is np.ndarray
+        and value.dtype in _FLOATS
+        and value.size == n_agents * n_signals
+        and value.ndim in (1, 2)
+        and (value.ndim == 1 or value.shape == (n_agents, n_signals))
+    ):
+        # The common case, checked with few numpy calls; NaN fails the comparison
+        # and falls through to the checks below, which name the problem.
+        array = value.astype(np.float64).reshape(n_agents, n_signals)
+        if clip and np.all(np.isfinite(array)):
+            return np.clip(array, -bound, bound)
+        if np.abs(array).max() <= bound:
+            return array
     expected = f"Box(-{bound:g}, {bound:g}, ({n_agents * n_signals},), float32)"
     if value is None or np.iscomplexobj(value):
         raise TypeError(f"{player}: a contract must be real numbers, expected {expected}, got {value!r}")

@@ -7,6 +7,9 @@ import math
 
 import numpy as np
 
+# Up to this many table entries per call the rows are gathered and compared at once.
+_GATHER_LIMIT = 16_384
+
 
 def binomial_cdf_table(n_max: int, p: float) -> np.ndarray:
     """``cdf[n, k] = P(Binomial(n, p) <= k)`` for ``n, k`` in ``0 .. n_max``; exactly 1 for ``k >= n``."""
@@ -42,6 +45,9 @@ def draw_from_cdf_table(table: np.ndarray, rows: np.ndarray, uniforms: np.ndarra
     ``min{k: table[row, k] > u}``, is the same integer as the comparison count.
     """
     n_columns = table.shape[1]
+    if np.size(rows) * n_columns <= _GATHER_LIMIT:
+        # Few draws: gathering whole rows is fewer numpy calls than the search.
+        return draw_from_cdf(table[rows], uniforms)
     flat = table.reshape(-1)
     base = np.asarray(rows, dtype=np.int64) * n_columns
     low = np.zeros(base.shape, dtype=np.int64)

@@ -148,6 +148,9 @@ class Episode:
     def check_agent_action(self, player: str, value: object) -> int:
         """Validate one agent's discrete action and return it as an int."""
         n = self.game.n_actions
+        kind = type(value)
+        if (kind is int or kind is np.int64) and 0 <= value < n:  # the common case, first
+            return int(value)
         expected = f"Discrete({n}), an int in 0..{n - 1} ({', '.join(self.game.action_names)})"
         if isinstance(value, np.ndarray) and value.shape == ():
             value = value[()]
@@ -201,25 +204,28 @@ class Episode:
             welfare = float(outcome.social_welfare[0])
             externality = float(d.externality[0])
             payoff = float(d.principal_payoff[0])
+        # Python scalars once, then plain dict building: this runs every step.
+        utility_list, transfer_list = utility.tolist(), transfers.tolist()
+        action_list, signal_list = actions.tolist(), signals.tolist()
         principal = {
             "period": self.period,
             "social_welfare": welfare,
             "externality": externality,
             "principal_payoff": payoff,
-            "transfers": np.array(transfers, dtype=np.float64),
-            "total_transfers": float(np.sum(transfers)),
+            "transfers": np.array(transfer_list, dtype=np.float64),
+            "total_transfers": float(transfers.sum()),
             "contract": contract.copy(),
-            "actions": np.array(actions, dtype=np.int64),
-            "signals": np.array(signals, dtype=np.int64),
+            "actions": np.array(action_list, dtype=np.int64),
+            "signals": np.array(signal_list, dtype=np.int64),
             **self.game.describe_state(self.state[0]),
         }
         infos = {PRINCIPAL: principal}
         for i, name in enumerate(self.agents):
             infos[name] = {
                 "period": self.period,
-                "private_utility": float(utility[i]),
-                "transfer": float(transfers[i]),
-                "action": int(actions[i]),
-                "signal": int(signals[i]),
+                "private_utility": utility_list[i],
+                "transfer": transfer_list[i],
+                "action": action_list[i],
+                "signal": signal_list[i],
             }
         return infos

@@ -222,7 +222,7 @@ class Game(ABC):
     # -- what players see ---------------------------------------------------
     def agent_features(self, state: np.ndarray) -> np.ndarray:
         """``(B, N, F)`` state features each agent observes (default: the whole state)."""
-        return np.broadcast_to(state[:, None, :], (state.shape[0], self.n_agents, state.shape[1]))
+        return np.repeat(state[:, None, :], self.n_agents, axis=1)
 
     def agent_features_high(self) -> np.ndarray:
         """Upper bounds of :meth:`agent_features` (the lower bounds are 0)."""
@@ -238,7 +238,7 @@ class Game(ABC):
 
     def describe_state(self, state_row: np.ndarray) -> dict[str, int]:
         """Name each component of one copy's state, for infos and rendering."""
-        return {name: int(v) for name, v in zip(self.state_names, state_row, strict=True)}
+        return dict(zip(self.state_names, np.asarray(state_row).tolist(), strict=True))
 
 
 def resolve_period(
@@ -251,7 +251,8 @@ def resolve_period(
     change each agent's reward (and so what it learns to do).
     """
     dynamics = game.step(state, actions, noise)
-    transfers = np.take_along_axis(contracts, dynamics.signals[:, :, None], axis=2)[:, :, 0]
+    batch, n_agents = dynamics.signals.shape
+    transfers = contracts[np.arange(batch)[:, None], np.arange(n_agents), dynamics.signals]
     agent_rewards = dynamics.private_utility + transfers
     social_welfare = dynamics.private_utility.sum(axis=1) + dynamics.principal_payoff
     params = game.params
