@@ -417,26 +417,57 @@ def best_responses(
         raise ValueError(f"players must be agent indices in 0..{n_agents - 1}, got {players!r}")
     if isinstance(max_rounds, bool) or not isinstance(max_rounds, (int, np.integer)) or max_rounds < 1:
         raise ValueError(f"max_rounds must be a positive int, got {max_rounds!r}")
+    joint = batch_best_responses(
+        model, np.array([state]), contract[None], actions[None], players=movers, max_rounds=max_rounds
+    )
+    return joint[0]
+
+
+def batch_best_responses(
+    model: TabularModel,
+    states: np.ndarray,
+    contracts: np.ndarray,
+    start: np.ndarray,
+    *,
+    players: list[int] | range | None = None,
+    max_rounds: int = 200,
+) -> np.ndarray:
+    """:func:`best_responses` for B copies at once (the vector forms' behaviour).
+
+    ``states``: ``(B,)`` state indices; ``contracts``: ``(B, N, n_signals)``;
+    ``start``: ``(B, N)`` actions where iteration starts. Only ``players``
+    (default: all) best-respond, each keeping its action unless another is
+    strictly better (beyond a relative 1e-12). Inputs are trusted (the vector
+    forms check them); returns ``(B, N)`` actions.
+    """
+    n_agents, n_actions = model.n_agents, model.n_actions
+    actions = np.array(start, dtype=np.int64)
+    states = np.asarray(states, dtype=np.int64)
+    rows = np.arange(len(states))
     choices = np.arange(n_actions)
+    movers = range(n_agents) if players is None else players
     for _ in range(max_rounds):
-        moved = False
+        moved = np.zeros(len(states), dtype=bool)
         for i in movers:
-            candidates = np.repeat(actions[None, :], n_actions, axis=0)
-            candidates[:, i] = choices
-            joint = model.joint_action_index(candidates)
-            columns = choices if model.symmetric else np.full(n_actions, i)
-            values = model.private_utility[state, joint, columns]
-            values = values + model.signal_probabilities[state, joint, columns] @ contract[i]
-            best = int(values.argmax())
-            keep = values[actions[i]]
-            if values[best] > keep + 1e-12 * max(1.0, abs(keep)):
-                actions[i] = best
-                moved = True
-        if not moved:
+            candidates = np.repeat(actions[:, None, :], n_actions, axis=1)  # (B, L, N)
+            candidates[:, :, i] = choices
+            joint = model.joint_action_index(candidates)  # (B, L)
+            columns = choices if model.symmetric else i
+            where = (states[:, None], joint, columns)
+            values = model.private_utility[where] + np.einsum(
+                "blk,bk->bl", model.signal_probabilities[where], contracts[:, i]
+            )
+            best = values.argmax(axis=1)
+            keep = values[rows, actions[:, i]]
+            switch = values[rows, best] > keep + 1e-12 * np.maximum(1.0, np.abs(keep))
+            actions[:, i] = np.where(switch, best, actions[:, i])
+            moved |= switch
+        if not moved.any():
             return actions
+    stuck = np.flatnonzero(moved)[:5].tolist()
     raise EquilibriumNotFound(
-        f"best-response iteration in state {state} did not settle in {max_rounds} rounds; "
-        "the period's game may have no pure equilibrium"
+        f"best-response iteration did not settle in {max_rounds} rounds (copies {stuck}, states "
+        f"{states[stuck].tolist()}); the period's game may have no pure equilibrium"
     )
 
 

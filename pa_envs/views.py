@@ -21,6 +21,9 @@ Other keywords go to the env (``n_agents``, ``max_cycles``, ...)::
     import gymnasium
     env = gymnasium.make("pa_envs:pa_envs/Pollution-Agent-v0", mechanism="pigouvian", n_agents=4)
 
+``gymnasium.make_vec(id, num_envs=B)`` gives the batched form of either view
+(:mod:`pa_envs.vector`: B copies stepped in one numpy call).
+
 ``max_episode_steps`` is registered as the env's default ``max_cycles``; the
 views also truncate at their own ``max_cycles``, so with a longer episode pass
 ``max_episode_steps`` to ``gymnasium.make`` too (gymnasium's time limit is a
@@ -188,6 +191,8 @@ def register_views(env_names: list[str]) -> list[str]:
                 gymnasium.register(
                     id=env_id,
                     entry_point=f"pa_envs.views:{cls}",
+                    # gymnasium.make_vec builds B copies in one numpy call (pa_envs.vector).
+                    vector_entry_point=f"pa_envs.vector:{cls.replace('View', 'VectorView')}",
                     max_episode_steps=horizon,
                     kwargs={"env_name": name},
                 )

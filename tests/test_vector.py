@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gymnasium
 import numpy as np
 import pytest
 import supersuit as ss
 
-from pa_envs import ENVS
+from pa_envs import ENVS, GYMNASIUM_IDS
 from pa_envs.mechanisms import NoTransfers, mechanism_env
 from pa_envs.sb3 import MechanismVecEnv
+from pa_envs.vector import AgentVectorView, PrincipalVectorView
 
 COPIES, N_AGENTS, MAX_CYCLES, STEPS, SEED = 3, 2, 5, 12, 7
 MECHANISMS = [("no_transfers", {}), ("flat_tax", {"amount": 1.0}), ("pigouvian", {})]
@@ -125,3 +127,62 @@ def test_bad_constructor_arguments():
         MechanismVecEnv("pollution_v0", "no_transfers", 2, seed=[1, 2, 3])
     with pytest.raises(TypeError, match="mechanism_kwargs"):
         MechanismVecEnv("pollution_v0", NoTransfers(), 2, mechanism_kwargs={"amount": 1})
+
+
+# -- gymnasium vector views ----------------------------------------------------------------
+
+def sync_and_vector(env_id: str, **kwargs):
+    fast = gymnasium.make_vec(env_id, num_envs=COPIES, **kwargs)
+    slow = gymnasium.make_vec(env_id, num_envs=COPIES, vectorization_mode="sync", **kwargs)
+    return fast, slow
+
+
+def assert_same_step(fast, slow, step) -> None:
+    for name, a, b in zip(("obs", "reward", "terminated", "truncated"), fast[:4], slow[:4], strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b)), (name, step, a, b)
+    for key in ("social_welfare", "total_transfers"):
+        assert np.array_equal(fast[4][key], slow[4][key]), (key, step)
+
+
+@pytest.mark.parametrize("env_id", GYMNASIUM_IDS)
+def test_make_vec_follows_the_sync_vector_env_of_single_views(env_id):
+    kwargs = {"n_agents": N_AGENTS, "max_cycles": MAX_CYCLES}
+    if "Agent" in env_id:
+        kwargs["mechanism"] = "pigouvian"
+    fast, slow = sync_and_vector(env_id, **kwargs)
+    assert isinstance(fast, (PrincipalVectorView, AgentVectorView))
+    assert fast.observation_space == slow.observation_space
+    assert fast.action_space == slow.action_space
+    obs_fast, _ = fast.reset(seed=SEED)
+    obs_slow, _ = slow.reset(seed=SEED)
+    assert np.array_equal(obs_fast, obs_slow)
+    fast.action_space.seed(0)
+    for step in range(2 * MAX_CYCLES + 3):  # through two autoresets
+        actions = fast.action_space.sample()
+        assert_same_step(fast.step(actions), slow.step(actions), step)
+
+
+def test_vector_views_refuse_what_they_cannot_batch():
+    with pytest.raises(ValueError, match="vectorization_mode='sync'"):
+        PrincipalVectorView(2, behaviour="hedge")
+    with pytest.raises(ValueError, match="learner"):
+        AgentVectorView(2, learner=5)
+    with pytest.raises(ValueError, match="max_episode_steps=10 is below max_cycles=20"):
+        gymnasium.make_vec("pa_envs/Pollution-Agent-v0", num_envs=2, max_cycles=20, max_episode_steps=10)
+    view = AgentVectorView(2, n_agents=2)
+    view.reset(seed=0)
+    with pytest.raises(ValueError, match="copy 1, agent_0: action 7"):
+        view.step(np.array([0, 7]))
+    with pytest.raises(ValueError, match=r"expected \(2,\)"):
+        view.step(np.array([0, 1, 2]))
+    principal = PrincipalVectorView(2, n_agents=2)
+    principal.reset(seed=0)
+    with pytest.raises(ValueError, match="outside"):
+        principal.step(np.full((2, 6), 99.0))
+
+
+def test_vector_view_with_fixed_others():
+    view = AgentVectorView(2, others=2, n_agents=3, max_cycles=3)
+    view.reset(seed=0)
+    _, _, _, _, infos = view.step(np.array([0, 1]))
+    assert infos["signals"][:, 1:].tolist() == [[2, 2], [2, 2]]  # pollution: the signal is the level

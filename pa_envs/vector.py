@@ -1,0 +1,360 @@
+"""Gymnasium ``VectorEnv`` forms of the single-agent views: B copies in one numpy call.
+
+``gymnasium.make_vec("pa_envs/<Name>-Principal-v0", num_envs=B)`` and
+``gymnasium.make_vec("pa_envs/<Name>-Agent-v0", num_envs=B)`` build these
+(they are the ids' ``vector_entry_point``). They run on
+:class:`~pa_envs.core.batch.BatchedEpisodes`, the engine of every vector
+form, and follow B views made with ``gymnasium.make`` and reset with
+``seed + b`` (as gymnasium's ``SyncVectorEnv`` seeds them), bit for bit.
+
+- :class:`PrincipalVectorView`: the principal learns; each step it posts
+  every copy's contract, the agents best-respond (``behaviour="best_response"``,
+  batched) or play fixed actions.
+- :class:`AgentVectorView`: agent ``learner`` learns in every copy; the
+  mechanism posts all copies' contracts at once and the other agents
+  best-respond or play fixed actions.
+
+Other behaviours (``"hedge"``, ``"q_learning"``, callables) are played per
+copy by the single views: use ``gymnasium.make_vec(..., vectorization_mode="sync")``.
+
+Autoreset follows gymnasium's default ``NEXT_STEP`` mode: the step after an
+episode ends resets that copy (its action is ignored, its reward is 0).
+Infos are dicts of ``(B, ...)`` arrays with ``_key`` masks, as gymnasium's
+vector envs give.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+from pa_envs import analysis
+from pa_envs.core.batch import BatchedEpisodes
+from pa_envs.core.episode import agent_observations
+from pa_envs.core.game import PeriodOutcome
+from pa_envs.mechanisms import Mechanism, MechanismInput, PeriodFeedback, make_mechanism
+
+VECTOR_BEHAVIOURS = ("best_response", "an int (one fixed action)", "a list of ints (one per agent)")
+
+
+class _BatchedBehaviour:
+    """The agents a vector view does not train: batched best responses or fixed actions."""
+
+    def __init__(self, spec: Any, game: Any, players: list[int], num_copies: int) -> None:
+        self.players = players
+        self.game = game
+        self.fixed: np.ndarray | None = None
+        if isinstance(spec, str) and spec == "best_response":
+            self.model = game.exact_model()
+        elif isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+            self.fixed = np.full(len(players), int(spec))
+        elif isinstance(spec, (list, tuple)) and all(isinstance(a, (int, np.integer)) for a in spec):
+            if len(spec) != len(players):
+                raise ValueError(f"{len(spec)} fixed actions given for {len(players)} agents")
+            self.fixed = np.array(spec, dtype=np.int64)
+        else:
+            raise ValueError(
+                f"the vector form plays the other agents as one of {VECTOR_BEHAVIOURS}, got {spec!r}; "
+                "for other behaviours use gymnasium.make_vec(..., vectorization_mode='sync')"
+            )
+        if self.fixed is not None and (self.fixed.min() < 0 or self.fixed.max() >= game.n_actions):
+            raise ValueError(f"fixed actions {self.fixed.tolist()} are outside Discrete({game.n_actions})")
+        self.joint = np.zeros((num_copies, game.n_agents), dtype=np.int64)
+
+    def start(self, which: np.ndarray | slice) -> None:
+        self.joint[which] = 0
+
+    def act(self, state: np.ndarray, contracts: np.ndarray, joint: np.ndarray) -> np.ndarray:
+        """Fill the played agents' columns of ``joint`` (``(B, N)``, the learner's already set)."""
+        if self.fixed is not None:
+            joint[:, self.players] = self.fixed
+            return joint
+        # Start from last period's real play (every agent's, the learner's too), as the
+        # single view's BestResponse does.
+        chosen = analysis.batch_best_responses(
+            self.model, self.model.state_index(state), contracts, self.joint, players=self.players
+        )
+        joint[:, self.players] = chosen[:, self.players]
+        return joint
+
+    def record(self, joint: np.ndarray, active: np.ndarray) -> None:
+        self.joint[active] = joint[active]
+
+
+class _VectorView(gymnasium.vector.VectorEnv):
+    """What both vector views share: the engine, NEXT_STEP autoreset and vector infos."""
+
+    metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP}  # noqa: RUF012
+
+    def __init__(self, env_name: str, num_envs: int, env_kwargs: dict[str, Any]) -> None:
+        from pa_envs.views import _parallel_env
+
+        limit = env_kwargs.pop("max_episode_steps", None)  # gymnasium.make_vec passes the registered one
+        self.base = _parallel_env(env_name, None, env_kwargs)
+        horizon = self.base.params.max_cycles
+        if limit is not None and limit < horizon:
+            # A single view would be cut short by gymnasium's TimeLimit; say so instead.
+            raise ValueError(
+                f"max_episode_steps={limit} is below max_cycles={horizon}: the episode length is "
+                f"max_cycles; pass max_episode_steps >= {horizon} (or a smaller max_cycles)"
+            )
+        self.game = self.base.game
+        self.engine = BatchedEpisodes(self.game, num_envs)
+        self.num_envs = num_envs
+        self.render_mode = None
+        self._autoreset = np.zeros(num_envs, dtype=bool)
+        self._contracts = np.zeros((num_envs, self.game.n_agents, self.game.n_signals))
+
+    def _set_spaces(self, observation: gymnasium.Space, action: gymnasium.Space) -> None:
+        self.single_observation_space = observation
+        self.single_action_space = action
+        self.observation_space = batch_space(observation, self.num_envs)
+        self.action_space = batch_space(action, self.num_envs)
+
+    def reset(
+        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed if isinstance(seed, int) or seed is None else None)
+        if options:
+            raise ValueError(f"the vector views take no reset options, got {sorted(options)}")
+        self.engine.reset(seed)
+        self._autoreset[:] = False
+        self._start(slice(None))
+        return self._observe(), self._infos(None, np.ones(self.num_envs, dtype=bool))
+
+    def _play(self, joint: np.ndarray) -> tuple[PeriodOutcome, np.ndarray, np.ndarray]:
+        """Restart the copies due (NEXT_STEP) and play the others; returns the outcome,
+        which copies played and which finished."""
+        engine = self.engine
+        restarting = self._autoreset.copy()
+        if restarting.any():
+            which = np.flatnonzero(restarting)
+            engine.restart(which)
+            self._start(which)
+        active = ~restarting
+        state, periods = engine.state.copy(), engine.periods.copy()
+        if not active.any():  # copies run in lockstep: usually all restart at once
+            self._autoreset[:] = False
+            return self._idle_outcome(), active, active
+        outcome, done = engine.play(joint, self._contracts)
+        # Restarted copies sit this step out: keep their fresh state and period.
+        engine.state = np.where(active[:, None], engine.state, state)
+        engine.periods = np.where(active, engine.periods, periods)
+        self._feedback(state, periods, outcome, done & active, active)
+        self._autoreset = done & active
+        return outcome, active, done & active
+
+    def _idle_outcome(self) -> PeriodOutcome:
+        """A period nobody played (every copy restarting): zeros."""
+        from pa_envs.core.game import Dynamics
+
+        b, n, state = self.num_envs, self.game.n_agents, self.engine.state
+        zeros, agents = np.zeros(b), np.zeros((b, n))
+        dynamics = Dynamics(state, np.full((b, n), -1), agents, zeros, zeros, np.zeros(b, dtype=bool))
+        return PeriodOutcome(dynamics, agents, agents, zeros, zeros)
+
+    def _step_outputs(
+        self, rewards: np.ndarray, outcome: PeriodOutcome, active: np.ndarray, done: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        terminated = outcome.dynamics.terminated & active
+        truncated = done & ~terminated
+        rewards = np.where(active, rewards, 0.0)
+        return self._observe(), rewards, terminated, truncated, self._infos(outcome, active)
+
+    def _infos(self, outcome: PeriodOutcome | None, played: np.ndarray) -> dict[str, Any]:
+        game, b, n = self.game, self.num_envs, self.game.n_agents
+        engine = self.engine
+        infos: dict[str, Any] = {"period": engine.periods.copy()}
+        if outcome is None:
+            money = {k: np.zeros(b) for k in ("social_welfare", "externality", "principal_payoff")}
+            transfers, signals = np.zeros((b, n)), np.full((b, n), -1)
+        else:
+            d = outcome.dynamics
+            money = {
+                "social_welfare": np.where(played, outcome.social_welfare, 0.0),
+                "externality": np.where(played, d.externality, 0.0),
+                "principal_payoff": np.where(played, d.principal_payoff, 0.0),
+            }
+            transfers = np.where(played[:, None], outcome.transfers, 0.0)
+            signals = np.where(played[:, None], d.signals, -1)
+        infos.update(money)
+        infos["transfers"] = transfers
+        infos["total_transfers"] = transfers.sum(axis=1)
+        infos["signals"] = signals
+        for k, name in enumerate(game.state_names):
+            infos[name] = engine.state[:, k].copy()
+        mask = np.ones(b, dtype=bool)
+        return {**infos, **{f"_{key}": mask for key in infos}}
+
+    # hooks
+    def _start(self, which: np.ndarray | slice) -> None:
+        raise NotImplementedError
+
+    def _observe(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _feedback(
+        self,
+        state: np.ndarray,
+        periods: np.ndarray,
+        outcome: PeriodOutcome,
+        done: np.ndarray,
+        active: np.ndarray,
+    ) -> None:
+        """What the period teaches (the agent view's mechanism learns from it)."""
+
+
+class PrincipalVectorView(_VectorView):
+    """B copies of the principal's view; see the module docstring.
+
+    Parameters
+    ----------
+    num_envs : int
+        B.
+    env_name : str
+        A registered env.
+    behaviour : str, int or list of int
+        ``"best_response"`` (default) or fixed actions.
+    **env_kwargs
+        The env's parameters.
+    """
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        env_name: str = "pollution_v0",
+        behaviour: Any = "best_response",
+        **env_kwargs: Any,
+    ) -> None:
+        super().__init__(env_name, num_envs, env_kwargs)
+        n = self.game.n_agents
+        self.behaviour = _BatchedBehaviour(behaviour, self.game, list(range(n)), num_envs)
+        spaces = self.engine.spaces
+        self._set_spaces(spaces.principal_observation, spaces.principal_action)
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        game = self.game
+        flat = np.asarray(actions, dtype=np.float64)
+        expected = (self.num_envs, game.n_agents * game.n_signals)
+        if flat.shape != expected:
+            raise ValueError(f"principal_0: actions have shape {flat.shape}, expected {expected}")
+        self._contracts = self.engine.check_contracts(flat.reshape(self._contracts.shape), "principal_0")
+        joint = np.zeros((self.num_envs, game.n_agents), dtype=np.int64)
+        joint = self.behaviour.act(self.engine.state, self._contracts, joint)
+        outcome, active, done = self._play(joint)
+        self.behaviour.record(joint, active)
+        return self._step_outputs(outcome.principal_reward, outcome, active, done)
+
+    def _start(self, which: np.ndarray | slice) -> None:
+        self.behaviour.start(which)
+        self._contracts[which] = 0.0
+
+    def _observe(self) -> np.ndarray:
+        return self.game.principal_features(self.engine.state).astype(np.float32)
+
+
+class AgentVectorView(_VectorView):
+    """B copies of one agent's view under a mechanism; see the module docstring.
+
+    Parameters
+    ----------
+    num_envs : int
+        B.
+    env_name : str
+        A registered env.
+    mechanism : str or Mechanism
+        The principal (bundled name, built with ``mechanism_kwargs``, or a mechanism).
+    learner : int
+        The agent the view trains.
+    others : str, int or list of int
+        ``"best_response"`` (default) or fixed actions for the other agents.
+    mechanism_kwargs : dict, optional
+    **env_kwargs
+        The env's parameters.
+    """
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        env_name: str = "pollution_v0",
+        mechanism: str | Mechanism = "no_transfers",
+        learner: int = 0,
+        others: Any = "best_response",
+        mechanism_kwargs: dict[str, Any] | None = None,
+        **env_kwargs: Any,
+    ) -> None:
+        super().__init__(env_name, num_envs, env_kwargs)
+        n = self.game.n_agents
+        if isinstance(learner, bool) or not isinstance(learner, (int, np.integer)) or not 0 <= learner < n:
+            raise ValueError(f"learner must be an agent index in 0..{n - 1}, got {learner!r}")
+        if not isinstance(mechanism, Mechanism):
+            mechanism = make_mechanism(mechanism, self.base, **(mechanism_kwargs or {}))
+        self.mechanism = mechanism
+        mechanism.bind(self.game)
+        self.learner = int(learner)
+        self.others = _BatchedBehaviour(others, self.game, [i for i in range(n) if i != learner], num_envs)
+        spaces = self.engine.spaces
+        self._set_spaces(spaces.agent_observation, spaces.agent_action)
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        game, engine = self.game, self.engine
+        own = np.asarray(actions)
+        if own.shape != (self.num_envs,):
+            raise ValueError(
+                f"agent_{self.learner}: actions have shape {own.shape}, expected ({self.num_envs},)"
+            )
+        # Checked in place among zeros, so that errors name this agent and the copy.
+        full = np.zeros((self.num_envs, game.n_agents), dtype=own.dtype)
+        full[:, self.learner] = own
+        joint = np.zeros((self.num_envs, game.n_agents), dtype=np.int64)
+        joint[:, self.learner] = engine.check_actions(full)[:, self.learner]
+        joint = self.others.act(engine.state, self._contracts, joint)
+        outcome, active, done = self._play(joint)
+        self.others.record(joint, active)
+        return self._step_outputs(outcome.agent_rewards[:, self.learner], outcome, active, done)
+
+    def _start(self, which: np.ndarray | slice) -> None:
+        self.others.start(which)
+        self.mechanism.start_episodes(self.num_envs, None if isinstance(which, slice) else which)
+        self._post(which)
+
+    def _post(self, which: np.ndarray | slice) -> None:
+        """The mechanism sees every copy's state; copies ``which`` get its new contracts."""
+        engine = self.engine
+        state = engine.state
+        observation = self.game.principal_features(state).astype(np.float32)
+        posted = self.mechanism.contract(MechanismInput(state, observation, engine.periods.copy()))
+        posted = engine.check_contracts(posted, self.mechanism.name)
+        self._contracts[which] = posted[which]
+
+    def _feedback(
+        self,
+        state: np.ndarray,
+        periods: np.ndarray,
+        outcome: PeriodOutcome,
+        done: np.ndarray,
+        active: np.ndarray,
+    ) -> None:
+        d = outcome.dynamics
+        self.mechanism.update(
+            PeriodFeedback(
+                state=state,
+                period=periods,
+                contract=self._contracts,
+                signals=d.signals,
+                transfers=outcome.transfers,
+                principal_payoff=d.principal_payoff,
+                social_welfare=outcome.social_welfare,
+                next_state=self.engine.state,
+                done=done,
+            )
+        )
+        # A finished copy keeps showing the contract it played under, as the single view does.
+        self._post(np.flatnonzero(active & ~done))
+
+    def _observe(self) -> np.ndarray:
+        return agent_observations(self.game, self.engine.state, self._contracts)[:, self.learner]
