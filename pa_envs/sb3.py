@@ -14,7 +14,9 @@ contracts at once; the agents observe them and act (Stackelberg timing, as in
 own; the agents' infos then carry ``terminal_observation`` and, at the
 horizon, ``TimeLimit.truncated`` as SB3 expects. Welfare accounting is kept
 as arrays (:attr:`MechanismVecEnv.last_period`) rather than copied into
-``B * N`` info dicts every step.
+``B * N`` info dicts every step; on a step where no episode ends every info is
+one shared, read-only empty mapping (SB3 reads infos, and writes into them
+only for finished episodes, which get fresh dicts).
 
 Example::
 
@@ -27,6 +29,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -40,6 +43,8 @@ from pa_envs.core.batch import BatchedEpisodes, copy_seeds
 from pa_envs.core.episode import agent_observations
 from pa_envs.core.game import Game
 from pa_envs.mechanisms import Mechanism, MechanismInput, PeriodFeedback, make_mechanism
+
+_NO_INFO = MappingProxyType({})
 
 
 class PeriodAccounts(NamedTuple):
@@ -145,9 +150,12 @@ class MechanismVecEnv(VecEnv):
         )
         rewards = outcome.agent_rewards.reshape(-1).astype(np.float32)
         dones = np.repeat(done, self.n_agents)
-        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         finished = np.flatnonzero(done)
+        # Most steps end no episode: every info is then one shared read-only empty
+        # mapping (building B * N fresh dicts would cost more than the whole step).
+        infos: list[Any] = [_NO_INFO] * self.num_envs
         if len(finished):
+            infos = [{} for _ in range(self.num_envs)]
             final = self._observe()
             truncated = ~dynamics.terminated
             for copy in finished.tolist():

@@ -31,7 +31,11 @@ def agent_observations(game: Game, state: np.ndarray, contracts: np.ndarray) -> 
     """``(B, N, F + S)`` float32 observations of every agent of B copies: its state
     features followed by its row of the contract in force (``(B, N, S)``)."""
     features = game.agent_features(state)
-    return np.concatenate([features, contracts], axis=2).astype(np.float32)
+    width = features.shape[2]
+    out = np.empty((*features.shape[:2], width + contracts.shape[2]), dtype=np.float32)
+    out[:, :, :width] = features
+    out[:, :, width:] = contracts
+    return out
 
 
 class PlayerSpaces:
