@@ -96,3 +96,20 @@ def test_train_passes_mechanism_keywords(capsys):
     )
     assert np.isfinite(result.welfare)
     assert "flat_tax" in capsys.readouterr().out
+
+
+def test_benchmark_suite_smoke_run_prints_every_table(capsys):
+    from baselines import bench_speed
+
+    bench_speed.main(["--quick", "--sections", "single,vector,supersuit,ppo"])
+    out = capsys.readouterr().out
+    for title in ("Single copy", "Vector form", "SuperSuit", "SB3 PPO training"):
+        assert f"### {title}" in out
+    assert "rps_v2" in out and "env share of wall time" in out
+
+
+def test_benchmark_suite_rejects_unknown_sections():
+    from baselines import bench_speed
+
+    with pytest.raises(SystemExit):
+        bench_speed.main(["--sections", "single,warp"])
