@@ -39,6 +39,7 @@ turn switches to its best reply (payoff plus transfer plus
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 
@@ -729,8 +730,11 @@ def exact_references(
         "discount": discount,
     }
     outcome = equilibrium(model, start=optimum.policy, **common)
-    from_laissez_faire = equilibrium(model, start=lf.policy, **common)
-    unique = bool(np.array_equal(from_laissez_faire.policy, outcome.policy))
+    try:
+        from_laissez_faire = equilibrium(model, start=lf.policy, **common)
+        unique = bool(np.array_equal(from_laissez_faire.policy, outcome.policy))
+    except EquilibriumNotFound:
+        unique = False  # from laissez-faire the agents do not even settle: not uniquely implemented
     return ExactReferences(optimum, lf, transfers, outcome, unique, agent_discount)
 
 
@@ -769,15 +773,30 @@ def best_flat_transfer(
     if amounts.ndim != 1 or len(amounts) == 0 or not np.all(np.isfinite(amounts)):
         raise ValueError(f"amounts must be a non-empty 1-D array of finite numbers, got {amounts!r}")
     best: tuple[float, PolicyValue] | None = None
+    unsettled: list[float] = []
     for amount in sorted(amounts.tolist(), key=abs):
         row = np.zeros((model.n_agents, n_signals))
         row[:, signal] = amount
-        outcome = equilibrium(
-            model, contract=row, agent_discount=agent_discount, horizon=horizon, discount=discount
-        )
+        try:
+            outcome = equilibrium(
+                model, contract=row, agent_discount=agent_discount, horizon=horizon, discount=discount
+            )
+        except EquilibriumNotFound:
+            # At a knife-edge amount forward-looking agents may have no pure equilibrium:
+            # that candidate has no outcome to compare, the others still do.
+            unsettled.append(amount)
+            continue
         if best is None or outcome.social_welfare > best[1].social_welfare + 1e-9:
             best = (amount, outcome)
-    assert best is not None
+    if best is None:
+        raise EquilibriumNotFound(f"no candidate amount on signal {signal} has a pure equilibrium")
+    if unsettled:
+        warnings.warn(
+            f"best_flat_transfer skipped {len(unsettled)} amount(s) without a pure equilibrium: "
+            f"{unsettled[:5]}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return best
 
 

@@ -389,6 +389,26 @@ def test_matching_pennies_has_no_pure_equilibrium():
     assert analysis.social_optimum(pennies).social_welfare == 0.0
 
 
+def test_best_flat_transfer_skips_amounts_without_a_pure_equilibrium():
+    """Both agents lean to action 0 by 3; a transfer of 3 on signal 1 cancels the leans and
+    leaves matching pennies (no pure equilibrium); 0 and 6 each leave one."""
+
+    def payoff(actions):
+        match, mismatch = matching_pennies_payoff(actions)
+        return (match + 3.0 * (actions[0] == 0), mismatch + 3.0 * (actions[1] == 0))
+
+    model = one_state_model(payoff, 2, 2, 1)
+    with pytest.warns(RuntimeWarning, match=r"skipped 1 amount.*\[3\.0\]"):
+        amount, outcome = analysis.best_flat_transfer(model, 1, amounts=np.array([0.0, 3.0, 6.0]))
+    assert amount in (0.0, 6.0)
+    assert outcome.social_welfare == max(
+        analysis.equilibrium(model, contract=np.array([[0.0, a], [0.0, a]])).social_welfare
+        for a in (0.0, 6.0)
+    )
+    with pytest.raises(analysis.EquilibriumNotFound, match="no candidate amount"):
+        analysis.best_flat_transfer(model, 1, amounts=np.array([3.0]))
+
+
 def test_stationary_equilibrium_iteration_limit():
     model = pollution_v0.parallel_env(n_agents=2, max_stock=8).tabular_model()
     with pytest.raises(analysis.EquilibriumNotFound, match="2 iterations"):

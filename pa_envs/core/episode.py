@@ -216,11 +216,11 @@ class Episode:
             "social_welfare": welfare,
             "externality": externality,
             "principal_payoff": payoff,
-            "transfers": np.array(transfer_list, dtype=np.float64),
+            "transfers": transfers.copy(),
             "total_transfers": float(transfers.sum()),
             "contract": contract.copy(),
-            "actions": np.array(action_list, dtype=np.int64),
-            "signals": np.array(signal_list, dtype=np.int64),
+            "actions": actions.copy(),
+            "signals": signals.copy(),
             **self.game.describe_state(self.state[0]),
         }
         infos = {PRINCIPAL: principal}

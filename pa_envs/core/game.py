@@ -17,6 +17,7 @@ Conventions
 from __future__ import annotations
 
 import dataclasses
+import functools
 from abc import ABC, abstractmethod
 from typing import ClassVar, NamedTuple
 
@@ -241,6 +242,14 @@ class Game(ABC):
         return dict(zip(self.state_names, np.asarray(state_row).tolist(), strict=True))
 
 
+@functools.lru_cache(maxsize=64)
+def _pay_index(batch: int, n_agents: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index arrays that pick each agent's transfer out of ``(B, N, n_signals)`` contracts."""
+    rows, columns = np.arange(batch)[:, None], np.arange(n_agents)
+    rows.flags.writeable = columns.flags.writeable = False
+    return rows, columns
+
+
 def resolve_period(
     game: Game, state: np.ndarray, actions: np.ndarray, contracts: np.ndarray, noise: np.ndarray
 ) -> PeriodOutcome:
@@ -251,8 +260,8 @@ def resolve_period(
     change each agent's reward (and so what it learns to do).
     """
     dynamics = game.step(state, actions, noise)
-    batch, n_agents = dynamics.signals.shape
-    transfers = contracts[np.arange(batch)[:, None], np.arange(n_agents), dynamics.signals]
+    rows, columns = _pay_index(*dynamics.signals.shape)
+    transfers = contracts[rows, columns, dynamics.signals]
     agent_rewards = dynamics.private_utility + transfers
     social_welfare = dynamics.private_utility.sum(axis=1) + dynamics.principal_payoff
     params = game.params

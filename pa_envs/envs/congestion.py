@@ -176,18 +176,22 @@ class CongestionGame(Game):
     def initial_state(self, noise: np.ndarray) -> np.ndarray:
         return np.full((noise.shape[0], 1), self.params.initial_queue, dtype=np.int64)
 
+    def road_time(self, queue: np.ndarray, drivers: np.ndarray) -> np.ndarray:
+        """Travel time of each driver on the road: ``road_slope * (drivers + queue) / N``."""
+        p = self.params
+        return p.road_slope * (drivers + queue) / p.n_agents
+
     def travel_costs(self, queue: np.ndarray, drivers: np.ndarray) -> np.ndarray:
         """``(..., 2)`` cost of the road and of rail given the queue and the number of drivers."""
-        p = self.params
-        road = p.road_slope * (drivers + queue) / p.n_agents
-        return np.stack([road, np.full(np.shape(road), float(p.rail_cost))], axis=-1)
+        road = self.road_time(queue, drivers)
+        return np.stack([road, np.full(np.shape(road), float(self.params.rail_cost))], axis=-1)
 
     def step(self, state: np.ndarray, actions: np.ndarray, noise: np.ndarray) -> Dynamics:
         p = self.params
         queue = state[:, 0]
         drivers = (actions == ROAD).sum(axis=1)
-        costs = self.travel_costs(queue, drivers)  # (B, 2)
-        private_utility = -np.take_along_axis(costs, actions, axis=1)
+        road = self.road_time(queue, drivers)
+        private_utility = -np.where(actions == ROAD, road[:, None], float(p.rail_cost))
         excess = np.maximum(drivers + queue - p.road_capacity, 0)
         carried = draw_from_cdf_table(self.carry_cdf, excess, noise[:, 0])
         spillover = p.spillover_cost * queue.astype(np.float64)
