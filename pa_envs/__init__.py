@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 ENV_NAMES: tuple[str, ...] = (
     "pollution_v0",
     "congestion_v0",
+    "grid_v0",
     # new envs: one line each, above this comment
 )
 
