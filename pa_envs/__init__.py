@@ -25,6 +25,7 @@ ENV_NAMES: tuple[str, ...] = (
     "pollution_v0",
     "congestion_v0",
     "grid_v0",
+    "platform_v0",
     # new envs: one line each, above this comment
 )
 

@@ -13,7 +13,12 @@ from pa_envs.sb3 import MechanismVecEnv
 from pa_envs.vector import AgentVectorView, PrincipalVectorView
 
 COPIES, N_AGENTS, MAX_CYCLES, STEPS, SEED = 3, 2, 5, 12, 7
-MECHANISMS = [("no_transfers", {}), ("flat_tax", {"amount": 1.0}), ("pigouvian", {})]
+MECHANISMS = [
+    ("no_transfers", {}),
+    ("flat_tax", {"amount": 1.0}),
+    ("pigouvian", {}),
+    ("budgeted", {"mechanism": "pigouvian", "budget": 2.0}),  # per-copy budgets
+]
 
 
 def random_actions(env, steps: int) -> np.ndarray:
