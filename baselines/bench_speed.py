@@ -4,6 +4,7 @@ Sections (``--sections``, default all):
 
 - ``single``: steps/s of each env's PettingZoo parallel form (one copy, N=3),
   and of PettingZoo's ``rps_v2`` measured in the same run.
+- ``profile``: where one single-copy step's time goes, piece by piece.
 - ``vector``: agent-steps/s of the vector form at B = 1, 64, 1024, 16384
   (pollution_v0, N = 3, and N = 8 at B = 1024): the SB3 ``VecEnv``
   (:class:`pa_envs.sb3.MechanismVecEnv`) and its engine alone
@@ -39,7 +40,7 @@ from pa_envs.core.batch import BatchedEpisodes
 from pa_envs.mechanisms import mechanism_env
 from pa_envs.sb3 import MechanismVecEnv
 
-SECTIONS = ("single", "vector", "supersuit", "ppo", "analysis")
+SECTIONS = ("single", "profile", "vector", "supersuit", "ppo", "analysis")
 MECHANISM = ("flat_tax", {"amount": 1.0})  # a contract that is not all zeros, posted every period
 
 
@@ -117,6 +118,45 @@ def section_single(args: argparse.Namespace) -> None:
         ["env", "players", "steps/s", "vs rps_v2", "peak MiB"],
         rows,
     )
+
+
+def section_profile(args: argparse.Namespace) -> None:
+    """Where one single-copy step's time goes (pollution_v0, N=3), piece by piece."""
+    import timeit
+
+    from pa_envs import PRINCIPAL
+    from pa_envs.core import rng
+    from pa_envs.core.game import resolve_period
+
+    env = pollution_v0.parallel_env(n_agents=3)
+    env.reset(seed=0)
+    episode, game = env._episode, env.game  # the benchmark times the internals
+    actions = {
+        PRINCIPAL: np.zeros(9, np.float32),
+        **{a: np.int64(k % 3) for k, a in enumerate(env.agents[1:])},
+    }
+    joint, contract = np.array([[0, 1, 2]]), np.zeros((1, 3, 3))
+    noise = rng.uniforms(1, 1, game.noise_size)
+    outcome = resolve_period(game, episode.state, joint, contract, noise)
+    pieces = {
+        "whole step (parallel API)": lambda: env.step(actions) if env.agents else env.reset(),
+        "check the players": lambda: episode.check_players(actions, env.agents),
+        "check the contract": lambda: episode.check_contract(actions[PRINCIPAL]),
+        "check 3 actions": lambda: [episode.check_agent_action(a, actions[a]) for a in episode.agents],
+        "draw the period's uniforms": lambda: rng.uniforms(1, 1, game.noise_size),
+        "game.step (dynamics, B=1)": lambda: game.step(episode.state, joint, noise),
+        "resolve_period (dynamics + transfers)": lambda: resolve_period(
+            game, episode.state, joint, contract, noise
+        ),
+        "observations": lambda: env._observations(),
+        "infos": lambda: episode.infos(outcome, contract[0]),
+    }
+    number = max(1000, args.steps // 5)
+    rows = []
+    for label, piece in pieces.items():
+        seconds = min(timeit.repeat(piece, number=number, repeat=args.repeats)) / number
+        rows.append([label, f"{seconds * 1e6:.1f}"])
+    print_table("Where a single-copy step goes (pollution_v0, N=3)", ["piece", "µs per call"], rows)
 
 
 # -- vector form -------------------------------------------------------------------------------
