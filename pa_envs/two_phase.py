@@ -61,62 +61,36 @@ _DOUBLINGS = 6  # bonuses tried before bisection: max_transfer / 2**5 ... max_tr
 
 
 class _Probe:
-    """The doubling-then-bisection search of one action for every agent of one copy."""
+    """Doubling-then-bisection searches for a minimal bonus, one per entry of ``shape``
+    (every agent of every copy), stepped together one block at a time."""
 
-    def __init__(self, n_agents: int, action: int, bound: float, steps: int) -> None:
+    def __init__(self, n_agents: int | tuple[int, ...], action: int, bound: float, steps: int) -> None:
+        shape = (n_agents,) if isinstance(n_agents, int) else tuple(n_agents)
         self.action = action
         self.bound = bound
-        self.lo = np.zeros(n_agents)  # largest bonus that failed (0: none tried yet)
-        self.hi = np.full(n_agents, np.inf)  # smallest bonus that worked
-        self.bonus = np.zeros(n_agents)  # the bonus of the current block
-        self.bisections_left = np.full(n_agents, steps)
-        self.done = np.zeros(n_agents, dtype=bool)
+        self.steps = steps
+        self.lo = np.zeros(shape)  # largest bonus that failed (0: none tried yet)
+        self.hi = np.full(shape, np.inf)  # smallest bonus that worked
+        self.bonus = np.zeros(shape)  # the bonus of the current block
+        self.bisections_left = np.full(shape, steps)
+        self.done = np.zeros(shape, dtype=bool)
 
-    def record(self, complied: np.ndarray) -> None:
-        """One block ended: ``complied[i]`` says whether agent ``i`` chose the action enough."""
-        for i in np.flatnonzero(~self.done):
-            if complied[i]:
-                self.hi[i] = self.bonus[i]
-            else:
-                self.lo[i] = self.bonus[i]
-            if np.isinf(self.hi[i]):  # still doubling
-                if self.bonus[i] >= self.bound:
-                    self.done[i] = True  # not implementable within the bound
-                    continue
-                self.bonus[i] = min(self.bound, max(self.bound / 2 ** (_DOUBLINGS - 1), 2 * self.bonus[i]))
-            elif self.hi[i] == 0.0 or self.bisections_left[i] == 0:
-                self.done[i] = True
-            else:
-                self.bisections_left[i] -= 1
-                self.bonus[i] = 0.5 * (self.lo[i] + self.hi[i])
-
-
-class _CopyState:
-    """Everything one copy's principal has learned."""
-
-    def __init__(self, n_agents: int, n_actions: int, n_states: int, n_classes: int) -> None:
-        self.phase = 1
-        self.probes: list[_Probe] = []
-        self.next_action = 0
-        # A first block without transfers finds each agent's favourite action (tau = 0).
-        self.baseline_counts: np.ndarray | None = np.zeros((n_agents, n_actions))
-        self.warmup_left = 0
-        self.favourite = np.full(n_agents, -1)
-        self.tau = np.full((n_agents, n_actions), np.nan)
-        self.block_count = 0
-        self.block_hits = np.zeros(n_agents)
-        self.block_seen = 0
-        # Observations for the planner: welfare and the actions taken, per state.
-        self.welfare_sum = np.zeros(n_states)
-        self.welfare_seen = np.zeros(n_states)
-        self.actions_seen = np.zeros((n_states, n_agents, n_actions))
-        self.transitions = np.zeros((n_states, n_classes, n_states))
-        self.policy: np.ndarray | None = None
-        # Phase 2 compliance per (agent, action).
-        self.since_plan = 0
-        self.phase2_from = -1  # periods played when phase 2 began
-        self.asked = np.zeros((n_agents, n_actions))
-        self.obeyed = np.zeros((n_agents, n_actions))
+    def record(self, complied: np.ndarray, rows: np.ndarray | slice = slice(None)) -> None:
+        """A block ended for ``rows``: ``complied`` says who chose the action enough."""
+        lo, hi, bonus = self.lo[rows], self.hi[rows], self.bonus[rows]
+        left, done = self.bisections_left[rows], self.done[rows]
+        moving = ~done
+        hi = np.where(moving & complied, bonus, hi)
+        lo = np.where(moving & ~complied, bonus, lo)
+        doubling = moving & np.isinf(hi)
+        give_up = doubling & (bonus >= self.bound)  # not implementable within the bound
+        doubled = np.minimum(self.bound, np.maximum(self.bound / 2 ** (_DOUBLINGS - 1), 2 * bonus))
+        settled = moving & ~doubling & ((hi == 0.0) | (left == 0))
+        bisecting = moving & ~doubling & ~settled
+        self.lo[rows], self.hi[rows] = lo, hi
+        self.bonus[rows] = np.where(doubling & ~give_up, doubled, np.where(bisecting, 0.5 * (lo + hi), bonus))
+        self.bisections_left[rows] = left - bisecting
+        self.done[rows] = done | give_up | settled
 
 
 class TwoPhaseMechanism(Mechanism):
@@ -191,7 +165,7 @@ class TwoPhaseMechanism(Mechanism):
         ):
             raise ValueError(f"replan_every must be a positive int, got {replan_every!r}")
         self.replan_every = int(replan_every)
-        self.copies: list[_CopyState] = []
+        self.n_copies = 0  # copies are allocated at the first start_episodes
 
     # -- binding -----------------------------------------------------------------------
     def bind(self, game: Game) -> None:
@@ -224,131 +198,175 @@ class TwoPhaseMechanism(Mechanism):
 
     def start_episodes(self, batch_size: int, which: np.ndarray | None = None) -> None:
         game = self._bound_game()
-        if self.copies and len(self.copies) != batch_size:
+        if self.n_copies and self.n_copies != batch_size:
             raise ValueError(
-                f"TwoPhaseMechanism learns per copy: it has {len(self.copies)} copies, got a batch of "
+                f"TwoPhaseMechanism learns per copy: it has {self.n_copies} copies, got a batch of "
                 f"{batch_size}; use a new mechanism for another batch size"
             )
-        if not self.copies:
-            model = self.structure
-            self.copies = [
-                _CopyState(game.n_agents, game.n_actions, model.n_states, model.n_transition_classes)
-                for _ in range(batch_size)
-            ]
-            for copy in self.copies:
-                copy.warmup_left = self.warmup_periods
+        if not self.n_copies:
+            self._allocate(batch_size, game)
+
+    def _allocate(self, b: int, game: Game) -> None:
+        """Every copy's principal, as arrays with a leading copy axis."""
+        n, actions = game.n_agents, game.n_actions
+        model = self.structure
+        s, g = model.n_states, model.n_transition_classes
+        self.n_copies = b
+        self.phase = np.ones(b, dtype=np.int64)
+        self.warmup_left = np.full(b, self.warmup_periods, dtype=np.int64)
+        # A first block without transfers finds each agent's favourite action (tau = 0).
+        self.in_baseline = np.ones(b, dtype=bool)
+        self.baseline_counts = np.zeros((b, n, actions))
+        self.favourite = np.full((b, n), -1, dtype=np.int64)
+        self.tau = np.full((b, n, actions), np.nan)
+        self.block_count = np.zeros(b, dtype=np.int64)
+        self.block_hits = np.zeros((b, n))
+        self.block_seen = np.zeros(b, dtype=np.int64)
+        # The search under way in each copy (-1: none), and the brackets of every search so far.
+        self.probe = _Probe((b, n), 0, self.bound, self.bisection_steps)
+        self.probe_action = np.full(b, -1, dtype=np.int64)
+        self.next_action = np.zeros(b, dtype=np.int64)
+        self.bracket_lo = np.full((b, n, actions), np.nan)
+        self.bracket_hi = np.full((b, n, actions), np.nan)
+        # Observations for the planner: welfare and the actions taken, per state.
+        self.welfare_sum = np.zeros((b, s))
+        self.welfare_seen = np.zeros((b, s))
+        self.actions_seen = np.zeros((b, s, n, actions))
+        self.transitions = np.zeros((b, s, g, s))
+        self.policy = np.zeros((b, model.horizon, s), dtype=np.int64)
+        # Phase 2 compliance per (agent, action).
+        self.since_plan = np.zeros(b, dtype=np.int64)
+        self.phase2_from = np.full(b, -1, dtype=np.int64)  # periods played when phase 2 began
+        self.asked = np.zeros((b, n, actions))
+        self.obeyed = np.zeros((b, n, actions))
 
     # -- acting ------------------------------------------------------------------------
     def contract(self, inputs: MechanismInput) -> np.ndarray:
         game = self._bound_game()
+        n = game.n_agents
         out = self._zeros(len(inputs.period))
         states = self.structure.state_index(inputs.state)
-        for b, copy in enumerate(self.copies):
-            if copy.baseline_counts is not None:
-                continue  # the baseline block: no transfers
-            if copy.phase == 1:
-                probe = self._current_probe(copy)
-                if probe is not None:
-                    out[b, :, probe.action] = probe.bonus
-                    continue
-                self._plan(copy)
-            t = min(int(inputs.period[b]), copy.policy.shape[0] - 1)
-            targets = self.structure.joint_actions[copy.policy[t, states[b]]]
-            paid = copy.tau[np.arange(game.n_agents), targets]
-            bonus = np.where(paid > 0, np.minimum(paid + self.margin, self.bound), 0.0)
-            out[b, np.arange(game.n_agents), targets] = bonus
+        probing = (self.phase == 1) & ~self.in_baseline  # the baseline block posts no transfers
+        # A copy whose search ended moves on to its next action, or plans and steers (rare events).
+        for b in np.flatnonzero(probing & ((self.probe_action < 0) | self.probe.done.all(axis=1))):
+            if not self._advance(b):
+                self._plan(b)
+        probing &= self.phase == 1
+        rows = np.flatnonzero(probing)
+        out[rows[:, None], np.arange(n), self.probe_action[rows, None]] = self.probe.bonus[rows]
+        steering = np.flatnonzero(self.phase == 2)
+        t = np.minimum(inputs.period[steering], self.policy.shape[1] - 1)
+        targets = self.structure.joint_actions[self.policy[steering, t, states[steering]]]  # (R, N)
+        paid = self.tau[steering[:, None], np.arange(n), targets]
+        bonus = np.where(paid > 0, np.minimum(paid + self.margin, self.bound), 0.0)
+        out[steering[:, None], np.arange(n), targets] = bonus
         return out
 
-    def _current_probe(self, copy: _CopyState) -> _Probe | None:
+    def _advance(self, b: int) -> bool:
+        """Copy ``b``: close the finished search, open the next one; ``False`` when none is left."""
         game = self._bound_game()
+        probe = self.probe
         while True:
-            if copy.probes and not copy.probes[-1].done.all():
-                return copy.probes[-1]
-            if copy.probes:
-                finished = copy.probes[-1]
-                copy.tau[:, finished.action] = finished.hi
-            if copy.next_action >= game.n_actions:
-                return None
-            probe = _Probe(game.n_agents, copy.next_action, self.bound, self.bisection_steps)
+            action = self.probe_action[b]
+            if action >= 0 and not probe.done[b].all():
+                return True
+            if action >= 0:
+                self.tau[b, :, action] = probe.hi[b]
+            if self.next_action[b] >= game.n_actions:
+                return False
+            action = int(self.next_action[b])
+            self.next_action[b] += 1
+            probe.lo[b], probe.hi[b], probe.bonus[b] = 0.0, np.inf, 0.0
+            probe.bisections_left[b], probe.done[b] = self.bisection_steps, False
             # Agents for whom this is the favourite action need no bonus: their search is over.
-            favourite = copy.favourite == copy.next_action
-            probe.hi[favourite], probe.done[favourite] = 0.0, True
-            copy.next_action += 1
-            if not probe.done.all():
-                copy.probes.append(probe)
+            favourite = self.favourite[b] == action
+            probe.hi[b, favourite], probe.done[b, favourite] = 0.0, True
+            self.bracket_lo[b, :, action], self.bracket_hi[b, :, action] = probe.lo[b], probe.hi[b]
+            if probe.done[b].all():
+                self.tau[b, :, action] = probe.hi[b]
+                self.probe_action[b] = -1
             else:
-                copy.tau[:, probe.action] = probe.hi
+                self.probe_action[b] = action
 
     # -- learning ----------------------------------------------------------------------
     def update(self, feedback: PeriodFeedback) -> None:
         game = self._bound_game()
+        n = game.n_agents
+        copies = np.arange(self.n_copies)
         states = self.structure.state_index(feedback.state)
         following = self.structure.state_index(feedback.next_state)
         joint = self.structure.joint_action_index(feedback.signals, game.n_actions)
         classes = self.structure.transition_class[joint]
-        rows = np.arange(game.n_agents)
-        for b, copy in enumerate(self.copies):
-            copy.welfare_sum[states[b]] += feedback.social_welfare[b]
-            copy.welfare_seen[states[b]] += 1
-            copy.actions_seen[states[b], rows, feedback.signals[b]] += 1
-            copy.transitions[states[b], classes[b], following[b]] += 1
-            if copy.phase == 1:
-                self._count_probe(copy, feedback.signals[b])
-            else:
-                self._count_compliance(copy, feedback.contract[b], feedback.signals[b])
-                copy.since_plan += 1
-                if copy.since_plan >= self.replan_every and feedback.done[b]:
-                    self._plan(copy)  # what phase 2 has seen refines the model
+        signals = feedback.signals
+        self.welfare_sum[copies, states] += feedback.social_welfare
+        self.welfare_seen[copies, states] += 1
+        self.actions_seen[copies[:, None], states[:, None], np.arange(n), signals] += 1
+        self.transitions[copies, states, classes, following] += 1
+        learning = self.phase == 1
+        self._count_probe(learning, signals)
+        steering = ~learning
+        self._count_compliance(steering, feedback.contract, signals)
+        self.since_plan += steering
+        # What phase 2 has seen refines the model, at the end of an episode.
+        for b in np.flatnonzero(steering & (self.since_plan >= self.replan_every) & feedback.done):
+            self._plan(b)
 
-    def _count_probe(self, copy: _CopyState, signals: np.ndarray) -> None:
-        if copy.warmup_left > 0:  # the learners settle before anything is measured
-            copy.warmup_left -= 1
-            return
-        if copy.baseline_counts is not None:
-            copy.block_count += 1
-            if copy.block_count > self.block // 2:
-                copy.baseline_counts[np.arange(len(signals)), signals] += 1
-            if copy.block_count >= self.block:
-                copy.favourite = copy.baseline_counts.argmax(axis=1)
-                copy.baseline_counts, copy.block_count = None, 0
-            return
-        probe = copy.probes[-1] if copy.probes else None
-        if probe is None:
-            return
-        copy.block_count += 1
-        if copy.block_count > self.block // 2:  # the second half: after the learners adapted
-            copy.block_hits += signals == probe.action
-            copy.block_seen += 1
-        if copy.block_count >= self.block:
-            probe.record(copy.block_hits / max(copy.block_seen, 1) >= self.threshold)
-            copy.block_count, copy.block_seen = 0, 0
-            copy.block_hits[:] = 0
+    def _count_probe(self, learning: np.ndarray, signals: np.ndarray) -> None:
+        n = signals.shape[1]
+        warming = learning & (self.warmup_left > 0)  # the learners settle before anything is measured
+        self.warmup_left -= warming
+        counting = learning & ~warming
+        baseline = counting & self.in_baseline
+        self.block_count += baseline
+        late = np.flatnonzero(baseline & (self.block_count > self.block // 2))
+        self.baseline_counts[late[:, None], np.arange(n), signals[late]] += 1
+        ended = np.flatnonzero(baseline & (self.block_count >= self.block))
+        self.favourite[ended] = self.baseline_counts[ended].argmax(axis=2)
+        self.in_baseline[ended], self.block_count[ended] = False, 0
+        probing = counting & ~baseline & (self.probe_action >= 0)
+        self.block_count += probing
+        late = probing & (self.block_count > self.block // 2)  # after the learners adapted
+        self.block_hits += late[:, None] & (signals == self.probe_action[:, None])
+        self.block_seen += late
+        ended = np.flatnonzero(probing & (self.block_count >= self.block))
+        if len(ended):
+            share = self.block_hits[ended] / np.maximum(self.block_seen[ended], 1)[:, None]
+            self.probe.record(share >= self.threshold, ended)
+            for action in np.unique(self.probe_action[ended]):
+                rows = ended[self.probe_action[ended] == action]
+                self.bracket_lo[rows, :, action] = self.probe.lo[rows]
+                self.bracket_hi[rows, :, action] = self.probe.hi[rows]
+            self.block_count[ended], self.block_seen[ended] = 0, 0
+            self.block_hits[ended] = 0.0
 
-    def _count_compliance(self, copy: _CopyState, contract: np.ndarray, signals: np.ndarray) -> None:
-        game = self._bound_game()
-        asked = contract.argmax(axis=1)
-        paid = contract.max(axis=1) > 0
-        rows = np.arange(game.n_agents)
-        copy.asked[rows[paid], asked[paid]] += 1
-        copy.obeyed[rows[paid], asked[paid]] += signals[paid] == asked[paid]
-        full = copy.asked >= self.block
-        if full.any():
-            failing = full & (copy.obeyed < self.threshold * copy.asked)
-            copy.tau[failing] = np.minimum(copy.tau[failing] + self.margin, self.bound)
-            copy.asked[full], copy.obeyed[full] = 0, 0
+    def _count_compliance(self, steering: np.ndarray, contract: np.ndarray, signals: np.ndarray) -> None:
+        rows = np.flatnonzero(steering)
+        if not len(rows):
+            return
+        n = signals.shape[1]
+        asked = contract[rows].argmax(axis=2)  # (R, N)
+        paid = contract[rows].max(axis=2) > 0
+        where = (rows[:, None], np.arange(n), asked)
+        self.asked[where] += paid
+        self.obeyed[where] += paid & (signals[rows] == asked)
+        full = np.zeros_like(self.asked, dtype=bool)
+        full[rows] = self.asked[rows] >= self.block
+        failing = full & (self.obeyed < self.threshold * self.asked)
+        self.tau[failing] = np.minimum(self.tau[failing] + self.margin, self.bound)
+        self.asked[full], self.obeyed[full] = 0, 0
 
     # -- planning ----------------------------------------------------------------------
-    def _plan(self, copy: _CopyState) -> None:
-        """Plan the welfare-optimal policy on the estimated model (and be in phase 2)."""
+    def _plan(self, b: int) -> None:
+        """Plan copy ``b``'s welfare-optimal policy on its estimated model (and be in phase 2)."""
         model = self.structure
-        tau = np.where(np.isfinite(copy.tau), copy.tau, 1e6)  # never plan an unimplementable action
+        tau = np.where(np.isfinite(self.tau[b]), self.tau[b], 1e6)  # never plan an unimplementable action
         # c(s): observed welfare plus what the observed actions cost the agents (their tau),
         # smoothed by a least-squares fit on the state vector (weighted by visits) so that
         # states seen rarely, or never, get a sensible level too.
-        seen = copy.welfare_seen
+        seen = self.welfare_seen[b]
         visited = np.flatnonzero(seen)
         level_seen = (
-            copy.welfare_sum[visited] + np.einsum("snk,nk->s", copy.actions_seen[visited], tau)
+            self.welfare_sum[b, visited] + np.einsum("snk,nk->s", self.actions_seen[b, visited], tau)
         ) / seen[visited]
         features = np.column_stack([np.ones(model.n_states), model.states.astype(np.float64)])
         weights = np.sqrt(seen[visited])
@@ -356,17 +374,16 @@ class TwoPhaseMechanism(Mechanism):
             features[visited] * weights[:, None], level_seen * weights, rcond=None
         )
         level = features @ coefficients
-        estimated = self._estimated_model(copy, level, tau)
-        copy.policy = analysis.social_optimum(estimated).policy
-        if copy.phase == 1:
-            copy.phase2_from = int(copy.welfare_seen.sum())
-        copy.phase = 2
-        copy.since_plan = 0
+        estimated = self._estimated_model(self.transitions[b], level, tau)
+        self.policy[b] = analysis.social_optimum(estimated).policy
+        if self.phase[b] == 1:
+            self.phase2_from[b] = int(seen.sum())
+        self.phase[b] = 2
+        self.since_plan[b] = 0
 
-    def _estimated_model(self, copy: _CopyState, level: np.ndarray, tau: np.ndarray) -> TabularModel:
+    def _estimated_model(self, counts: np.ndarray, level: np.ndarray, tau: np.ndarray) -> TabularModel:
         model = self.structure
         game = self._bound_game()
-        counts = copy.transitions  # (S, G, S)
         n_states, n_classes = model.n_states, model.n_transition_classes
         # Unseen (state, class) pairs borrow the class's average displacement.
         law = np.zeros_like(counts)
@@ -407,24 +424,21 @@ class TwoPhaseMechanism(Mechanism):
     # -- reporting ---------------------------------------------------------------------
     def estimates(self, copy: int = 0) -> dict[str, np.ndarray]:
         """What copy ``copy`` has learned: ``tau`` (N, L), the bracket ``[lo, hi]`` of each
-        search (its confidence), the phase, and the planned policy."""
-        state = self.copies[copy]
-        lo = np.full_like(state.tau, np.nan)
-        hi = np.full_like(state.tau, np.nan)
-        favourite = state.tau == 0
+        search (its confidence), the phase, and when phase 2 began."""
+        tau = self.tau[copy].copy()
+        lo, hi = self.bracket_lo[copy].copy(), self.bracket_hi[copy].copy()
+        favourite = tau == 0
         lo[favourite], hi[favourite] = 0.0, 0.0
-        for probe in state.probes:
-            lo[:, probe.action], hi[:, probe.action] = probe.lo, probe.hi
         return {
-            "tau": state.tau.copy(),
+            "tau": tau,
             "lo": lo,
             "hi": hi,
-            "phase": np.array(state.phase),
-            "phase2_from": np.array(state.phase2_from),
+            "phase": np.array(self.phase[copy]),
+            "phase2_from": np.array(self.phase2_from[copy]),
         }
 
     def info(self) -> dict[str, np.ndarray]:
-        return {"phase": np.array([c.phase for c in self.copies])}
+        return {"phase": self.phase.copy() if self.n_copies else np.zeros(0, dtype=np.int64)}
 
     def _settings(self) -> dict[str, float]:
         names = ("total_periods", "probe_scale", "min_block", "threshold", "bisection_steps", "margin")
@@ -432,16 +446,9 @@ class TwoPhaseMechanism(Mechanism):
 
     def state_dict(self) -> dict[str, Any]:
         """Settings and every copy's state, as plain values and arrays."""
-
-        def plain(obj: object) -> dict[str, Any]:
-            return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(obj).items()}
-
-        copies = []
-        for copy in self.copies:
-            record = plain(copy)
-            record["probes"] = [plain(probe) for probe in copy.probes]
-            copies.append(record)
-        return {"settings": self._settings(), "copies": copies}
+        arrays = {name: getattr(self, name).copy() for name in _STATE} if self.n_copies else {}
+        probe = {name: getattr(self.probe, name).copy() for name in _PROBE_STATE} if self.n_copies else {}
+        return {"settings": self._settings(), "n_copies": self.n_copies, "arrays": arrays, "probe": probe}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state["settings"] != self._settings():
@@ -449,16 +456,21 @@ class TwoPhaseMechanism(Mechanism):
                 f"this state was saved with settings {state['settings']}; this mechanism has "
                 f"{self._settings()}"
             )
-        self.copies = []
-        for record in state["copies"]:
-            copy = _CopyState.__new__(_CopyState)
-            for key, value in record.items():
-                if key != "probes":
-                    setattr(copy, key, value.copy() if isinstance(value, np.ndarray) else value)
-            copy.probes = []
-            for fields in record["probes"]:
-                probe = _Probe.__new__(_Probe)
-                for key, value in fields.items():
-                    setattr(probe, key, value.copy() if isinstance(value, np.ndarray) else value)
-                copy.probes.append(probe)
-            self.copies.append(copy)
+        self.n_copies = int(state["n_copies"])
+        if not self.n_copies:
+            return
+        self.probe = _Probe((1, 1), 0, float(self.bound), self.bisection_steps)
+        for name in _STATE:
+            setattr(self, name, np.array(state["arrays"][name]))
+        for name in _PROBE_STATE:
+            setattr(self.probe, name, np.array(state["probe"][name]))
+
+
+# What a run needs to resume: every per-copy array of the mechanism and of its searches.
+_STATE = (
+    "phase", "warmup_left", "in_baseline", "baseline_counts", "favourite", "tau", "block_count",
+    "block_hits", "block_seen", "probe_action", "next_action", "bracket_lo", "bracket_hi",
+    "welfare_sum", "welfare_seen", "actions_seen", "transitions", "policy", "since_plan",
+    "phase2_from", "asked", "obeyed",
+)  # fmt: skip
+_PROBE_STATE = ("lo", "hi", "bonus", "bisections_left", "done")

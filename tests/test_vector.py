@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import supersuit as ss
 
-from pa_envs import ENVS, GYMNASIUM_IDS
+from pa_envs import ENVS, GYMNASIUM_IDS, pollution_v0
 from pa_envs.mechanisms import NoTransfers, mechanism_env
 from pa_envs.sb3 import MechanismVecEnv
 from pa_envs.vector import AgentVectorView, PrincipalVectorView
@@ -136,6 +136,7 @@ def test_bad_constructor_arguments():
 
 # -- gymnasium vector views ----------------------------------------------------------------
 
+
 def sync_and_vector(env_id: str, **kwargs):
     fast = gymnasium.make_vec(env_id, num_envs=COPIES, **kwargs)
     slow = gymnasium.make_vec(env_id, num_envs=COPIES, vectorization_mode="sync", **kwargs)
@@ -191,3 +192,42 @@ def test_vector_view_with_fixed_others():
     view.reset(seed=0)
     _, _, _, _, infos = view.step(np.array([0, 1]))
     assert infos["signals"][:, 1:].tolist() == [[2, 2], [2, 2]]  # pollution: the signal is the level
+
+
+def test_two_phase_learns_per_copy_in_the_vector_form_as_in_single_envs():
+    """The batched two-phase mechanism (one principal per copy, no per-copy loop per period)
+    posts what B single-copy mechanisms post, through probing into phase 2."""
+    kwargs = {
+        "total_periods": 400,
+        "min_block": 2,
+        "probe_scale": 0.5,
+        "warmup_scale": 0.0,
+        "bisection_steps": 1,
+    }
+    steps, copies = 120, 3
+    venv = MechanismVecEnv(
+        "pollution_v0", "two_phase", copies, seed=SEED, mechanism_kwargs=kwargs, n_agents=2, max_cycles=10
+    )
+    envs = [
+        mechanism_env(pollution_v0.parallel_env(n_agents=2, max_cycles=10), "two_phase", **kwargs)
+        for _ in range(copies)
+    ]
+    venv.reset()
+    for b, env in enumerate(envs):
+        env.reset(seed=SEED + b)
+    generator = np.random.default_rng(1)
+    for step in range(steps):
+        actions = generator.integers(0, 3, size=copies * 2)
+        observations, rewards, _, _ = venv.step(actions)
+        for b, env in enumerate(envs):
+            obs, rew, _, _, _ = env.step(
+                dict(zip(env.agents, actions[2 * b : 2 * b + 2].tolist(), strict=True))
+            )
+            if not env.agents:
+                obs, _ = env.reset()
+            assert np.array_equal(observations[2 * b : 2 * b + 2], np.stack(list(obs.values()))), step
+            assert np.array_equal(rewards[2 * b : 2 * b + 2], np.array(list(rew.values()), np.float32))
+    for b, env in enumerate(envs):
+        for key, value in env.mechanism.estimates(0).items():
+            np.testing.assert_array_equal(venv.mechanism.estimates(b)[key], value)
+    assert (venv.mechanism.info()["phase"] == 2).any()  # the run got past probing
