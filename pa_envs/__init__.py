@@ -26,6 +26,7 @@ ENV_NAMES: tuple[str, ...] = (
     "congestion_v0",
     "grid_v0",
     "platform_v0",
+    "commons_v0",
     # new envs: one line each, above this comment
 )
 
