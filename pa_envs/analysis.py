@@ -308,6 +308,10 @@ class _StagePayoffs:
         self.weight = weight
         self.s = np.arange(model.n_states)[:, None]
         self.pays = bool(np.any(contract))
+        if model.symmetric and weight > 0:
+            # Anonymous agents: nobody knows which place of next period's sorted profile it
+            # will hold, so each expects the average over places (a random assignment of roles).
+            values = np.repeat(values.mean(axis=1, keepdims=True), values.shape[1], axis=1)
         # Continuation by transition class, once per period: (S, G, N).
         self.continuation = model.expected_next_by_class(values) if weight > 0 else None
 
@@ -485,6 +489,12 @@ def equilibrium(
     max_iterations: int = 10_000,
 ) -> PolicyValue:
     """The Markov perfect equilibrium that self-interested agents reach under ``contract``.
+
+    On a count model (``model.symmetric``) agents are anonymous: a forward-looking
+    agent does not know which place of next period's sorted profile it will take, so
+    its continuation value is the average over places (roles assigned at random each
+    period). The joint-action model, which keeps identities, can differ from it when
+    the equilibrium gives agents different roles.
 
     Parameters
     ----------

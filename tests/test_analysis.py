@@ -927,3 +927,19 @@ def test_best_responses_keep_each_agents_own_contract_row(n_agents):
         for model in models:
             state = int(generator.integers(model.n_states))
             assert np.array_equal(analysis.best_responses(model, state, contract), expected)
+
+
+def test_count_model_forward_looking_agents_average_their_roles():
+    """Sellers who invest and sellers who do not: by place in the sorted profile the count
+    model's continuation values would swap owners every period and best responses cycle;
+    averaged over places (anonymous roles) the equilibrium exists, and where every agent
+    plays alike (pollution) it is the joint model's."""
+    from pa_envs import platform_v0
+
+    game = platform_v0.parallel_env(n_agents=3, max_cycles=30).game
+    lf = analysis.laissez_faire(game.count_model(), agent_discount=0.99)
+    assert np.isfinite(lf.social_welfare)
+    pollution = pollution_v0.parallel_env(n_agents=3, max_cycles=30).game
+    joint = analysis.laissez_faire(pollution.tabular_model(), agent_discount=0.99)
+    counts = analysis.laissez_faire(pollution.count_model(), agent_discount=0.99)
+    assert counts.social_welfare == pytest.approx(joint.social_welfare, abs=1e-9)

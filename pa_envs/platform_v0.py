@@ -1,0 +1,21 @@
+"""platform_v0: see :mod:`pa_envs.envs.marketplace` for the env card."""
+
+from pa_envs.envs.marketplace import (
+    PlatformGame,
+    PlatformParams,
+    commission_sweep,
+    env,
+    parallel_env,
+    parallel_env_class,
+    raw_env,
+)
+
+__all__ = [
+    "PlatformGame",
+    "PlatformParams",
+    "commission_sweep",
+    "env",
+    "parallel_env",
+    "parallel_env_class",
+    "raw_env",
+]
