@@ -357,11 +357,47 @@ def _stage_equilibrium(
             moved |= switch
         if not moved.any():
             return profile
-    stuck = np.flatnonzero(moved)[:5].tolist()
+    # Best replies cycle in some states; a pure equilibrium may still exist off the cycle.
+    stuck = np.flatnonzero(moved)
+    found = _pure_equilibria(model, payoffs)[stuck] if model.n_joint_actions <= MAX_EXHAUSTIVE else None
+    if found is not None and np.all(found >= 0):
+        profile[stuck] = found
+        return profile
+    missing = stuck if found is None else stuck[found < 0]
+    why = (
+        "and no joint action is a pure equilibrium there"
+        if found is not None
+        else f"(too many joint actions, {model.n_joint_actions}, to search them all)"
+    )
     raise EquilibriumNotFound(
         f"best-response iteration {where} did not settle in {max_rounds} rounds "
-        f"(still moving in states {stuck}); the stage game may have no pure equilibrium"
+        f"(still moving in states {missing[:5].tolist()}), {why}; the stage game may have no pure "
+        "equilibrium"
     )
+
+
+# Up to this many joint actions (or count profiles), states where best replies cycle are
+# searched exhaustively for a pure equilibrium.
+MAX_EXHAUSTIVE = 4096
+
+
+def _pure_equilibria(model: TabularModel, payoffs: _StagePayoffs) -> np.ndarray:
+    """For every state, the lowest-indexed joint action that is a pure equilibrium of the
+    stage game (no agent gains by a unilateral deviation), or -1 where none is."""
+    rows = np.arange(model.n_states)
+    found = np.full(model.n_states, -1)
+    for joint in range(model.n_joint_actions):
+        profile = np.full(model.n_states, joint)
+        stable = found < 0
+        for i in range(model.n_agents):
+            if not stable.any():
+                break
+            candidates, own, columns = _unilateral(model, profile, i)
+            values = payoffs.value(candidates, i, columns)
+            keep = values[rows, own]
+            stable &= values.max(axis=1) <= keep + 1e-12 * np.maximum(1.0, np.abs(keep))
+        found[stable] = joint
+    return found
 
 
 def stage_equilibrium(

@@ -943,3 +943,23 @@ def test_count_model_forward_looking_agents_average_their_roles():
     joint = analysis.laissez_faire(pollution.tabular_model(), agent_discount=0.99)
     counts = analysis.laissez_faire(pollution.count_model(), agent_discount=0.99)
     assert counts.social_welfare == pytest.approx(joint.social_welfare, abs=1e-9)
+
+
+def test_a_pure_equilibrium_off_the_best_reply_cycle_is_found():
+    """Actions 0 and 1 play matching pennies (best replies cycle there for ever); (2, 2) is a
+    pure equilibrium that no best reply from the cycle reaches: the exhaustive search finds it."""
+
+    def payoff(actions):
+        if actions == (2, 2):
+            return (1.0, 1.0)
+        if actions[0] == 2:
+            return (-5.0, 0.0)
+        if actions[1] == 2:
+            return (0.0, -5.0)
+        match, mismatch = matching_pennies_payoff(actions)
+        return (2 * match, 2 * mismatch)
+
+    model = one_state_model(payoff, 2, 3, 4)
+    lf = analysis.laissez_faire(model)
+    assert actions_of(model, lf) == [(2, 2)] * 4
+    assert lf.social_welfare == pytest.approx(8.0)
