@@ -1,9 +1,11 @@
 """Train off-the-shelf Stable-Baselines3 learners against the bundled mechanisms.
 
 Agents (default): one SB3 policy shared by every agent (parameter sharing) of
-``--n-envs`` copies of an env whose principal is a bundled mechanism,
-converted with SuperSuit. Principal (``--learner principal``): SB3 trains the
-principal through its gymnasium view while the agents best-respond.
+``--n-envs`` copies of an env whose principal is a bundled mechanism, stepped
+by the batched vector form (:mod:`pa_envs.sb3`; ``--env-form supersuit`` uses
+SuperSuit's conversion instead, with the same trajectories). Principal
+(``--learner principal``): SB3 trains the principal through its gymnasium view
+while the agents best-respond.
 
 Logs welfare, externality and transfers (per step and per episode) through
 SB3's logger: CSV in ``--log-dir``, and TensorBoard too when the
@@ -100,10 +102,19 @@ def make_callback(n_agents_per_copy: int) -> Any:
             self.steps: dict[str, list[float]] = {k: [] for k in self.keys}
 
         def _on_step(self) -> bool:
-            infos = self.locals["infos"][::n_agents_per_copy]  # one agent per copy: shared keys
             dones = np.asarray(self.locals["dones"])[::n_agents_per_copy]
+            accounts = getattr(self.training_env.unwrapped, "last_period", None)
+            if accounts is not None:  # the vector form keeps the period's accounts as arrays
+                columns = {
+                    "social_welfare": accounts.social_welfare,
+                    "externality": accounts.externality,
+                    "total_transfers": accounts.transfers.sum(axis=1),
+                }
+            else:  # one agent per copy: its info carries the copy's shared keys
+                infos = self.locals["infos"][::n_agents_per_copy]
+                columns = {key: np.array([info.get(key, 0.0) for info in infos]) for key in self.keys}
             for key in self.keys:
-                values = np.array([info.get(key, 0.0) for info in infos])
+                values = columns[key]
                 self.running[key] += values
                 self.steps[key].extend(values.tolist())
                 for copy in np.flatnonzero(dones):
@@ -124,9 +135,25 @@ def make_callback(n_agents_per_copy: int) -> Any:
 
 
 def agents_vec_env(
-    env_name: str, mechanism: str, mechanism_kwargs: dict, env_kwargs: dict, n_envs: int, seed: int
+    env_name: str,
+    mechanism: str,
+    mechanism_kwargs: dict,
+    env_kwargs: dict,
+    n_envs: int,
+    seed: int,
+    form: str = "vector",
 ) -> Any:
-    """SB3 VecEnv of ``n_envs`` copies x N agents under ``mechanism`` (SuperSuit conversion)."""
+    """SB3 VecEnv of ``n_envs`` copies x N agents under ``mechanism``: the batched vector
+    form (``form="vector"``, one numpy call per step) or SuperSuit's conversion of the
+    PettingZoo env (``"supersuit"``). Both give the same trajectories for the same seed."""
+    if form == "vector":
+        from pa_envs.sb3 import MechanismVecEnv
+
+        venv = MechanismVecEnv(
+            env_name, mechanism, n_envs, seed=seed, mechanism_kwargs=mechanism_kwargs, **env_kwargs
+        )
+        venv.reset()  # seeded now, as the SuperSuit path must be: SB3's first reset goes on from here
+        return venv
     import supersuit as ss
 
     env = mechanism_env(get_env_module(env_name).parallel_env(**env_kwargs), mechanism, **mechanism_kwargs)
@@ -218,6 +245,12 @@ def main(argv: list[str] | None = None) -> Evaluation:
     parser.add_argument("--algo", choices=ALGORITHMS, default="PPO")
     parser.add_argument("--timesteps", type=int, default=200_000, help="SB3 timesteps (agent-steps)")
     parser.add_argument("--n-envs", type=int, default=4, help="copies of the env")
+    parser.add_argument(
+        "--env-form",
+        choices=("vector", "supersuit"),
+        default="vector",
+        help="agents' VecEnv: the batched vector form (default) or SuperSuit's conversion",
+    )
     parser.add_argument("--n-agents", type=int, default=3)
     parser.add_argument("--env-kwargs", type=json_dict, default={}, help="JSON, e.g. '{\"decay\": 0.1}'")
     parser.add_argument(
@@ -242,7 +275,7 @@ def main(argv: list[str] | None = None) -> Evaluation:
         parser.error("--mechanism and --mechanism-kwargs choose the principal of --learner agents only")
     if args.learner == "agents":
         venv = agents_vec_env(
-            args.env, args.mechanism, args.mechanism_kwargs, env_kwargs, args.n_envs, args.seed
+            args.env, args.mechanism, args.mechanism_kwargs, env_kwargs, args.n_envs, args.seed, args.env_form
         )
         per_copy = env_kwargs["n_agents"]
     else:
@@ -251,8 +284,9 @@ def main(argv: list[str] | None = None) -> Evaluation:
     if args.load is not None:
         model = algo.load(args.load, env=venv, device="cpu")
     else:
-        # SuperSuit's vec env has no seed(): for agents, set_random_seed above seeds the learner.
-        seed = args.seed if args.learner == "principal" else None
+        # The agents' vec envs are seeded at construction (SuperSuit's cannot be seeded later);
+        # set_random_seed above seeds the learner.
+        seed = None if args.learner == "agents" else args.seed
         model = algo("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **args.algo_kwargs)
     if args.log_dir is not None:
         formats = ["csv"]

@@ -61,10 +61,17 @@ class BatchedEpisodes:
         self._noise_size = game.noise_size
 
     def reset(self, seed: int | Sequence[int] | None = None) -> np.ndarray:
-        """Start every copy's first episode; return the ``(B, state_dim)`` initial states."""
-        keys = [rng.key_from_seed(s) for s in copy_seeds(seed, self.num_copies)]
-        self.keys = np.array(keys, dtype=np.uint64)
-        self.episodes[:] = 0
+        """Start a new episode in every copy; return the ``(B, state_dim)`` initial states.
+
+        As a PettingZoo env's reset: a seed restarts every copy's stream; without one
+        each copy's stream goes on (fresh entropy only at the very first reset).
+        """
+        if seed is None and self.state is not None:
+            self.episodes += 1
+        else:
+            keys = [rng.key_from_seed(s) for s in copy_seeds(seed, self.num_copies)]
+            self.keys = np.array(keys, dtype=np.uint64)
+            self.episodes[:] = 0
         self.periods[:] = 0
         self.state = self.game.initial_state(self._noise(self.keys, self.episodes, self.periods))
         return self.state
