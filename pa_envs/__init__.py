@@ -27,6 +27,7 @@ ENV_NAMES: tuple[str, ...] = (
     "grid_v0",
     "platform_v0",
     "commons_v0",
+    "insurance_v0",
     # new envs: one line each, above this comment
 )
 
