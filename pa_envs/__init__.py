@@ -23,11 +23,11 @@ __version__ = "0.1.0"
 # One line per env: its module ``pa_envs.<name>`` holds the env card and the factories.
 ENV_NAMES: tuple[str, ...] = (
     "pollution_v0",
-    "congestion_v0",
-    "grid_v0",
-    "platform_v0",
     "commons_v0",
+    "congestion_v0",
     "insurance_v0",
+    "platform_v0",
+    "grid_v0",
     # new envs: one line each, above this comment
 )
 
