@@ -183,6 +183,19 @@ class MechanismVecEnv(VecEnv):
     def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
         return [False] * len(list(self._get_indices(indices)))
 
+    # -- what learners and recorders may read -------------------------------------------
+    @property
+    def game_state(self) -> np.ndarray:
+        """A copy of every copy's state vector, ``(B, state_dim)`` int64."""
+        return self.engine.state.copy()
+
+    @property
+    def contracts(self) -> np.ndarray:
+        """A copy of the contracts posted for the coming period, ``(B, N, n_signals)``."""
+        if self._contracts is None:
+            raise RuntimeError("call reset() first: no contract is posted yet")
+        return self._contracts.copy()
+
     # -- internals ------------------------------------------------------------------------
     def _post(self) -> None:
         """The mechanism sees every copy's state and posts this period's contracts."""

@@ -1,0 +1,182 @@
+"""The benchmark harness: names, resumable sweeps, exact metrics, reports, and the pa-envs command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from baselines import harness
+from pa_envs import analysis, congestion_v0
+from pa_envs.cli import main as cli_main
+from pa_envs.envs.congestion import ROAD
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+STATIC = {"carry_over": 0.0, "max_cycles": 5}  # congestion without a queue: deterministic
+
+
+class AllRoad(harness.AgentAlgorithm):
+    """A user's agent learner (loaded by 'module:Class'): every commuter always drives."""
+
+    def train(self, venv, steps, seed):
+        venv.reset()
+        for _ in range(steps // venv.num_envs):
+            venv.step(np.full(venv.num_envs, ROAD))
+
+
+class Shy(harness.Mechanism):
+    """A user's mechanism (loaded by 'module:Class'): a flat toll of 0.45 on the road."""
+
+    def contract(self, inputs):
+        out = self._zeros(len(inputs.period))
+        out[:, :, ROAD] = -0.45
+        return out
+
+
+def spec(**kwargs) -> harness.RunSpec:
+    fields = {
+        "env": "congestion_v0",
+        "principal": "no_transfers",
+        "agents": "tests.test_harness:AllRoad",
+        "steps": 2 * 4 * 5 * 3,  # 3 episodes of 5 periods, 2 copies of 4 commuters
+        "copies": 2,
+        "n_agents": 4,
+        "env_kwargs": STATIC,
+    }
+    return harness.RunSpec(**{**fields, **kwargs})
+
+
+def test_metrics_are_exact_on_a_deterministic_run():
+    """Everyone on the road is Pigou's laissez-faire equilibrium: welfare W_LF exactly, share
+    1 - (W* - W_LF)/|W*| = 1 - 1/3 / (3/4) ..., and no agent regrets it (rail is no better)."""
+    row = harness.run(spec())
+    model = congestion_v0.parallel_env(n_agents=4, **STATIC).game.exact_model()
+    optimum = analysis.social_optimum(model).social_welfare
+    lf = analysis.laissez_faire(model).social_welfare
+    assert row["optimum"] == pytest.approx(optimum) and row["laissez_faire"] == pytest.approx(lf)
+    assert row["episodes"] == 6 and row["curve"] == [pytest.approx(lf)] * 6
+    assert row["final_share"] == pytest.approx(1 - (optimum - lf) / abs(optimum))
+    assert row["regret_per_episode"] == pytest.approx(optimum - lf)
+    assert row["transfers"] == 0.0 and row["agents_regret"] == pytest.approx(0.0, abs=1e-12)
+    assert row["steps"] == 2 * 4 * 15
+
+
+def test_a_user_mechanism_is_charged_and_regretted():
+    """Under a toll of 0.45 driving costs 1.45 > rail's 1: the agents' regret is exact."""
+    row = harness.run(spec(principal="tests.test_harness:Shy"))
+    assert row["transfers"] == pytest.approx(-0.45 * 4 * 5)
+    # Each period every commuter could have saved 1.45 - 1 by taking rail.
+    assert row["agents_regret"] == pytest.approx(0.45)
+
+
+def test_sweep_streams_and_resumes(tmp_path, monkeypatch):
+    specs = [spec(seed=s) for s in (0, 1)]
+    results = tmp_path / "runs.jsonl"
+    rows = harness.sweep(specs[:1], results, progress=False)
+    assert len(harness.read_results(results)) == 1 and rows[0]["spec"]["seed"] == 0
+    calls = []
+    real = harness.run
+    monkeypatch.setattr(harness, "run", lambda s: calls.append(s.seed) or real(s))
+    rows = harness.sweep(specs, results, progress=False)
+    assert calls == [1]  # the finished run is not run again
+    assert [r["spec"]["seed"] for r in rows] == [0, 1]
+    assert len(results.read_text().splitlines()) == 2
+
+
+def test_reports_are_written(tmp_path):
+    rows = [harness.run(spec(seed=s)) for s in (0, 1)] + [harness.run(spec(principal="pigouvian"))]
+    paths = harness.write_reports(rows, tmp_path)
+    table = (tmp_path / "leaderboard.md").read_text()
+    assert "`no_transfers`" in table and "`pigouvian`" in table and " ± " in table
+    assert (tmp_path / "leaderboard.csv").read_text().startswith("env,principal,agents,seeds")
+    assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_sb3_and_tabular_agents_and_a_learning_principal_run():
+    for agents in ("PPO", "q_learning", "hedge"):
+        row = harness.run(spec(agents=agents, principal="pigouvian", agent_kwargs={}))
+        assert row["episodes"] > 0 and np.isfinite(row["final_share"])
+    row = harness.run(spec(principal="learn:PPO", agent_kwargs={"n_steps": 16, "batch_size": 16}, steps=64))
+    assert row["episodes"] > 0 and np.isfinite(row["auc_share"])
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("polution_v0",), "pollution_v0"),
+        (("congestion_v0", "pigovian"), "pigouvian"),
+        (("congestion_v0", "pigouvian", "PP0"), "PPO"),
+    ],
+)
+def test_unknown_names_fail_before_any_run_with_the_closest_match(args, fragment):
+    envs, principals, agents = (
+        [args[0]],
+        [args[1] if len(args) > 1 else "no_transfers"],
+        [args[2] if len(args) > 2 else "PPO"],
+    )
+    with pytest.raises((KeyError, ValueError), match=fragment):
+        harness.grid(envs, principals, agents)
+
+
+def test_harness_command_line(tmp_path, capsys):
+    rows = harness.main(
+        [
+            *(
+                "--envs",
+                "congestion_v0",
+                "--principals",
+                "no_transfers",
+                "--agents",
+                "tests.test_harness:AllRoad",
+            ),
+            *("--seeds", "0", "--steps", "40", "--copies", "2", "--n-agents", "4"),
+            *("--env-kwargs", json.dumps(STATIC), "--out", str(tmp_path), "--no-progress"),
+        ]
+    )
+    assert len(rows) == 1 and "final W/W*" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        harness.main(["--agents", "PP0", "--out", str(tmp_path)])
+
+
+# -- the pa-envs command ---------------------------------------------------------------------
+
+
+def test_cli_list_describe_play(capsys):
+    cli_main(["list"])
+    out = capsys.readouterr().out
+    assert "grid_v0" in out and "pigouvian" in out and "pa_envs/Pollution-Agent-v0" in out
+    cli_main(["describe", "congestion_v0", "--n-agents", "2"])
+    out = capsys.readouterr().out
+    assert "Env card" in out and "W*  (social optimum)" in out and "price of anarchy" in out
+    cli_main(["play", "pollution_v0", "--max-cycles", "3"])
+    out = capsys.readouterr().out
+    assert out.count("period") >= 3 and "episode social welfare" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [(["describ", "pollution_v0"], "did you mean 'describe'"), (["describe", "polution_v0"], "pollution_v0")],
+)
+def test_cli_unknown_names_suggest_the_closest(argv, fragment, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(argv)
+    captured = capsys.readouterr()
+    assert fragment in captured.err + str(exit_info.value.code)
+
+
+def test_cli_help_everywhere():
+    for argv in (
+        ["--help"],
+        ["describe", "--help"],
+        ["play", "--help"],
+        ["train", "--help"],
+        ["harness", "--help"],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "pa_envs.cli", *argv], capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0 and "usage" in result.stdout.lower(), (argv, result.stderr)
