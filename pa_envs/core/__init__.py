@@ -3,7 +3,7 @@
 from pa_envs.core.aec import PrincipalAgentAECEnv
 from pa_envs.core.contracts import check_contract, contract_matrix, flat_contract
 from pa_envs.core.episode import PRINCIPAL, agent_name
-from pa_envs.core.game import Dynamics, Game, GameParams, PeriodOutcome, resolve_period
+from pa_envs.core.game import Dynamics, Game, GameParams, PeriodOutcome, SymmetricGame, resolve_period
 from pa_envs.core.parallel import PrincipalAgentParallelEnv
 from pa_envs.core.tabular import TabularModel, enumerate_joint_actions
 
@@ -15,6 +15,7 @@ __all__ = [
     "PeriodOutcome",
     "PrincipalAgentAECEnv",
     "PrincipalAgentParallelEnv",
+    "SymmetricGame",
     "TabularModel",
     "agent_name",
     "check_contract",

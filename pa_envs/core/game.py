@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from abc import ABC, abstractmethod
 from typing import ClassVar, NamedTuple
 
 import numpy as np
 
-from pa_envs.core.tabular import TabularModel
+from pa_envs.core.tabular import TabularModel, enumerate_count_profiles, enumerate_joint_actions
 
 PRINCIPAL_OBJECTIVES = ("payoff", "welfare")
 
@@ -248,6 +249,61 @@ def _pay_index(batch: int, n_agents: int) -> tuple[np.ndarray, np.ndarray]:
     rows, columns = np.arange(batch)[:, None], np.arange(n_agents)
     rows.flags.writeable = columns.flags.writeable = False
     return rows, columns
+
+
+class SymmetricGame(Game):
+    """A game whose agents are symmetric: an agent's payoff and signal depend on its own
+    action and on how many agents take each action, never on who they are.
+
+    Subclasses build both exact models with one method, ``_model(joint, symmetric)``
+    (``joint``: the joint actions, or the canonical joint actions of the count
+    profiles), and say how many states the model has (:attr:`n_model_states`);
+    :meth:`tabular_model` and :meth:`count_model` are then given, each refusing a
+    model too big to hold with a ``ValueError`` that names the parameters.
+    """
+
+    max_model_entries: ClassVar[int] = 50_000_000
+    model_size_advice: ClassVar[str] = "a smaller state space"
+    """What else makes the model smaller, in the size error (e.g. ``"a smaller max_stock"``)."""
+
+    @property
+    @abstractmethod
+    def n_model_states(self) -> int:
+        """States of the exact model."""
+
+    @abstractmethod
+    def _model(self, joint: np.ndarray, symmetric: bool) -> TabularModel:
+        """The exact model over ``joint`` (joint actions, or count profiles if ``symmetric``)."""
+
+    def model_size_description(self) -> str:
+        """The parameters that set the model's size, for the size error."""
+        return f"n_agents={self.n_agents}"
+
+    def model_entries(self, n_profiles: int, per_profile: int) -> int:
+        """Numbers a model over ``n_profiles`` joint actions or profiles holds: payoffs and
+        signal laws, ``S * profiles * per_profile * (1 + n_signals)``."""
+        return self.n_model_states * n_profiles * per_profile * (1 + self.n_signals)
+
+    def tabular_model(self) -> TabularModel:
+        n, actions = self.n_agents, self.n_actions
+        self._check_model_size("joint-action", actions**n, n, "or count_model()")
+        return self._model(enumerate_joint_actions(n, actions), symmetric=False)
+
+    def count_model(self) -> TabularModel:
+        """The exact model over count profiles (how many agents take each action), for many agents."""
+        n, actions = self.n_agents, self.n_actions
+        self._check_model_size("count", math.comb(n + actions - 1, actions - 1), actions, "")
+        return self._model(enumerate_count_profiles(n, actions), symmetric=True)
+
+    def _check_model_size(self, kind: str, n_profiles: int, per_profile: int, advice: str) -> None:
+        entries = self.model_entries(n_profiles, per_profile)
+        if entries > self.max_model_entries:
+            also = f", {advice}" if advice else ""
+            raise ValueError(
+                f"the {kind} model of {self.name} with {self.model_size_description()} needs "
+                f"{entries:.2e} entries (limit {self.max_model_entries:.0e}); use fewer agents, "
+                f"{self.model_size_advice}{also}"
+            )
 
 
 def resolve_period(

@@ -91,18 +91,14 @@ See :class:`CommonsParams` (and :class:`~pa_envs.core.game.GameParams` for
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
 from pa_envs.core.factories import define_env
-from pa_envs.core.game import Dynamics, Game, GameParams, check_int, check_real
-from pa_envs.core.tabular import TabularModel, enumerate_count_profiles, enumerate_joint_actions
+from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int, check_real
+from pa_envs.core.tabular import TabularModel
 from pa_envs.core.transitions import GatheredTransitions
 
-# Above this many payoff entries (S * A * N * (1 + n_efforts)) the joint model is too
-# big to hold: the count model of the analysis takes over there.
-MAX_MODEL_ENTRIES = 50_000_000
 # The stock is an int in 0 .. carrying_capacity; beyond this the models would not fit.
 MAX_CAPACITY = 100_000
 
@@ -168,7 +164,7 @@ class CommonsParams(GameParams):
         return self.carrying_capacity if self.initial_stock is None else self.initial_stock
 
 
-class CommonsGame(Game):
+class CommonsGame(SymmetricGame):
     """Economics of commons_v0; see the module docstring."""
 
     name = "commons_v0"
@@ -251,29 +247,15 @@ class CommonsGame(Game):
         )
 
     # -- exact models -------------------------------------------------------------------
-    def tabular_model(self) -> TabularModel:
-        p = self.params
-        # Payoffs and signal laws take S * A * N * (1 + n_efforts) numbers.
-        self._check_size("joint-action", p.n_efforts**p.n_agents, p.n_agents, "or count_model()")
-        return self._model(enumerate_joint_actions(p.n_agents, p.n_efforts), symmetric=False)
+    model_size_advice = "a smaller carrying_capacity"
 
-    def count_model(self) -> TabularModel:
-        """The exact model over count profiles (fishers are symmetric), for many fishers."""
-        p = self.params
-        profiles = math.comb(p.n_agents + p.n_efforts - 1, p.n_efforts - 1)
-        # Per-action payoffs and signal laws take S * C * L * (1 + n_efforts) numbers.
-        self._check_size("count", profiles, p.n_efforts, "or fewer effort levels")
-        return self._model(enumerate_count_profiles(p.n_agents, p.n_efforts), symmetric=True)
+    @property
+    def n_model_states(self) -> int:
+        return self.params.carrying_capacity + 1
 
-    def _check_size(self, kind: str, n_profiles: int, per_profile: int, advice: str) -> None:
+    def model_size_description(self) -> str:
         p = self.params
-        entries = (p.carrying_capacity + 1) * n_profiles * per_profile * (1 + p.n_efforts)
-        if entries > MAX_MODEL_ENTRIES:
-            raise ValueError(
-                f"the {kind} model of commons_v0 with n_agents={p.n_agents}, n_efforts={p.n_efforts} "
-                f"and carrying_capacity={p.carrying_capacity} needs {entries:.2e} entries "
-                f"(limit {MAX_MODEL_ENTRIES:.0e}); use fewer agents, a smaller carrying_capacity, {advice}"
-            )
+        return f"n_agents={p.n_agents}, n_efforts={p.n_efforts} and carrying_capacity={p.carrying_capacity}"
 
     def _model(self, joint: np.ndarray, symmetric: bool) -> TabularModel:
         p = self.params

@@ -70,14 +70,11 @@ import numpy as np
 
 from pa_envs.core.distributions import binomial_cdf_table, draw_from_cdf_table, pmf_from_cdf
 from pa_envs.core.factories import define_env
-from pa_envs.core.game import Dynamics, Game, GameParams, check_int, check_real, check_unit
-from pa_envs.core.tabular import TabularModel, enumerate_count_profiles, enumerate_joint_actions
+from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int, check_real, check_unit
+from pa_envs.core.tabular import TabularModel
 from pa_envs.core.transitions import GatheredTransitions
 
 ROAD, RAIL = 0, 1
-# Payoffs and signal laws take S * A * N * 3 numbers; beyond this the joint model
-# is too big to hold and the count model takes over.
-MAX_MODEL_ENTRIES = 50_000_000
 MAX_QUEUE_CAP = 4000
 
 
@@ -142,7 +139,7 @@ class CongestionParams(GameParams):
         return self.n_agents if self.max_queue is None else self.max_queue
 
 
-class CongestionGame(Game):
+class CongestionGame(SymmetricGame):
     """Economics of congestion_v0; see the module docstring."""
 
     name = "congestion_v0"
@@ -204,25 +201,15 @@ class CongestionGame(Game):
             terminated=np.zeros(queue.shape[0], dtype=bool),
         )
 
-    def tabular_model(self) -> TabularModel:
-        p = self.params
-        self._check_size("joint-action", 2**p.n_agents, p.n_agents, "or count_model()")
-        return self._model(enumerate_joint_actions(p.n_agents, 2), symmetric=False)
+    model_size_advice = "a smaller max_queue"
 
-    def count_model(self) -> TabularModel:
-        """The exact model over how many commuters drive (commuters are symmetric)."""
-        self._check_size("count", self.params.n_agents + 1, 2, "or a smaller max_queue")
-        return self._model(enumerate_count_profiles(self.params.n_agents, 2), symmetric=True)
+    @property
+    def n_model_states(self) -> int:
+        return self.params.queue_cap + 1
 
-    def _check_size(self, kind: str, n_profiles: int, per_profile: int, advice: str) -> None:
+    def model_size_description(self) -> str:
         p = self.params
-        entries = (p.queue_cap + 1) * n_profiles * per_profile * 3
-        if entries > MAX_MODEL_ENTRIES:
-            raise ValueError(
-                f"the {kind} model of congestion_v0 with n_agents={p.n_agents} and a queue cap of "
-                f"{p.queue_cap} needs {entries:.2e} entries (limit {MAX_MODEL_ENTRIES:.0e}); "
-                f"use fewer commuters, {advice}"
-            )
+        return f"n_agents={p.n_agents} and a queue cap of {p.queue_cap}"
 
     def _model(self, joint: np.ndarray, symmetric: bool) -> TabularModel:
         p = self.params

@@ -134,8 +134,8 @@ import numpy as np
 
 from pa_envs.core.distributions import binomial_cdf_table, draw_from_cdf, pmf_from_cdf
 from pa_envs.core.factories import define_env
-from pa_envs.core.game import Dynamics, Game, GameParams, check_int, check_real, check_unit
-from pa_envs.core.tabular import TabularModel, enumerate_count_profiles, enumerate_joint_actions
+from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int, check_real, check_unit
+from pa_envs.core.tabular import TabularModel
 from pa_envs.core.transitions import ShockThenMap
 
 ACTIONS = ("off_peak", "shoulder", "peak", "battery")
@@ -144,9 +144,6 @@ OFF_PEAK, SHOULDER, PEAK, BATTERY = range(4)
 # What the meter reads for each action: the battery draws off-peak.
 SIGNAL_OF_ACTION = np.array([0, 1, 2, 0], dtype=np.int64)
 
-# Above this many payoff entries (S * A * N * (1 + n_signals)) the joint model is too
-# big to hold: the count representation of the analysis takes over there.
-MAX_MODEL_ENTRIES = 50_000_000
 # The exact recovery law is a (cap + 1) x (cap + 1) table: beyond this it would not fit.
 MAX_STRESS_CAP = 4000
 
@@ -237,7 +234,7 @@ class GridParams(GameParams):
         return max(math.ceil(2 * peak_load / max(self.recovery, 0.05)), self.outage_threshold)
 
 
-class GridGame(Game):
+class GridGame(SymmetricGame):
     """Economics of grid_v0; see the module docstring."""
 
     name = "grid_v0"
@@ -298,29 +295,15 @@ class GridGame(Game):
             terminated=np.zeros(stress.shape[0], dtype=bool),
         )
 
-    def tabular_model(self) -> TabularModel:
-        p = self.params
-        # Payoffs and signal laws take S * A * N * (1 + n_signals) numbers.
-        self._check_size("joint-action", len(ACTIONS) ** p.n_agents, p.n_agents, "or count_model()")
-        return self._model(enumerate_joint_actions(p.n_agents, len(ACTIONS)), symmetric=False)
+    model_size_advice = "a smaller max_stress"
 
-    def count_model(self) -> TabularModel:
-        """The exact model over count profiles (households are symmetric), for many households."""
-        p = self.params
-        profiles = math.comb(p.n_agents + len(ACTIONS) - 1, len(ACTIONS) - 1)
-        # Per-action payoffs and signal laws take S * C * L * (1 + n_signals) numbers.
-        self._check_size("count", profiles, len(ACTIONS), "or a smaller max_stress")
-        return self._model(enumerate_count_profiles(p.n_agents, len(ACTIONS)), symmetric=True)
+    @property
+    def n_model_states(self) -> int:
+        return self.params.stress_cap + 1
 
-    def _check_size(self, kind: str, n_profiles: int, per_profile: int, advice: str) -> None:
+    def model_size_description(self) -> str:
         p = self.params
-        entries = (p.stress_cap + 1) * n_profiles * per_profile * (1 + len(SIGNALS))
-        if entries > MAX_MODEL_ENTRIES:
-            raise ValueError(
-                f"the {kind} model of grid_v0 with n_agents={p.n_agents} and a stress cap of "
-                f"{p.stress_cap} needs {entries:.2e} entries (limit {MAX_MODEL_ENTRIES:.0e}); "
-                f"use fewer agents, a smaller max_stress, {advice}"
-            )
+        return f"n_agents={p.n_agents} and a stress cap of {p.stress_cap}"
 
     def _model(self, joint: np.ndarray, symmetric: bool) -> TabularModel:
         p = self.params

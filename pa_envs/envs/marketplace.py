@@ -136,17 +136,14 @@ import numpy as np
 
 from pa_envs.analysis import equilibrium
 from pa_envs.core.factories import define_env
-from pa_envs.core.game import Dynamics, Game, GameParams, check_int, check_real
+from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int, check_real
 from pa_envs.core.tabular import (
     TabularModel,
     enumerate_count_profiles,
-    enumerate_joint_actions,
     profile_index,
 )
 from pa_envs.core.transitions import GatheredTransitions
 
-# Above this many model entries the model is too big to hold (see PlatformGame._check_size).
-MAX_MODEL_ENTRIES = 50_000_000
 # Largest trust scale accepted.
 MAX_TRUST_CAP = 1000
 
@@ -253,7 +250,7 @@ class PlatformParams(GameParams):
         return self.max_trust // 2 if self.initial_trust is None else self.initial_trust
 
 
-class PlatformGame(Game):
+class PlatformGame(SymmetricGame):
     """Economics of platform_v0; see the module docstring."""
 
     name = "platform_v0"
@@ -363,32 +360,22 @@ class PlatformGame(Game):
         )
 
     # -- exact models ----------------------------------------------------------
-    def tabular_model(self) -> TabularModel:
-        p = self.params
-        n_actions = len(ACTION_NAMES)
-        self._check_size("joint-action", n_actions**p.n_agents, p.n_agents, "or count_model()")
-        return self._model(enumerate_joint_actions(p.n_agents, n_actions), symmetric=False)
+    model_size_advice = "a smaller max_trust"
 
-    def count_model(self) -> TabularModel:
-        """The exact model over count profiles (sellers are symmetric), for many sellers."""
-        p = self.params
-        n_actions = len(ACTION_NAMES)
-        profiles = math.comb(p.n_agents + n_actions - 1, n_actions - 1)
-        self._check_size("count", profiles, n_actions, "or a smaller bad_review_weight")
-        return self._model(enumerate_count_profiles(p.n_agents, n_actions), symmetric=True)
+    @property
+    def n_model_states(self) -> int:
+        return self.params.max_trust + 1
 
-    def _check_size(self, kind: str, n_profiles: int, per_profile: int, advice: str) -> None:
+    def model_size_description(self) -> str:
         p = self.params
-        n_classes = math.comb(p.n_agents + len(ACTION_NAMES) - 1, len(ACTION_NAMES) - 1)
-        payoffs = n_profiles * per_profile * (1 + len(SIGNAL_NAMES))
-        transitions = n_classes * self._n_changes
-        entries = (p.max_trust + 1) * (payoffs + transitions)
-        if entries > MAX_MODEL_ENTRIES:
-            raise ValueError(
-                f"the {kind} model of platform_v0 with n_agents={p.n_agents}, max_trust={p.max_trust} "
-                f"and bad_review_weight={p.bad_review_weight} needs {entries:.2e} entries "
-                f"(limit {MAX_MODEL_ENTRIES:.0e}); use fewer agents, a smaller max_trust, {advice}"
-            )
+        return f"n_agents={p.n_agents}, max_trust={p.max_trust} and bad_review_weight={p.bad_review_weight}"
+
+    def model_entries(self, n_profiles: int, per_profile: int) -> int:
+        """Payoffs and signal laws, plus the trust-change law of every count profile."""
+        p = self.params
+        n_classes = math.comb(p.n_agents + self.n_actions - 1, self.n_actions - 1)
+        payoffs = n_profiles * per_profile * (1 + self.n_signals)
+        return self.n_model_states * (payoffs + n_classes * self._n_changes)
 
     @property
     def _n_changes(self) -> int:

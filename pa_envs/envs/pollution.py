@@ -74,13 +74,10 @@ import numpy as np
 
 from pa_envs.core.distributions import binomial_cdf_table, draw_from_cdf_table, pmf_from_cdf
 from pa_envs.core.factories import define_env
-from pa_envs.core.game import Dynamics, Game, GameParams, check_int, check_real
-from pa_envs.core.tabular import TabularModel, enumerate_count_profiles, enumerate_joint_actions
+from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int, check_real
+from pa_envs.core.tabular import TabularModel
 from pa_envs.core.transitions import ShockThenMap
 
-# Above this many payoff entries (S * A * N * (1 + n_levels)) the joint model is too
-# big to hold: the count representation of the analysis takes over there.
-MAX_MODEL_ENTRIES = 50_000_000
 # The exact decay law is a (cap + 1) x (cap + 1) table: beyond this it would not fit.
 MAX_STOCK_CAP = 4000
 
@@ -157,7 +154,7 @@ class PollutionParams(GameParams):
         return math.ceil(2 * peak / max(self.decay, 0.05))
 
 
-class PollutionGame(Game):
+class PollutionGame(SymmetricGame):
     """Economics of pollution_v0; see the module docstring."""
 
     name = "pollution_v0"
@@ -208,29 +205,15 @@ class PollutionGame(Game):
             terminated=np.zeros(stock.shape[0], dtype=bool),
         )
 
-    def tabular_model(self) -> TabularModel:
-        p = self.params
-        # Payoffs and signal laws take S * A * N * (1 + n_levels) numbers.
-        self._check_size("joint-action", p.n_levels**p.n_agents, p.n_agents, "or count_model()")
-        return self._model(enumerate_joint_actions(p.n_agents, p.n_levels), symmetric=False)
+    model_size_advice = "a smaller max_stock"
 
-    def count_model(self) -> TabularModel:
-        """The exact model over count profiles (firms are symmetric), for many firms."""
-        p = self.params
-        profiles = math.comb(p.n_agents + p.n_levels - 1, p.n_levels - 1)
-        # Per-action payoffs and signal laws take S * C * L * (1 + n_levels) numbers.
-        self._check_size("count", profiles, p.n_levels, "or fewer production levels")
-        return self._model(enumerate_count_profiles(p.n_agents, p.n_levels), symmetric=True)
+    @property
+    def n_model_states(self) -> int:
+        return self.params.stock_cap + 1
 
-    def _check_size(self, kind: str, n_profiles: int, per_profile: int, advice: str) -> None:
+    def model_size_description(self) -> str:
         p = self.params
-        entries = (p.stock_cap + 1) * n_profiles * per_profile * (1 + p.n_levels)
-        if entries > MAX_MODEL_ENTRIES:
-            raise ValueError(
-                f"the {kind} model of pollution_v0 with n_agents={p.n_agents}, n_levels={p.n_levels} "
-                f"and a stock cap of {p.stock_cap} needs {entries:.2e} entries "
-                f"(limit {MAX_MODEL_ENTRIES:.0e}); use fewer agents, a smaller max_stock, {advice}"
-            )
+        return f"n_agents={p.n_agents}, n_levels={p.n_levels} and a stock cap of {p.stock_cap}"
 
     def _model(self, joint: np.ndarray, symmetric: bool) -> TabularModel:
         p = self.params
