@@ -82,6 +82,13 @@ class Mechanism:
     def update(self, feedback: PeriodFeedback) -> None:
         """Learn from one period (default: nothing to learn)."""
 
+    def post(self, state: np.ndarray, period: np.ndarray) -> np.ndarray:
+        """:meth:`contract` for B copies in ``state`` (``(B, state_dim)``) at ``period`` (``(B,)``),
+        the principal's observation built from the state as the envs build it."""
+        game = self._bound_game()
+        observation = game.principal_features(state).astype(np.float32)
+        return np.asarray(self.contract(MechanismInput(state, observation, np.array(period, copy=True))))
+
     def info(self) -> dict[str, np.ndarray]:
         """Per-copy facts worth reporting in infos (arrays with a leading batch axis)."""
         return {}
@@ -430,11 +437,10 @@ class MechanismEnv(ParallelEnv):
         if agent not in self.possible_agents:
             raise ValueError(f"{agent!r} is not an agent of this env; the agents are {self.possible_agents}")
 
-    def _post(self, principal_observation: np.ndarray) -> dict[str, np.ndarray]:
+    def _post(self) -> dict[str, np.ndarray]:
         """The mechanism moves: it sees the state and posts this period's contract."""
         state, period = self.env.game_state(), self.env.period
-        inputs = MechanismInput(state[None], principal_observation[None], np.array([period]))
-        contract = np.asarray(self.mechanism.contract(inputs))[0]
+        contract = self.mechanism.post(state[None], np.array([period]))[0]
         self._period_start = (state, period, contract)
         return self.env.post_contract(contract)
 
@@ -443,7 +449,7 @@ class MechanismEnv(ParallelEnv):
     ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
         observations, infos = self.env.reset(seed=seed, options=options)
         self.mechanism.start_episodes(1)
-        observations = self._post(observations[PRINCIPAL])
+        observations = self._post()
         self.agents = list(self.possible_agents)
         return self._agents_only(observations), self._agent_infos(infos)
 
@@ -482,7 +488,7 @@ class MechanismEnv(ParallelEnv):
         if done:
             self.agents = []
         else:
-            observations = self._post(observations[PRINCIPAL])
+            observations = self._post()
         principal_reward = rewards.pop(PRINCIPAL)
         for table in (terminations, truncations):
             table.pop(PRINCIPAL)

@@ -42,7 +42,7 @@ except ImportError as missing:  # pragma: no cover - exercised only without the 
 from pa_envs.core.batch import BatchedEpisodes, copy_seeds
 from pa_envs.core.episode import agent_observations
 from pa_envs.core.game import Game
-from pa_envs.mechanisms import Mechanism, MechanismInput, PeriodFeedback, make_mechanism
+from pa_envs.mechanisms import Mechanism, PeriodFeedback, make_mechanism
 
 _NO_INFO = MappingProxyType({})
 
@@ -200,10 +200,8 @@ class MechanismVecEnv(VecEnv):
     def _post(self) -> None:
         """The mechanism sees every copy's state and posts this period's contracts."""
         engine = self.engine
-        state = engine.state
-        observation = self.game.principal_features(state).astype(np.float32)
-        inputs = MechanismInput(state, observation, engine.periods.copy())
-        self._contracts = engine.check_contracts(self.mechanism.contract(inputs), self.mechanism.name)
+        posted = self.mechanism.post(engine.state, engine.periods)
+        self._contracts = engine.check_contracts(posted, self.mechanism.name)
 
     def _observe(self) -> np.ndarray:
         observations = agent_observations(self.game, self.engine.state, self._contracts)

@@ -36,7 +36,7 @@ from pa_envs import analysis
 from pa_envs.core.batch import BatchedEpisodes
 from pa_envs.core.episode import agent_observations
 from pa_envs.core.game import PeriodOutcome
-from pa_envs.mechanisms import Mechanism, MechanismInput, PeriodFeedback, make_mechanism
+from pa_envs.mechanisms import Mechanism, PeriodFeedback, make_mechanism
 
 VECTOR_BEHAVIOURS = ("best_response", "an int (one fixed action)", "a list of ints (one per agent)")
 
@@ -325,10 +325,9 @@ class AgentVectorView(_VectorView):
     def _post(self, which: np.ndarray | slice) -> None:
         """The mechanism sees every copy's state; copies ``which`` get its new contracts."""
         engine = self.engine
-        state = engine.state
-        observation = self.game.principal_features(state).astype(np.float32)
-        posted = self.mechanism.contract(MechanismInput(state, observation, engine.periods.copy()))
-        posted = engine.check_contracts(posted, self.mechanism.name)
+        posted = engine.check_contracts(
+            self.mechanism.post(engine.state, engine.periods), self.mechanism.name
+        )
         self._contracts[which] = posted[which]
 
     def _feedback(
