@@ -105,7 +105,8 @@ def section_single(args: argparse.Namespace) -> None:
 
     reference = best_rate(lambda: parallel_steps(rps_v2.parallel_env(), args.steps), args.repeats)
     rows = [["PettingZoo `rps_v2` (reference)", "2", f"{reference:,.0f}", "1.00x", "-"]]
-    for name, module in sorted(ENVS.items()):
+    for name in args.envs:
+        module = ENVS[name]
 
         def run(module=module) -> float:
             return parallel_steps(module.parallel_env(n_agents=3), args.steps)
@@ -221,7 +222,7 @@ def vector_row(name: str, copies: int, n_agents: int, args: argparse.Namespace) 
 def section_vector(args: argparse.Namespace) -> None:
     rows = [vector_row("pollution_v0", b, 3, args) for b in args.batches]
     rows.append(vector_row("pollution_v0", 1024, 8, args))
-    rows += [vector_row(name, 1024, 3, args) for name in sorted(ENVS) if name != "pollution_v0"]
+    rows += [vector_row(name, 1024, 3, args) for name in args.envs if name != "pollution_v0"]
     print_table(
         f"Vector form (mechanism: {MECHANISM[0]}), agent-steps/s",
         ["env", "N", "B", "SB3 VecEnv", "engine alone", "peak MiB (VecEnv)"],
@@ -400,6 +401,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--ppo-steps", type=int, default=49_152, help="PPO frames per run")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many measurements")
+    parser.add_argument(
+        "--envs", default=",".join(ENVS), help="comma-separated envs of the single and vector sections"
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny budgets, one repeat")
     args = parser.parse_args(argv)
     args.batches = (1, 64, 1024, 16384)
@@ -407,6 +411,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.steps, args.agent_steps, args.ppo_steps, args.repeats = 500, 20_000, 1_536, 1
         args.batches, args.supersuit_batches = (1, 64), (1, 8)
+    args.envs = [e.strip() for e in args.envs.split(",") if e.strip()]
+    missing = sorted(set(args.envs) - set(ENVS))
+    if missing:
+        parser.error(f"unknown envs {missing}; registered: {sorted(ENVS)}")
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:

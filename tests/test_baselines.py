@@ -124,10 +124,11 @@ def test_demo_runs(capsys):
 
 
 def test_references_table(capsys):
-    references.main(["--agent-discount", "0"])
+    references.main(["--env", "congestion_v0", "--n-agents", "2", "--agent-discount", "0"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| env |")
-    assert any(line.startswith("| pollution_v0 |") for line in lines[2:])
+    # Two commuters at the defaults, 100 periods: W* = -150, W_LF = -200, a toll closes the gap.
+    assert lines[2].startswith("| congestion_v0 | 2 | 0.0 | -150.00 | -200.00 | 1.333 |")
 
 
 def test_train_passes_mechanism_keywords(capsys):
@@ -144,9 +145,17 @@ def test_train_passes_mechanism_keywords(capsys):
 def test_benchmark_suite_smoke_run_prints_every_table(capsys):
     from baselines import bench_speed
 
-    bench_speed.main(["--quick", "--sections", "single,vector,supersuit,ppo"])
+    bench_speed.main(
+        ["--quick", "--sections", "single,profile,vector,supersuit,ppo", "--envs", "congestion_v0"]
+    )
     out = capsys.readouterr().out
-    for title in ("Single copy", "Vector form", "SuperSuit", "SB3 PPO training"):
+    for title in (
+        "Single copy",
+        "Where a single-copy step goes",
+        "Vector form",
+        "SuperSuit",
+        "SB3 PPO training",
+    ):
         assert f"### {title}" in out
     assert "rps_v2" in out and "env share of wall time" in out
 

@@ -183,10 +183,12 @@ class InsuranceParams(GameParams):
     public_cost : float
         Cost of each loss borne by no agent (the principal's), at least 0.
 
+    Notes
+    -----
     The loss probability must lie in [0, 1] in every state and for every
-    action: ``min(base) - effort_effect >= 0`` and ``max(base) + (risk_step +
-    contagion) * (n_risk_levels - 1) <= 1`` (the contagion term only with
-    ``n_agents >= 2``).
+    action: ``min(base) - effort_effect >= 0`` and
+    ``max(base) + (risk_step + contagion) * (n_risk_levels - 1) <= 1``
+    (the contagion term only with ``n_agents >= 2``).
     """
 
     max_transfer: float = 15.0
