@@ -74,9 +74,14 @@ def torch_threads():
 @pytest.mark.filterwarnings("ignore:TwoPhaseMechanism. phase 1 needs")
 @pytest.mark.parametrize("page", RUN_PAGES, ids=lambda page: str(page.relative_to(DOCS)))
 def test_page_code_runs(page, tmp_path, monkeypatch, torch_threads):
-    blocks = python_blocks(page.read_text(encoding="utf-8"))
-    if not blocks:
-        pytest.skip(f"{page.relative_to(ROOT)} has no python block yet (a skeleton page)")
+    text = page.read_text(encoding="utf-8")
+    blocks = python_blocks(text)
+    if page.parent.name == "tutorials":
+        assert blocks, f"{page.relative_to(ROOT)}: a tutorial without a python block runs nothing"
+    if "import ray" in text:
+        # Ray pins its own gymnasium, so it lives in the rllib CI step's venv (.ci/rllib),
+        # which runs this page.
+        pytest.importorskip("ray")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": "__docs__"}
     for line, code, skip in blocks:
