@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo rollout test lint bench clean
+.PHONY: demo rollout test lint bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,5 +30,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m baselines.bench_speed
 
+docs: $(STAMP)
+	bash .ci/docs
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-rllib .pytest_cache .ruff_cache .hypothesis docs/_build
