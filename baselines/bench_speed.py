@@ -335,9 +335,12 @@ def section_ppo(args: argparse.Namespace) -> None:
 # -- exact analysis ----------------------------------------------------------------------------
 
 ANALYSIS_CASES = (
-    ("10^4", {"n_agents": 3, "max_stock": 369}, "joint"),
-    ("10^5", {"n_agents": 3, "max_stock": 3703}, "joint"),
-    ("10^6", {"n_agents": 40, "max_stock": 1161}, "count"),
+    ("10^4", {"n_agents": 4}, "joint"),
+    ("10^5", {"n_agents": 5, "max_stock": 410}, "joint"),
+    # A long stock: the decay kernel is stock x stock, so this one is bound by S^2, not by pairs.
+    ("10^5, long stock", {"n_agents": 3, "max_stock": 3703}, "joint"),
+    ("10^6", {"n_agents": 8, "max_stock": 151}, "joint"),
+    ("10^6, many agents", {"n_agents": 40, "max_stock": 1161}, "count"),
 )
 
 
@@ -367,7 +370,7 @@ def section_analysis(args: argparse.Namespace) -> None:
         rows.append(
             [
                 label,
-                f"{kind}, N={kwargs['n_agents']}, max_stock={kwargs['max_stock']}",
+                f"{kind}, N={kwargs['n_agents']}, max_stock={game.params.stock_cap}",
                 f"{model.n_pairs:,}",
                 f"{build:.3f}",
                 f"{optimum:.3f}",
