@@ -98,6 +98,10 @@ def test_every_env_has_a_page():
     """Each registered env has its page (the toctree picks ``envs/*`` up; its API section is generated)."""
     missing = [name for name in pa_envs.ENV_NAMES if not (DOCS / "envs" / f"{name}.md").is_file()]
     assert not missing, f"no docs/envs/<name>.md for {missing}"
+    # Each page renders its env card from the source (the module docstring).
+    for name in pa_envs.ENV_NAMES:
+        card = pa_envs.ENVS[name].parallel_env.__module__
+        assert f".. automodule:: {card}" in (DOCS / "envs" / f"{name}.md").read_text(encoding="utf-8"), name
     assert (DOCS / "envs" / "index.md").is_file()
 
 
