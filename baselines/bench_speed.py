@@ -181,7 +181,7 @@ def engine_rate(game, copies: int, actions: np.ndarray) -> float:
     joint = actions.reshape(len(actions), copies, game.n_agents)
     start = time.perf_counter()
     for row in joint:
-        _, done = engine.play(row, contracts)
+        _, done = engine.play(row, contracts, check=False)  # the engine alone: no input checks
         if done.any():
             engine.restart(np.flatnonzero(done))
     return actions.size / (time.perf_counter() - start)

@@ -218,11 +218,18 @@ LEARNER_NAMES = {"tabular_q": "q_learning", **{name: name for name in LEARNERS}}
 
 
 def make_behaviour(spec: Any) -> Behaviour:
-    """A behaviour from a name, an instance, an int (a fixed action) or a callable."""
+    """A behaviour from a name, an instance, an int (a fixed action), a list of ints (one
+    fixed action per agent played) or a callable."""
     if isinstance(spec, Behaviour):
         return spec
     if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
         return FixedPolicy(int(spec))
+    if (
+        isinstance(spec, (list, tuple))
+        and spec
+        and all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in spec)
+    ):
+        return FixedPolicy([int(a) for a in spec])  # one fixed action per agent played
     if isinstance(spec, str):
         if spec in ("fixed", "callable", "learner"):
             raise ValueError(

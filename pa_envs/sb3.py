@@ -130,7 +130,7 @@ class MechanismVecEnv(VecEnv):
         actions = engine.check_actions(self._actions)
         self._actions = None
         state, periods, contracts = engine.state, engine.periods.copy(), self._contracts
-        outcome, done = engine.play(actions, contracts)
+        outcome, done = engine.play(actions, contracts, check=False)
         dynamics = outcome.dynamics
         self.mechanism.update(
             PeriodFeedback(

@@ -44,7 +44,8 @@ VECTOR_BEHAVIOURS = ("best_response", "an int (one fixed action)", "a list of in
 class _BatchedBehaviour:
     """The agents a vector view does not train: batched best responses or fixed actions."""
 
-    def __init__(self, spec: Any, game: Any, players: list[int], num_copies: int) -> None:
+    def __init__(self, spec: Any, game: Any, players: list[int], num_copies: int, parameter: str) -> None:
+        self.parameter = parameter
         self.players = players
         self.game = game
         self.fixed: np.ndarray | None = None
@@ -58,8 +59,9 @@ class _BatchedBehaviour:
             self.fixed = np.array(spec, dtype=np.int64)
         else:
             raise ValueError(
-                f"the vector form plays the other agents as one of {VECTOR_BEHAVIOURS}, got {spec!r}; "
-                "for other behaviours use gymnasium.make_vec(..., vectorization_mode='sync')"
+                f"{self.parameter}: the vector form plays the agents it does not train as one of "
+                f"{VECTOR_BEHAVIOURS}, got {spec!r}; for other behaviours use "
+                "gymnasium.make_vec(..., vectorization_mode='sync')"
             )
         if self.fixed is not None and (self.fixed.min() < 0 or self.fixed.max() >= game.n_actions):
             raise ValueError(f"fixed actions {self.fixed.tolist()} are outside Discrete({game.n_actions})")
@@ -94,6 +96,11 @@ class _VectorView(gymnasium.vector.VectorEnv):
         from pa_envs.views import _parallel_env
 
         limit = env_kwargs.pop("max_episode_steps", None)  # gymnasium.make_vec passes the registered one
+        if env_kwargs.get("render_mode") is not None:
+            raise ValueError(
+                "the vector views do not render; render one copy with gymnasium.make(id, render_mode=...)"
+            )
+        env_kwargs.pop("render_mode", None)
         self.base = _parallel_env(env_name, None, env_kwargs)
         horizon = self.base.params.max_cycles
         if limit is not None and limit < horizon:
@@ -140,7 +147,7 @@ class _VectorView(gymnasium.vector.VectorEnv):
         if not active.any():  # copies run in lockstep: usually all restart at once
             self._autoreset[:] = False
             return self._idle_outcome(), active, active
-        outcome, done = engine.play(joint, self._contracts)
+        outcome, done = engine.play(joint, self._contracts, check=False)
         # Restarted copies sit this step out: keep their fresh state and period.
         engine.state = np.where(active[:, None], engine.state, state)
         engine.periods = np.where(active, engine.periods, periods)
@@ -232,16 +239,20 @@ class PrincipalVectorView(_VectorView):
     ) -> None:
         super().__init__(env_name, num_envs, env_kwargs)
         n = self.game.n_agents
-        self.behaviour = _BatchedBehaviour(behaviour, self.game, list(range(n)), num_envs)
+        self.behaviour = _BatchedBehaviour(behaviour, self.game, list(range(n)), num_envs, "behaviour")
         spaces = self.engine.spaces
         self._set_spaces(spaces.principal_observation, spaces.principal_action)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         game = self.game
-        flat = np.asarray(actions, dtype=np.float64)
         expected = (self.num_envs, game.n_agents * game.n_signals)
+        space = f"{self.action_space} (a flat contract per copy)"
+        raw = np.asarray(actions)
+        if raw.dtype.kind not in "iuf":
+            raise TypeError(f"principal_0: actions must be numbers, expected {space}, got dtype {raw.dtype}")
+        flat = raw.astype(np.float64)
         if flat.shape != expected:
-            raise ValueError(f"principal_0: actions have shape {flat.shape}, expected {expected}")
+            raise ValueError(f"principal_0: actions have shape {flat.shape}, expected {space}")
         self._contracts = self.engine.check_contracts(flat.reshape(self._contracts.shape), "principal_0")
         joint = np.zeros((self.num_envs, game.n_agents), dtype=np.int64)
         joint = self.behaviour.act(self.engine.state, self._contracts, joint)
@@ -296,17 +307,21 @@ class AgentVectorView(_VectorView):
         self.mechanism = mechanism
         mechanism.bind(self.game)
         self.learner = int(learner)
-        self.others = _BatchedBehaviour(others, self.game, [i for i in range(n) if i != learner], num_envs)
+        others_ = [i for i in range(n) if i != learner]
+        self.others = _BatchedBehaviour(others, self.game, others_, num_envs, "others")
         spaces = self.engine.spaces
         self._set_spaces(spaces.agent_observation, spaces.agent_action)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         game, engine = self.game, self.engine
         own = np.asarray(actions)
-        if own.shape != (self.num_envs,):
-            raise ValueError(
-                f"agent_{self.learner}: actions have shape {own.shape}, expected ({self.num_envs},)"
+        space = f"{self.action_space} (one action per copy)"
+        if own.dtype.kind not in "iuf":
+            raise TypeError(
+                f"agent_{self.learner}: actions must be ints, expected {space}, got dtype {own.dtype}"
             )
+        if own.shape != (self.num_envs,):
+            raise ValueError(f"agent_{self.learner}: actions have shape {own.shape}, expected {space}")
         # Checked in place among zeros, so that errors name this agent and the copy.
         full = np.zeros((self.num_envs, game.n_agents), dtype=own.dtype)
         full[:, self.learner] = own

@@ -180,3 +180,57 @@ def test_cli_help_everywhere():
             [sys.executable, "-m", "pa_envs.cli", *argv], capture_output=True, text=True, check=False
         )
         assert result.returncode == 0 and "usage" in result.stdout.lower(), (argv, result.stderr)
+
+
+def test_a_users_module_in_the_working_directory_runs_from_the_command_line(tmp_path):
+    """As the tutorial does: a learner in ./my_algorithms.py, `python -m baselines.harness`
+    run from that folder (not this repository's)."""
+    (tmp_path / "my_algorithms.py").write_text(
+        "import numpy as np\n"
+        "from baselines.harness import AgentAlgorithm\n\n"
+        "class Road(AgentAlgorithm):\n"
+        "    def train(self, venv, steps, seed):\n"
+        "        venv.reset()\n"
+        "        for _ in range(steps // venv.num_envs):\n"
+        "            venv.step(np.zeros(venv.num_envs, dtype=int))\n"
+    )
+    argv = [
+        *("--envs", "congestion_v0", "--principals", "no_transfers", "--agents", "my_algorithms:Road"),
+        *("--seeds", "0", "--steps", "40", "--copies", "2", "--n-agents", "4", "--no-progress"),
+        *("--env-kwargs", json.dumps(STATIC), "--out", "out"),
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "baselines.harness", *argv],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "`my_algorithms:Road`" in result.stdout and (tmp_path / "out" / "runs.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "fragment"),
+    [
+        ({"envs": "pollution_v0"}, ValueError, "envs must be a non-empty list"),
+        ({"envs": []}, ValueError, "envs must be a non-empty list"),
+        ({"seeds": [-1]}, ValueError, "seeds"),
+        ({"copies": 0}, ValueError, "copies"),
+        ({"env_kwargs": {"decay": 7.0}}, ValueError, "decay"),
+        ({"principals": ["learn:PPX"]}, ValueError, "PPX"),
+        ({"agents": ["nosuch_module:Learner"]}, ValueError, "nosuch_module"),
+    ],
+)
+def test_grid_checks_everything_before_any_run(kwargs, error, fragment):
+    arguments = {"envs": ["pollution_v0"], "principals": ["no_transfers"], "agents": ["PPO"], **kwargs}
+    envs, principals, agents = arguments.pop("envs"), arguments.pop("principals"), arguments.pop("agents")
+    with pytest.raises(error, match=fragment):
+        harness.grid(envs, principals, agents, **arguments)
+
+
+def test_a_learning_principal_gets_one_run_per_seed():
+    specs = harness.grid(["pollution_v0"], ["learn:PPO", "no_transfers"], ["PPO", "q_learning"], seeds=[0, 1])
+    learning = [s for s in specs if s.principal == "learn:PPO"]
+    assert len(learning) == 2 and {s.agents for s in learning} == {"best_response"}
+    assert len(specs) == 2 + 2 * 2

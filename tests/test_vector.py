@@ -179,7 +179,7 @@ def test_vector_views_refuse_what_they_cannot_batch():
     view.reset(seed=0)
     with pytest.raises(ValueError, match="copy 1, agent_0: action 7"):
         view.step(np.array([0, 7]))
-    with pytest.raises(ValueError, match=r"expected \(2,\)"):
+    with pytest.raises(ValueError, match=r"shape \(3,\), expected MultiDiscrete"):
         view.step(np.array([0, 1, 2]))
     principal = PrincipalVectorView(2, n_agents=2)
     principal.reset(seed=0)
@@ -231,3 +231,44 @@ def test_two_phase_learns_per_copy_in_the_vector_form_as_in_single_envs():
         for key, value in env.mechanism.estimates(0).items():
             np.testing.assert_array_equal(venv.mechanism.estimates(b)[key], value)
     assert (venv.mechanism.info()["phase"] == 2).any()  # the run got past probing
+
+
+def test_the_engine_checks_what_it_is_given():
+    from pa_envs.core.batch import BatchedEpisodes
+
+    engine = BatchedEpisodes(pollution_v0.parallel_env(n_agents=2).game, 2)
+    engine.reset(0)
+    contracts = np.zeros((2, 2, 3))
+    with pytest.raises(ValueError, match="copy 0, agent_1: action -1"):
+        engine.play(np.array([[0, -1], [0, 0]]), contracts)
+    with pytest.raises(ValueError, match="copy 1, agent_0: action 3"):
+        engine.play(np.array([[0, 0], [3, 0]]), contracts)
+    bad = contracts.copy()
+    bad[1, 0, 2] = np.nan
+    with pytest.raises(ValueError, match="in copy 1, a transfer of nan to agent_0 on signal 'high'"):
+        engine.play(np.zeros((2, 2), dtype=int), bad)
+    assert engine.periods.tolist() == [0, 0]  # nothing was played
+
+
+def test_vector_views_name_the_player_and_the_space_on_bad_input():
+    view = AgentVectorView(2, n_agents=2)
+    view.reset(seed=0)
+    with pytest.raises(TypeError, match=r"agent_0: actions must be ints, expected MultiDiscrete"):
+        view.step(np.array(["a", "b"]))
+    principal = PrincipalVectorView(2, n_agents=2)
+    principal.reset(seed=0)
+    with pytest.raises(TypeError, match="principal_0: actions must be numbers"):
+        principal.step(np.full((2, 6), "x"))
+    with pytest.raises(ValueError, match="do not render"):
+        gymnasium.make_vec("pa_envs/Pollution-Agent-v0", num_envs=2, render_mode="ansi")
+    with pytest.raises(ValueError, match="behaviour: the vector form"):
+        PrincipalVectorView(2, behaviour="myopic")
+
+
+def test_fixed_others_are_the_same_in_the_single_and_the_vector_view():
+    fast, slow = sync_and_vector("pa_envs/Pollution-Agent-v0", n_agents=3, others=[0, 2], max_cycles=4)
+    fast.reset(seed=1)
+    slow.reset(seed=1)
+    for step in range(6):
+        actions = np.array([step % 3] * COPIES)
+        assert_same_step(fast.step(actions), slow.step(actions), step)

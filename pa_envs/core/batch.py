@@ -83,15 +83,22 @@ class BatchedEpisodes:
         noise = self._noise(self.keys[which], self.episodes[which], self.periods[which])
         self.state[which] = self.game.initial_state(noise)
 
-    def play(self, actions: np.ndarray, contracts: np.ndarray) -> tuple[PeriodOutcome, np.ndarray]:
+    def play(
+        self, actions: np.ndarray, contracts: np.ndarray, *, check: bool = True
+    ) -> tuple[PeriodOutcome, np.ndarray]:
         """One period of every copy: ``actions`` ``(B, N)`` under ``contracts`` ``(B, N, n_signals)``.
 
         Returns the outcome and ``(B,)`` whether each copy's episode ended
         (terminated, or truncated at ``max_cycles``); finished copies keep their
-        final state until :meth:`restart`.
+        final state until :meth:`restart`. Actions and contracts are checked
+        (:meth:`check_actions`, :meth:`check_contracts`) unless ``check=False``,
+        for callers that checked them already.
         """
         if self.state is None:
             raise RuntimeError("call reset() before play()")
+        if check:
+            actions = self.check_actions(actions)
+            contracts = self.check_contracts(contracts, "the principal")
         self.periods += 1
         noise = self._noise(self.keys, self.episodes, self.periods)
         outcome = resolve_period(self.game, self.state, actions, contracts, noise)
@@ -141,7 +148,7 @@ class BatchedEpisodes:
         if bad.any():
             copy, agent, signal = np.argwhere(bad)[0]
             raise ValueError(
-                f"{who} posted, in copy {copy}, a transfer of {contracts[copy, agent, signal]!r} to "
+                f"{who} posted, in copy {copy}, a transfer of {float(contracts[copy, agent, signal])!r} to "
                 f"{agent_name(int(agent))} on signal {game.signal_names[signal]!r}, outside "
                 f"[-{bound:g}, {bound:g}]"
             )
