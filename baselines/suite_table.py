@@ -4,8 +4,8 @@ For each env at its defaults (``n_agents=3``): ``W*``, ``W_LF`` (myopic
 agents), the price of anarchy (or, for welfare of mixed sign, only the gap),
 the best flat incentive (one transfer on one signal, any sign, within
 ``max_transfer``) and its share of the gap, then the mean evaluation welfare of
-PPO agents (one shared policy, SuperSuit) trained for ``--timesteps`` under
-``no_transfers`` and under ``pigouvian``.
+PPO agents (one shared policy, on the vector form :class:`pa_envs.sb3.MechanismVecEnv`)
+trained for ``--timesteps`` under ``no_transfers`` and under ``pigouvian``.
 
 Examples::
 

@@ -47,9 +47,10 @@ Pigou's network (``carry_over = 0``, ``rail_cost = road_slope = 1``, even N)
     measures.) A road toll ``tau`` with ``1/2 - 1/N < tau < 1/2`` makes ``N / 2``
     drivers the unique equilibrium: the optimal toll implements the optimum.
 Why the defaults are interesting (N = 3)
-    ``capacity = N // 2 = 1``: the optimum's load goes through, laissez-faire's
-    leaves a backlog that half the time slows tomorrow's drivers; the
-    stateful part makes the optimum and the equilibrium depend on the queue.
+    ``capacity = N // 2 = 1``: the optimum's load goes through; laissez-faire's
+    leaves a backlog of ``Binomial(2, 0.5)`` vehicles, non-zero three times in
+    four, that slows tomorrow's drivers. The stateful part makes the optimum
+    and the equilibrium depend on the queue.
 Exact model
     The queue is an integer in ``0 .. max_queue`` and its law is exact
     (Binomial by inverse CDF), so :meth:`CongestionGame.tabular_model` and
