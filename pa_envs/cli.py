@@ -167,10 +167,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         parser.error(f"unknown command {argv[0]!r}{hint}; commands: {', '.join(known)}")
     if argv and argv[0] in SCRIPTS:
-        _script(SCRIPTS[argv[0]][0])(argv[1:])
+        # The script's own parser names itself after argv[0]: "pa-envs train", not "pa-envs".
+        program, sys.argv[0] = sys.argv[0], f"pa-envs {argv[0]}"
+        try:
+            _script(SCRIPTS[argv[0]][0])(argv[1:])
+        finally:
+            sys.argv[0] = program
         return
     args = parser.parse_args(argv)
-    args.handler(args)
+    try:
+        args.handler(args)
+    except (ValueError, TypeError, KeyError) as error:  # bad names or parameters: say which
+        message = error.args[0] if error.args else str(error)
+        parser.error(f"{args.command}: {message}")
 
 
 if __name__ == "__main__":

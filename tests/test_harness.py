@@ -234,3 +234,23 @@ def test_a_learning_principal_gets_one_run_per_seed():
     learning = [s for s in specs if s.principal == "learn:PPO"]
     assert len(learning) == 2 and {s.agents for s in learning} == {"best_response"}
     assert len(specs) == 2 + 2 * 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["play", "pollution_v0", "--mechanism", "pigouvan"], "did you mean ['pigouvian']"),
+        (["describe", "pollution_v0", "--n-agents", "0"], "n_agents must be an int >= 1, got 0"),
+    ],
+)
+def test_cli_bad_parameters_are_one_line_errors(argv, fragment, capsys):
+    with pytest.raises(SystemExit):
+        cli_main(argv)
+    assert fragment in capsys.readouterr().err
+
+
+def test_cli_script_usage_names_the_subcommand():
+    result = subprocess.run(
+        [sys.executable, "-m", "pa_envs.cli", "train", "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.startswith("usage: pa-envs train")
