@@ -113,19 +113,7 @@ def run(
             # The next situation's contract is not posted yet: bootstrap (if gamma > 0) on this one's row.
             following = situations(model.state_index(next_state), contract)
             learners.learn(seen, actions, outcome.agent_rewards, following, done, counterfactual)
-            mechanism.update(
-                PeriodFeedback(
-                    state=state,
-                    period=periods,
-                    contract=contract,
-                    signals=outcome.dynamics.signals,
-                    transfers=outcome.transfers,
-                    principal_payoff=outcome.dynamics.principal_payoff,
-                    social_welfare=outcome.social_welfare,
-                    next_state=next_state,
-                    done=done,
-                )
-            )
+            mechanism.update(PeriodFeedback.of(state, periods, contract, outcome, next_state, done))
             welfare[:, episode] += outcome.social_welfare
             transfers[:, episode] += outcome.transfers.sum(axis=1)
             state = next_state

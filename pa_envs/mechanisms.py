@@ -29,7 +29,7 @@ from pettingzoo.utils.conversions import parallel_to_aec
 
 from pa_envs import analysis
 from pa_envs.core.episode import PRINCIPAL
-from pa_envs.core.game import Game
+from pa_envs.core.game import Game, PeriodOutcome
 from pa_envs.core.parallel import PrincipalAgentParallelEnv
 from pa_envs.core.tabular import TabularModel
 
@@ -54,6 +54,35 @@ class PeriodFeedback(NamedTuple):
     social_welfare: np.ndarray  # (B,)
     next_state: np.ndarray  # (B, state_dim)
     done: np.ndarray  # (B,) bool: the episode ended with this period
+    # (B,) bool: which copies played this period (None: all). A vector form whose copies
+    # restart at different times marks the ones that sat the period out.
+    active: np.ndarray | None = None
+
+    @classmethod
+    def of(
+        cls,
+        state: np.ndarray,
+        period: np.ndarray,
+        contract: np.ndarray,
+        outcome: PeriodOutcome,
+        next_state: np.ndarray,
+        done: np.ndarray,
+        active: np.ndarray | None = None,
+    ) -> PeriodFeedback:
+        """The feedback of a resolved period (``outcome`` of :func:`~pa_envs.core.game.resolve_period`)."""
+        dynamics = outcome.dynamics
+        return cls(
+            state=state,
+            period=period,
+            contract=contract,
+            signals=dynamics.signals,
+            transfers=outcome.transfers,
+            principal_payoff=dynamics.principal_payoff,
+            social_welfare=outcome.social_welfare,
+            next_state=next_state,
+            done=done,
+            active=active,
+        )
 
 
 class Mechanism:
@@ -319,7 +348,10 @@ class Budgeted(Mechanism):
         return contract
 
     def update(self, feedback: PeriodFeedback) -> None:
-        self.spent = self.spent + np.clip(feedback.transfers, 0.0, None).sum(axis=1)
+        paid = np.clip(feedback.transfers, 0.0, None).sum(axis=1)
+        if feedback.active is not None:
+            paid = np.where(feedback.active, paid, 0.0)
+        self.spent = self.spent + paid
         self.inner.update(feedback)
 
     def info(self) -> dict[str, np.ndarray]:

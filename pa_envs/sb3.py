@@ -132,19 +132,7 @@ class MechanismVecEnv(VecEnv):
         state, periods, contracts = engine.state, engine.periods.copy(), self._contracts
         outcome, done = engine.play(actions, contracts, check=False)
         dynamics = outcome.dynamics
-        self.mechanism.update(
-            PeriodFeedback(
-                state=state,
-                period=periods,
-                contract=contracts,
-                signals=dynamics.signals,
-                transfers=outcome.transfers,
-                principal_payoff=dynamics.principal_payoff,
-                social_welfare=outcome.social_welfare,
-                next_state=engine.state,
-                done=done,
-            )
-        )
+        self.mechanism.update(PeriodFeedback.of(state, periods, contracts, outcome, engine.state, done))
         self.last_period = PeriodAccounts(
             outcome.social_welfare, dynamics.externality, outcome.transfers, outcome.principal_reward, done
         )

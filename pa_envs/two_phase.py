@@ -292,19 +292,21 @@ class TwoPhaseMechanism(Mechanism):
     def update(self, feedback: PeriodFeedback) -> None:
         game = self._bound_game()
         n = game.n_agents
-        copies = np.arange(self.n_copies)
-        states = self.structure.state_index(feedback.state)
-        following = self.structure.state_index(feedback.next_state)
-        joint = self.structure.joint_action_index(feedback.signals, game.n_actions)
-        classes = self.structure.transition_class[joint]
+        # Copies that sat the period out (restarting in a vector form) learn nothing from it.
+        live = np.ones(self.n_copies, dtype=bool) if feedback.active is None else np.asarray(feedback.active)
+        copies = np.flatnonzero(live)
         signals = feedback.signals
-        self.welfare_sum[copies, states] += feedback.social_welfare
+        states = self.structure.state_index(feedback.state[copies])
+        following = self.structure.state_index(feedback.next_state[copies])
+        joint = self.structure.joint_action_index(signals[copies], game.n_actions)
+        classes = self.structure.transition_class[joint]
+        self.welfare_sum[copies, states] += feedback.social_welfare[copies]
         self.welfare_seen[copies, states] += 1
-        self.actions_seen[copies[:, None], states[:, None], np.arange(n), signals] += 1
+        self.actions_seen[copies[:, None], states[:, None], np.arange(n), signals[copies]] += 1
         self.transitions[copies, states, classes, following] += 1
-        learning = self.phase == 1
+        learning = (self.phase == 1) & live
         self._count_probe(learning, signals)
-        steering = ~learning
+        steering = (self.phase != 1) & live
         self._count_compliance(steering, feedback.contract, signals)
         self.since_plan += steering
         # What phase 2 has seen refines the model, at the end of an episode.

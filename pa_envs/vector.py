@@ -353,19 +353,8 @@ class AgentVectorView(_VectorView):
         done: np.ndarray,
         active: np.ndarray,
     ) -> None:
-        d = outcome.dynamics
         self.mechanism.update(
-            PeriodFeedback(
-                state=state,
-                period=periods,
-                contract=self._contracts,
-                signals=d.signals,
-                transfers=outcome.transfers,
-                principal_payoff=d.principal_payoff,
-                social_welfare=outcome.social_welfare,
-                next_state=self.engine.state,
-                done=done,
-            )
+            PeriodFeedback.of(state, periods, self._contracts, outcome, self.engine.state, done, active)
         )
         # A finished copy keeps showing the contract it played under, as the single view does.
         self._post(np.flatnonzero(active & ~done))

@@ -667,3 +667,34 @@ def test_a_budgeted_named_mechanism_takes_its_own_keywords():
     )
     assert isinstance(wrapped.mechanism.inner, FlatSchedule)
     assert wrapped.mechanism.inner.transfers[-1] == -1.5
+
+
+def test_copies_that_sat_a_period_out_teach_the_mechanisms_nothing():
+    """A vector form whose copies restart at different times marks the idle ones
+    (``PeriodFeedback.active``): budgets and the two-phase counts ignore them."""
+    from pa_envs.core import rng
+    from pa_envs.core.game import resolve_period
+    from pa_envs.mechanisms import PeriodFeedback
+    from pa_envs.two_phase import TwoPhaseMechanism
+
+    game = pollution_v0.parallel_env(n_agents=2).game
+    state = np.array([[3], [3]])
+    contract = np.ones((2, 2, 3))
+    outcome = resolve_period(
+        game, state, np.array([[1, 2], [0, 1]]), contract, rng.batch_uniforms(np.arange(2), np.ones(2), 1)
+    )
+    active = np.array([True, False])
+    feedback = PeriodFeedback.of(
+        state, np.zeros(2, int), contract, outcome, outcome.dynamics.next_state, np.zeros(2, bool), active
+    )
+    budgeted = Budgeted(FlatSchedule(np.ones(3)), 10.0)
+    budgeted.bind(game)
+    budgeted.start_episodes(2)
+    budgeted.update(feedback)
+    assert budgeted.spent.tolist() == [2.0, 0.0]
+    two_phase = TwoPhaseMechanism(10_000)
+    two_phase.bind(game)
+    two_phase.start_episodes(2)
+    two_phase.update(feedback)
+    assert two_phase.welfare_seen[0].sum() == 1 and two_phase.welfare_seen[1].sum() == 0
+    assert two_phase.warmup_left.tolist() == [two_phase.warmup_periods - 1, two_phase.warmup_periods]
