@@ -354,6 +354,13 @@ def _recorder(venv: Any, model: Any) -> Any:
     return Recorder(venv)
 
 
+def share_of_optimum(welfare: float | np.ndarray, optimum: float) -> float | np.ndarray:
+    """Welfare as a share of ``W*``: 1 at the optimum. For costs (negative welfare)
+    ``1 - (W* - W) / |W*|``, so that higher is still better."""
+    scale = abs(optimum) if optimum != 0 else 1.0
+    return 1.0 - (optimum - welfare) / scale
+
+
 # -- one run ---------------------------------------------------------------------------------
 
 
@@ -371,7 +378,6 @@ def run(spec: RunSpec) -> dict[str, Any]:
     else:
         curve, steps, agents_regret = _run_agent_learners(spec, base, model)
     welfare = np.array([episode[0] for episode in curve])
-    scale = abs(optimum) if optimum != 0 else 1.0
     tail = welfare[-max(1, len(welfare) // 10) :] if len(welfare) else welfare
     cumulative = analysis.cumulative_regret(welfare, optimum)
     try:
@@ -381,7 +387,7 @@ def run(spec: RunSpec) -> dict[str, Any]:
 
     def share(values: np.ndarray) -> float:
         # 1 at W*; for costs (negative welfare) 1 - (W* - W)/|W*| keeps "higher is better".
-        return float(1.0 - (optimum - values.mean()) / scale) if len(values) else float("nan")
+        return float(share_of_optimum(values.mean(), optimum)) if len(values) else float("nan")
 
     return {
         "key": spec.key,
@@ -609,8 +615,7 @@ def plots(rows: list[dict[str, Any]], out: str | Path) -> list[Path]:
             if length == 0:
                 continue
             optimum = members[0]["optimum"]
-            scale = abs(optimum) if optimum else 1.0
-            curves = np.array([1.0 - (optimum - np.array(m["curve"][:length])) / scale for m in members])
+            curves = np.array([share_of_optimum(np.array(m["curve"][:length]), optimum) for m in members])
             mean = curves.mean(axis=0)
             band = 1.96 * curves.std(axis=0, ddof=1) / np.sqrt(len(curves)) if len(curves) > 1 else 0 * mean
             x = np.arange(1, length + 1)

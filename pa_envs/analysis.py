@@ -334,6 +334,12 @@ class _StagePayoffs:
         return np.column_stack(values)
 
 
+def _improves(value: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Whether ``value`` beats ``keep`` strictly, beyond a relative 1e-12 (so ties never
+    make best replies cycle): the one rule every best-response search here follows."""
+    return value > keep + 1e-12 * np.maximum(1.0, np.abs(keep))
+
+
 def _stage_equilibrium(
     model: TabularModel, payoffs: _StagePayoffs, start: np.ndarray, max_rounds: int, where: str
 ) -> np.ndarray:
@@ -351,8 +357,7 @@ def _stage_equilibrium(
             values = payoffs.value(candidates, i, columns)
             best = values.argmax(axis=1)
             keep = values[rows, own]
-            slack = 1e-12 * np.maximum(1.0, np.abs(keep))
-            switch = values[rows, best] > keep + slack
+            switch = _improves(values[rows, best], keep)
             profile = np.where(switch, candidates[rows, best], profile)
             moved |= switch
         if not moved.any():
@@ -395,7 +400,7 @@ def _pure_equilibria(model: TabularModel, payoffs: _StagePayoffs) -> np.ndarray:
             candidates, own, columns = _unilateral(model, profile, i)
             values = payoffs.value(candidates, i, columns)
             keep = values[rows, own]
-            stable &= values.max(axis=1) <= keep + 1e-12 * np.maximum(1.0, np.abs(keep))
+            stable &= ~_improves(values.max(axis=1), keep)
         found[stable] = joint
     return found
 
@@ -500,7 +505,7 @@ def batch_best_responses(
             )
             best = values.argmax(axis=1)
             keep = values[rows, actions[:, i]]
-            switch = values[rows, best] > keep + 1e-12 * np.maximum(1.0, np.abs(keep))
+            switch = _improves(values[rows, best], keep)
             actions[:, i] = np.where(switch, best, actions[:, i])
             moved |= switch
         if not moved.any():
