@@ -60,6 +60,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines.common import json_dict
 from pa_envs import ENVS, analysis, get_env_module
 from pa_envs.learners import LEARNERS, counterfactual_rewards
 from pa_envs.mechanisms import MECHANISMS, Mechanism, make_mechanism
@@ -666,13 +667,6 @@ def _names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _json(text: str) -> dict:
-    value = json.loads(text)
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
-    return value
-
-
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     parser = parser or argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -686,9 +680,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--steps", type=int, default=20_000, help="agent-steps per run")
     parser.add_argument("--copies", type=int, default=4)
     parser.add_argument("--n-agents", type=int, default=3)
-    parser.add_argument("--env-kwargs", type=_json, default={})
-    parser.add_argument("--principal-kwargs", type=_json, default={})
-    parser.add_argument("--agent-kwargs", type=_json, default={})
+    parser.add_argument("--env-kwargs", type=json_dict, default={})
+    parser.add_argument("--principal-kwargs", type=json_dict, default={})
+    parser.add_argument("--agent-kwargs", type=json_dict, default={})
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes")
     parser.add_argument("--out", type=Path, default=Path("results/harness"))
     parser.add_argument("--no-progress", action="store_true")

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from baselines.common import json_dict
 from pa_envs import ENVS, analysis, get_env_module
 
 POLICIES = ("principal", "agents")  # as pa_envs.rllib.POLICIES (that module imports Ray)
@@ -65,17 +66,6 @@ def exact_references(env_name: str, env_config: dict[str, Any]) -> References:
     return References(
         refs.optimum.social_welfare, refs.laissez_faire.social_welfare, time.perf_counter() - start
     )
-
-
-def json_dict(text: str) -> dict:
-    """Parse a JSON object given on the command line."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise argparse.ArgumentTypeError(f"not valid JSON ({error}): {text!r}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"n_agents\": 3}}': {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

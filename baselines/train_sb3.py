@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
+from baselines.common import json_dict
 from pa_envs import analysis, get_env_module
 from pa_envs.mechanisms import MechanismEnv, mechanism_env
 from pa_envs.views import view_ids
@@ -73,17 +73,6 @@ class Evaluation:
                 f"episode externality           {self.externality:.2f}",
             ]
         )
-
-
-def json_dict(text: str) -> dict:
-    """Parse a JSON object given on the command line."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise argparse.ArgumentTypeError(f"not valid JSON ({error}): {text!r}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"key\": 1}}', got {text!r}")
-    return value
 
 
 def make_callback(n_agents_per_copy: int) -> Any:
