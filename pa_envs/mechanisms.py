@@ -227,9 +227,18 @@ class FlatSchedule(Mechanism):
         _check_within_bound(game, float(np.abs(transfers).max()), "FlatSchedule")
 
     def contract(self, inputs: MechanismInput) -> np.ndarray:
+        """The same read-only ``(B, N, n_signals)`` array every period (built again only
+        when the batch size or :attr:`transfers` change): a flat schedule never varies."""
         game = self._bound_game()
-        row = np.broadcast_to(self.transfers, (game.n_agents, game.n_signals))
-        return np.broadcast_to(row, (len(inputs.period), *row.shape)).copy()
+        batch = len(inputs.period)
+        cached = getattr(self, "_posted", None)
+        if cached is None or cached[1].shape[0] != batch or not np.array_equal(cached[0], self.transfers):
+            row = np.broadcast_to(self.transfers, (game.n_agents, game.n_signals))
+            posted = np.broadcast_to(row, (batch, *row.shape)).copy()
+            posted.flags.writeable = False
+            cached = (self.transfers.copy(), posted)
+            self._posted = cached
+        return cached[1]
 
     def state_dict(self) -> dict[str, Any]:
         return {"transfers": self.transfers.copy()}

@@ -698,3 +698,17 @@ def test_copies_that_sat_a_period_out_teach_the_mechanisms_nothing():
     two_phase.update(feedback)
     assert two_phase.welfare_seen[0].sum() == 1 and two_phase.welfare_seen[1].sum() == 0
     assert two_phase.warmup_left.tolist() == [two_phase.warmup_periods - 1, two_phase.warmup_periods]
+
+
+def test_flat_schedule_posts_one_read_only_array_and_follows_its_transfers():
+    env = base_env("pollution_v0")
+    schedule = FlatSchedule(np.array([0.0, 0.0, -1.0]))
+    schedule.bind(env.game)
+    inputs = MechanismInput(np.zeros((4, 1), np.int64), np.zeros((4, 1), np.float32), np.zeros(4, np.int64))
+    first = schedule.contract(inputs)
+    assert first is schedule.contract(inputs) and not first.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        first[0, 0, 0] = 1.0
+    schedule.transfers[2] = -2.0  # changed in place: the next contract follows
+    assert schedule.contract(inputs)[:, :, 2].tolist() == [[-2.0] * N_AGENTS] * 4
+    assert schedule.contract(MechanismInput(*(x[:2] for x in inputs))).shape[0] == 2
