@@ -388,8 +388,8 @@ def section_analysis(args: argparse.Namespace) -> None:
             "build s",
             "optimum s",
             "equilibrium s",
-            "total s",
-            "peak MiB (build+solve)",
+            "solve s",
+            "peak MiB (build + solve)",
         ],
         rows,
     )
