@@ -355,3 +355,20 @@ def test_names_and_labels():
     assert g.action_names == ("shirk", "prevent") and g.signal_names == ("no_claim", "claim")
     assert g.taxed_signal == CLAIM
     assert g.describe_state(np.array([1, 0, 2, 1])) == {"type_0": 1, "type_1": 0, "risk_0": 2, "risk_1": 1}
+
+
+def test_the_text_renderer_shows_the_outcome_signal():
+    """Where the signal is an outcome (a claim), the text frame shows it beside the action."""
+    from pa_envs import pollution_v0
+
+    env = insurance_v0.parallel_env(n_agents=2, render_mode="ansi")
+    env.reset(seed=0)
+    _, _, _, _, infos = env.step({PRINCIPAL: np.zeros(4, np.float32), "agent_0": 0, "agent_1": 1})
+    text = env.render()
+    for i in range(2):
+        signal = env.game.signal_names[infos[PRINCIPAL]["signals"][i]]
+        assert f"agent_{i}   action {env.game.action_names[i]:<8} signal {signal}" in text
+    pollution = pollution_v0.parallel_env(n_agents=2, render_mode="ansi")
+    pollution.reset(seed=0)
+    pollution.step({PRINCIPAL: np.zeros(6, np.float32), "agent_0": 0, "agent_1": 2})
+    assert "signal" not in pollution.render()  # signals are the actions there

@@ -63,7 +63,7 @@ class GameEnvMixin:
         self.possible_agents = list(self._episode.players)
         self.agents: list[str] = []
         self.state_space = self._spaces.state
-        self._shown: tuple[np.ndarray, np.ndarray] | None = None
+        self._shown: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         # The contract the agents observe: in force next period (parallel) or
         # posted for this period (AEC).
         self._contract = np.zeros((self.game.n_agents, self.game.n_signals))
@@ -110,9 +110,9 @@ class GameEnvMixin:
     def _remember(self, outcome: PeriodOutcome | None) -> None:
         if outcome is None:
             n = self.game.n_agents
-            self._shown = (np.full(n, -1), np.zeros(n))
+            self._shown = (np.full(n, -1), np.zeros(n), np.full(n, -1))
         else:
-            self._shown = (self._episode.last_actions, outcome.transfers[0])
+            self._shown = (self._episode.last_actions, outcome.transfers[0], outcome.dynamics.signals[0])
 
     def render(self, mode: str | None = None) -> str | np.ndarray | None:
         """Render the last period (``mode`` overrides ``render_mode``, for callers that pass one)."""
@@ -123,11 +123,11 @@ class GameEnvMixin:
         check_render_mode(mode)
         if self._shown is None:
             raise RuntimeError("call reset() before render()")
-        actions, transfers = self._shown
+        actions, transfers, signals = self._shown
         state = self._episode.state[0]
         if mode == "rgb_array":
             return render_frame(self.game, state, actions, transfers)
-        text = render_text(self.game, state, self._episode.period, actions, transfers)
+        text = render_text(self.game, state, self._episode.period, actions, transfers, signals)
         if mode == "human":
             print(text)
             return None

@@ -23,16 +23,27 @@ def check_render_mode(render_mode: str | None) -> None:
 
 
 def render_text(
-    game: Game, state_row: np.ndarray, period: int, actions: np.ndarray, transfers: np.ndarray
+    game: Game,
+    state_row: np.ndarray,
+    period: int,
+    actions: np.ndarray,
+    transfers: np.ndarray,
+    signals: np.ndarray | None = None,
 ) -> str:
-    """One block of text: the period, the state and each agent's action and transfer."""
+    """One block of text: the period, the state and each agent's action and transfer; and,
+    where the contractible signal is not the action (an outcome, a meter reading), the signal."""
     lines = [f"{game.name}  period {period}/{game.params.max_cycles}"]
     for (name, value), high in zip(game.describe_state(state_row).items(), game.state_high, strict=True):
         filled = round(_BAR * value / high) if high else 0
         lines.append(f"  {name:>8} {value:>5} [{'#' * filled}{'.' * (_BAR - filled)}] / {high}")
+    show_signals = signals is not None and game.signal_names != game.action_names
     for i in range(game.n_agents):
         action = game.action_names[actions[i]] if actions[i] >= 0 else "-"
-        lines.append(f"  agent_{i:<3} action {action:<8} transfer {transfers[i]:+8.3f}")
+        line = f"  agent_{i:<3} action {action:<8}"
+        if show_signals:
+            signal = game.signal_names[signals[i]] if signals[i] >= 0 else "-"
+            line += f" signal {signal:<8}"
+        lines.append(f"{line} transfer {transfers[i]:+8.3f}")
     return "\n".join(lines)
 
 
