@@ -147,13 +147,11 @@ class _VectorView(gymnasium.vector.VectorEnv):
         if not active.any():  # copies run in lockstep: usually all restart at once
             self._autoreset[:] = False
             return self._idle_outcome(), active, active
-        outcome, done = engine.play(joint, self._contracts, check=False)
-        # Restarted copies sit this step out: keep their fresh state and period.
-        engine.state = np.where(active[:, None], engine.state, state)
-        engine.periods = np.where(active, engine.periods, periods)
-        self._feedback(state, periods, outcome, done & active, active)
-        self._autoreset = done & active
-        return outcome, active, done & active
+        # Restarted copies sit this step out: they keep their fresh state and period.
+        outcome, done = engine.play(joint, self._contracts, check=False, active=active)
+        self._feedback(state, periods, outcome, done, active)
+        self._autoreset = done
+        return outcome, active, done
 
     def _idle_outcome(self) -> PeriodOutcome:
         """A period nobody played (every copy restarting): zeros."""

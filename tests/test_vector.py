@@ -272,3 +272,20 @@ def test_fixed_others_are_the_same_in_the_single_and_the_vector_view():
     for step in range(6):
         actions = np.array([step % 3] * COPIES)
         assert_same_step(fast.step(actions), slow.step(actions), step)
+
+
+def test_copies_that_sit_a_period_out_keep_their_state_and_period():
+    from pa_envs.core.batch import BatchedEpisodes
+
+    game = pollution_v0.parallel_env(n_agents=2, max_cycles=3).game
+    both, one = BatchedEpisodes(game, 2), BatchedEpisodes(game, 2)
+    for engine in (both, one):
+        engine.reset(0)
+    actions, contracts = np.full((2, 2), 2), np.zeros((2, 2, 3))
+    for _ in range(2):
+        both.play(actions, contracts)
+        _, done = one.play(actions, contracts, active=np.array([True, False]))
+    assert one.periods.tolist() == [2, 0] and one.state[1, 0] == 0 and not done[1]
+    assert one.state[0, 0] == both.state[0, 0]  # the playing copy followed its own stream
+    _, done = one.play(actions, contracts, active=np.array([True, False]))
+    assert done.tolist() == [True, False]

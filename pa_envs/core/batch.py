@@ -84,7 +84,12 @@ class BatchedEpisodes:
         self.state[which] = self.game.initial_state(noise)
 
     def play(
-        self, actions: np.ndarray, contracts: np.ndarray, *, check: bool = True
+        self,
+        actions: np.ndarray,
+        contracts: np.ndarray,
+        *,
+        check: bool = True,
+        active: np.ndarray | None = None,
     ) -> tuple[PeriodOutcome, np.ndarray]:
         """One period of every copy: ``actions`` ``(B, N)`` under ``contracts`` ``(B, N, n_signals)``.
 
@@ -92,18 +97,23 @@ class BatchedEpisodes:
         (terminated, or truncated at ``max_cycles``); finished copies keep their
         final state until :meth:`restart`. Actions and contracts are checked
         (:meth:`check_actions`, :meth:`check_contracts`) unless ``check=False``,
-        for callers that checked them already.
+        for callers that checked them already. With ``active`` (``(B,)`` bool),
+        only those copies play: the others keep their state and period (their
+        rows of the outcome are to be ignored, and they are never ``done``).
         """
         if self.state is None:
             raise RuntimeError("call reset() before play()")
         if check:
             actions = self.check_actions(actions)
             contracts = self.check_contracts(contracts, "the principal")
-        self.periods += 1
-        noise = self._noise(self.keys, self.episodes, self.periods)
+        playing = np.ones(self.num_copies, dtype=bool) if active is None else np.asarray(active, dtype=bool)
+        periods = self.periods + playing
+        noise = self._noise(self.keys, self.episodes, periods)
         outcome = resolve_period(self.game, self.state, actions, contracts, noise)
-        self.state = outcome.dynamics.next_state
-        done = outcome.dynamics.terminated | (self.periods >= self.game.params.max_cycles)
+        next_state = outcome.dynamics.next_state
+        self.state = next_state if active is None else np.where(playing[:, None], next_state, self.state)
+        self.periods = periods
+        done = playing & (outcome.dynamics.terminated | (periods >= self.game.params.max_cycles))
         return outcome, done
 
     def _noise(self, keys: np.ndarray, episodes: np.ndarray, periods: np.ndarray) -> np.ndarray:
