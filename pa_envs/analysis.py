@@ -469,6 +469,26 @@ def best_responses(
     return joint[0]
 
 
+def unilateral_rewards(
+    model: TabularModel, states: np.ndarray, actions: np.ndarray, contracts: np.ndarray, agent: int
+) -> np.ndarray:
+    """``(B, L)``: the expected reward (private utility plus transfer) that each of
+    ``agent``'s actions earns in B copies, the others' actions fixed.
+
+    ``states``: ``(B,)`` state indices; ``actions``: ``(B, N)`` joint actions (the
+    others' are read from them); ``contracts``: ``(B, N, n_signals)`` in force.
+    """
+    choices = np.arange(model.n_actions)
+    candidates = np.repeat(actions[:, None, :], model.n_actions, axis=1)  # (B, L, N)
+    candidates[:, :, agent] = choices
+    joint = model.joint_action_index(candidates)  # (B, L)
+    columns = choices if model.symmetric else agent  # per-action arrays on a count model
+    where = (states[:, None], joint, columns)
+    return model.private_utility[where] + np.einsum(
+        "blk,bk->bl", model.signal_probabilities[where], contracts[:, agent]
+    )
+
+
 def batch_best_responses(
     model: TabularModel,
     states: np.ndarray,
@@ -486,23 +506,15 @@ def batch_best_responses(
     strictly better (beyond a relative 1e-12). Inputs are trusted (the vector
     forms check them); returns ``(B, N)`` actions.
     """
-    n_agents, n_actions = model.n_agents, model.n_actions
+    n_agents = model.n_agents
     actions = np.array(start, dtype=np.int64)
     states = np.asarray(states, dtype=np.int64)
     rows = np.arange(len(states))
-    choices = np.arange(n_actions)
     movers = range(n_agents) if players is None else players
     for _ in range(max_rounds):
         moved = np.zeros(len(states), dtype=bool)
         for i in movers:
-            candidates = np.repeat(actions[:, None, :], n_actions, axis=1)  # (B, L, N)
-            candidates[:, :, i] = choices
-            joint = model.joint_action_index(candidates)  # (B, L)
-            columns = choices if model.symmetric else i
-            where = (states[:, None], joint, columns)
-            values = model.private_utility[where] + np.einsum(
-                "blk,bk->bl", model.signal_probabilities[where], contracts[:, i]
-            )
+            values = unilateral_rewards(model, states, actions, contracts, i)
             best = values.argmax(axis=1)
             keep = values[rows, actions[:, i]]
             switch = _improves(values[rows, best], keep)

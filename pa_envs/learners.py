@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from pa_envs.analysis import unilateral_rewards
 from pa_envs.core.game import check_unit
 from pa_envs.core.tabular import TabularModel
 
@@ -377,20 +378,9 @@ def counterfactual_rewards(
     """
     states = np.asarray(states, dtype=np.int64)
     actions = np.asarray(actions, dtype=np.int64)
-    batch, n_agents = actions.shape
-    n_actions = model.n_actions
-    choices = np.arange(n_actions)
-    out = np.empty((batch, n_agents, n_actions))
-    for i in range(n_agents):
-        candidates = np.repeat(actions[:, None, :], n_actions, axis=1)  # (B, L, N)
-        candidates[:, :, i] = choices
-        joint = model.joint_action_index(candidates)  # (B, L)
-        columns = np.broadcast_to(choices, joint.shape) if model.symmetric else np.full(joint.shape, i)
-        rows = states[:, None]
-        utility = model.private_utility[rows, joint, columns]
-        laws = model.signal_probabilities[rows, joint, columns]  # (B, L, K)
-        out[:, i] = utility + np.einsum("blk,bk->bl", laws, contracts[:, i])
-    return out
+    return np.stack(
+        [unilateral_rewards(model, states, actions, contracts, i) for i in range(actions.shape[1])], axis=1
+    )
 
 
 __all__ = [
