@@ -10,6 +10,7 @@ Run ``python -m baselines.references --help`` for options.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import numpy as np
@@ -34,15 +35,47 @@ def best_flat_incentive(
     return best
 
 
+@dataclasses.dataclass(frozen=True)
+class EnvReferences:
+    """One env configuration's exact references and its best flat incentive."""
+
+    env: str
+    n_agents: int
+    agent_discount: float
+    exact: analysis.ExactReferences
+    incentive_signal: str
+    incentive_amount: float
+    incentive_welfare: float
+    pairs: int
+    seconds: float
+
+    @property
+    def incentive_share_of_gap(self) -> float | None:
+        """The share of the gap ``W* - W_LF`` the best flat incentive closes (``None``: no gap)."""
+        gap = self.exact.welfare_gap
+        return (
+            (self.incentive_welfare - self.exact.laissez_faire.social_welfare) / gap if gap > 1e-9 else None
+        )
+
+
+def env_references(env_name: str, n_agents: int, agent_discount: float) -> EnvReferences:
+    """Solve one env configuration (at its other defaults): the references and the best flat incentive."""
+    game = get_env_module(env_name).parallel_env(n_agents=n_agents).game
+    model = game.exact_model()
+    start = time.perf_counter()
+    exact = analysis.exact_references(model, agent_discount=agent_discount, epsilon=1e-3)
+    signal, amount, flat = best_flat_incentive(model, game, agent_discount)
+    seconds = time.perf_counter() - start
+    return EnvReferences(
+        env_name, n_agents, agent_discount, exact, game.signal_names[signal], amount, flat.social_welfare,
+        model.n_pairs, seconds,
+    )  # fmt: skip
+
+
 def reference_row(env_name: str, n_agents: int, agent_discount: float) -> dict[str, object]:
     """The exact references of one env configuration, as printable values."""
-    env = get_env_module(env_name).parallel_env(n_agents=n_agents)
-    model = env.game.exact_model()
-    start = time.perf_counter()
-    refs = analysis.exact_references(model, agent_discount=agent_discount, epsilon=1e-3)
-    signal, amount, flat = best_flat_incentive(model, env.game, agent_discount)
-    seconds = time.perf_counter() - start
-    gap = refs.welfare_gap
+    found = env_references(env_name, n_agents, agent_discount)
+    refs, share = found.exact, found.incentive_share_of_gap
     poa = refs.price_of_anarchy
     return {
         "env": env_name,
@@ -51,15 +84,13 @@ def reference_row(env_name: str, n_agents: int, agent_discount: float) -> dict[s
         "W*": f"{refs.optimum.social_welfare:.2f}",
         "W_LF": f"{refs.laissez_faire.social_welfare:.2f}",
         "PoA": f"{poa:.3f}" if poa is not None else "n/a",
-        "gap": f"{gap:.2f}",
-        "best flat incentive": f"{amount:+.2f} on {env.game.signal_names[signal]}",
-        "its welfare": f"{flat.social_welfare:.2f}",
-        "its share of gap": f"{(flat.social_welfare - refs.laissez_faire.social_welfare) / gap:.3f}"
-        if gap > 0
-        else "n/a",
+        "gap": f"{refs.welfare_gap:.2f}",
+        "best flat incentive": f"{found.incentive_amount:+.2f} on {found.incentive_signal}",
+        "its welfare": f"{found.incentive_welfare:.2f}",
+        "its share of gap": f"{share:.3f}" if share is not None else "n/a",
         "Pigouvian transfers paid": f"{refs.pigouvian_outcome.transfers:.2f}",
-        "pairs": model.n_pairs,
-        "seconds": f"{seconds:.2f}",
+        "pairs": found.pairs,
+        "seconds": f"{found.seconds:.2f}",
     }
 
 

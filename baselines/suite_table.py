@@ -23,28 +23,24 @@ import io
 import time
 
 from baselines import references, train_sb3
-from pa_envs import ENVS, analysis, get_env_module
+from pa_envs import ENVS, get_env_module
 
 MECHANISMS = ("no_transfers", "pigouvian")
 
 
 def exact_columns(env_name: str, n_agents: int) -> dict[str, str]:
-    """The exact part of an env's row."""
-    game = get_env_module(env_name).parallel_env(n_agents=n_agents).game
-    model = game.exact_model()
-    refs = analysis.exact_references(model)
-    signal, amount, flat = references.best_flat_incentive(model, game, 0.0)
-    w_star, w_lf = refs.optimum.social_welfare, refs.laissez_faire.social_welfare
-    poa = refs.price_of_anarchy
-    gap = refs.welfare_gap
+    """The exact part of an env's row (myopic agents)."""
+    found = references.env_references(env_name, n_agents, 0.0)
+    refs, share = found.exact, found.incentive_share_of_gap
+    w_star, gap, poa = refs.optimum.social_welfare, refs.welfare_gap, refs.price_of_anarchy
     return {
         "env": env_name,
         "W*": f"{w_star:.2f}",
-        "W_LF": f"{w_lf:.2f}",
+        "W_LF": f"{refs.laissez_faire.social_welfare:.2f}",
         "PoA": f"{poa:.3f}" if poa is not None else "n/a",
         "gap (share of abs W*)": f"{gap:.2f} ({gap / abs(w_star):.1%})",
-        "best flat incentive": f"{amount:+.2f} on `{game.signal_names[signal]}`",
-        "its share of gap": f"{(flat.social_welfare - w_lf) / gap:.3f}" if gap > 1e-9 else "n/a",
+        "best flat incentive": f"{found.incentive_amount:+.2f} on `{found.incentive_signal}`",
+        "its share of gap": f"{share:.3f}" if share is not None else "n/a",
     }
 
 
