@@ -107,11 +107,6 @@ class RunSpec:
         """What identifies the run in the results file (every field, canonical JSON)."""
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
-    @property
-    def group(self) -> tuple[str, str, str]:
-        """The leaderboard row it belongs to (seeds are averaged)."""
-        return (self.env, self.principal, self.agents)
-
 
 def grid(
     envs: Sequence[str],
