@@ -1,299 +1,501 @@
-"""The paper's pollution experiment: learning firms under four principals.
+"""The main job: learning agents under four principals, and how each one's regret grows with T.
 
-Q-learning firms (pollution_v0, N = 3 by default) learn over many episodes
-while the principal is, in turn: no transfers (laissez-faire), the best flat
-tax on ``high`` (the coarse incentive, found by the exact analysis), the
-Pigouvian oracle, and the two-phase mechanism (which does not know the firms'
-payoffs). Seeds run side by side as a batch. Prints a table (per-episode
-welfare in the last 10% of episodes as a share of ``W*``, mean ± standard
-error over seeds; transfers paid; cumulative social-welfare regret and its
-log-log slope over the second half) and writes plots and the raw numbers to
-``--out``.
+On a task where a flat incentive falls short (default: the hard pollution
+preset, ``pollution_v0:hard``), learning agents play under laissez-faire, the
+best flat incentive (exact), the Pigouvian oracle (exact, period-, state- and
+agent-contingent) and the two-phase mechanism (which learns everything from
+play). Each principal runs for every horizon ``T`` of ``--horizons`` episodes
+and every seed; the two-phase mechanism's schedule depends on ``T``, so it runs
+once per ``T`` and seed, while a principal that does not depend on ``T`` runs
+once per seed and its regret at ``T`` is read after ``T`` episodes. All of it is
+one batch, stepped together.
 
-Run ``python -m baselines.experiment --help`` for options; ``--quick`` is the
-small setting the tests use.
+It prints, per principal, the cumulative welfare regret ``R(T)`` against ``W*``
+and against the oracle under the same learners and seeds, the exponent
+``alpha`` of ``log R(T) = a + alpha log T`` fitted across the horizons with a
+bootstrap 95% interval over seeds (:func:`pa_envs.regret.fit_growth`), the
+welfare of the last 10% of episodes as a share of ``W*`` at the longest
+horizon, and the agents' own regret (and its growth). Plots and the raw numbers
+go to ``--out``.
+
+Examples::
+
+    python -m baselines.experiment                                # the full curve (T up to 3200)
+    python -m baselines.experiment --horizons 100,200,400,800,1600  # what make demo runs
+    python -m baselines.experiment --env commons_v0 --agents floor --horizons 100,400,1600
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from pa_envs import analysis, pollution_v0
-from pa_envs.core import resolve_period, rng
-from pa_envs.learners import QLearner, counterfactual_rewards
-from pa_envs.mechanisms import (
-    FlatSchedule,
-    Mechanism,
-    MechanismInput,
-    NoTransfers,
-    PeriodFeedback,
-    Pigouvian,
-)
+from pa_envs import analysis, presets
+from pa_envs.learning_loop import AGENTS, play
+from pa_envs.mechanisms import FlatSchedule, NoTransfers, Pigouvian, Stacked
+from pa_envs.regret import GrowthFit, fit_growth, mean_interval
 from pa_envs.two_phase import TwoPhaseMechanism
 
-MECHANISMS = ("laissez-faire", "best flat tax", "Pigouvian oracle", "two-phase")
+PRINCIPALS = ("laissez-faire", "best flat incentive", "Pigouvian oracle", "two-phase")
+COLOURS = dict(zip(PRINCIPALS, ("tab:blue", "tab:orange", "tab:green", "tab:red"), strict=True))
+HORIZONS = (100, 200, 400, 800, 1600, 3200)
 
 
-class Situations:
-    """What a firm conditions on: the stock and the contract row it is shown.
-
-    Each distinct (rounded) contract row gets an id the first time it is
-    posted; a firm's observed situation is ``state * rows + row id``, so a new
-    contract is a new situation that an optimistic learner explores.
-    """
-
-    def __init__(self, n_states: int, rows: int = 256) -> None:
-        self.n_states, self.rows = n_states, rows
-        self.ids: dict[bytes, int] = {}
-
-    @property
-    def size(self) -> int:
-        return self.n_states * self.rows
-
-    def __call__(self, states: np.ndarray, contract: np.ndarray) -> np.ndarray:
-        """``(B, N)`` situation indices for state indices ``(B,)`` and contracts ``(B, N, S)``."""
-        batch, n_agents, _ = contract.shape
-        rounded = np.round(contract, 3)
-        out = np.empty((batch, n_agents), dtype=np.int64)
-        for b in range(batch):
-            for i in range(n_agents):
-                key = rounded[b, i].tobytes()
-                row = self.ids.setdefault(key, len(self.ids))
-                if row >= self.rows:
-                    raise RuntimeError(f"more than {self.rows} distinct contract rows were posted")
-                out[b, i] = states[b] * self.rows + row
-        return out
-
-
-def run(
-    mechanism: Mechanism,
-    game,
-    model,
-    episodes: int,
-    seeds: list[int],
-    learner_settings: dict,
-    progress=None,
-) -> dict[str, np.ndarray]:
-    """Episodes of learning firms under one mechanism, one batch copy per seed."""
-    batch, n_agents = len(seeds), game.n_agents
-    mechanism.bind(game)
-    situations = Situations(model.n_states)
-    learners = QLearner(
-        situations.size, game.n_actions, n_agents, batch=batch, seed=seeds[0], **learner_settings
+def setting(env_name: str, n_agents: int | None = None) -> dict[str, Any]:
+    """The env, its exact references and the best flat incentive."""
+    overrides = {} if n_agents is None else {"n_agents": n_agents}
+    env = presets.parallel_env(env_name, **overrides)
+    game = env.game
+    model = game.exact_model()
+    references = analysis.exact_references(model)
+    # Among flat amounts of equal welfare, the middle one: the smallest often leaves the agents
+    # exactly indifferent, a tie the analysis breaks one way and learning agents either way.
+    signal, amount, flat = analysis.best_flat_incentive(
+        model, float(game.params.max_transfer), prefer="middle"
     )
-    keys = np.array([rng.key_from_seed(s) for s in seeds], dtype=np.uint64)
-    welfare = np.zeros((batch, episodes))
-    transfers = np.zeros((batch, episodes))
-    horizon = game.params.max_cycles
-    for episode in range(episodes):
-        mechanism.start_episodes(batch)
-        # The same random stream as a pa_envs env reset with this seed (period 0 is the reset).
-        state = game.initial_state(
-            rng.batch_uniforms(keys, np.full(batch, episode << 32, np.uint64), game.noise_size)
-        )
-        for period in range(horizon):
-            s = model.state_index(state)
-            periods = np.full(batch, period)
-            contract = np.asarray(
-                mechanism.contract(MechanismInput(state, state.astype(np.float32), periods))
-            )
-            seen = situations(s, contract)
-            actions = learners.act(seen)
-            counts = np.full(batch, (episode << 32) | (period + 1), dtype=np.uint64)
-            noise = rng.batch_uniforms(keys, counts, game.noise_size)
-            outcome = resolve_period(game, state, actions, contract, noise)
-            next_state = outcome.dynamics.next_state
-            done = np.full(batch, period == horizon - 1)
-            counterfactual = counterfactual_rewards(model, s, actions, contract)
-            # The next situation's contract is not posted yet: bootstrap (if gamma > 0) on this one's row.
-            following = situations(model.state_index(next_state), contract)
-            learners.learn(seen, actions, outcome.agent_rewards, following, done, counterfactual)
-            mechanism.update(PeriodFeedback.of(state, periods, contract, outcome, next_state, done))
-            welfare[:, episode] += outcome.social_welfare
-            transfers[:, episode] += outcome.transfers.sum(axis=1)
-            state = next_state
-        learners.end_episode()
-        if progress is not None:
-            progress.update(1)
-    return {"welfare": welfare, "transfers": transfers, "agent_regret": learners.regret}
-
-
-def summarize(results: dict, optimum: float) -> dict[str, float]:
-    welfare = results["welfare"]  # (seeds, episodes)
-    episodes = welfare.shape[1]
-    last = welfare[:, -max(1, episodes // 10) :].mean(axis=1) / optimum
-    mean_curve = welfare.mean(axis=0)
-    cumulative = analysis.cumulative_regret(mean_curve, optimum)
-    try:
-        slope = analysis.regret_slope(cumulative, 0.5)
-    except ValueError:
-        slope = float("nan")
-    stderr = float(last.std(ddof=1) / np.sqrt(len(last))) if len(last) > 1 else 0.0
+    row = np.zeros(game.n_signals)
+    row[signal] = amount
     return {
-        "last_10pct_share_of_optimum": float(last.mean()),
-        "stderr": stderr,
-        "transfers_paid_per_episode": float(results["transfers"].mean()),
-        "cumulative_regret": float(cumulative[-1]),
-        "regret_slope_second_half": slope,
-        # The slope of a cumulative sum can be small because of a large early lump: the
-        # mean regret per episode over the second half says whether regret still grows.
-        "regret_per_episode_second_half": float(optimum - mean_curve[episodes // 2 :].mean()),
+        "env": env,
+        "game": game,
+        "model": model,
+        "optimum": references.optimum.social_welfare,
+        "laissez_faire": references.laissez_faire.social_welfare,
+        "flat": row,
+        "flat_label": f"{amount:+.2f} on `{game.signal_names[signal]}`",
+        "flat_welfare": flat.social_welfare,
     }
 
 
-def plot(curves: dict[str, np.ndarray], optimum: float, laissez_faire: float, out: Path) -> list[Path]:
-    """Welfare per episode (mean and a band of one standard error) and cumulative regret, log-log."""
+def run(
+    env_name: str = "pollution_v0:hard",
+    horizons: tuple[int, ...] = HORIZONS,
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4),
+    agents: str = "theory",
+    n_agents: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Play every principal for every horizon and seed (one batch); return the curves.
+
+    Returns a dict with the setting, ``welfare`` (principal -> ``(H, seeds, max T)``
+    per-episode welfare, each horizon's run; a principal that does not depend on ``T``
+    repeats its one run) and the agents' regret at each horizon.
+    """
+    horizons = tuple(sorted({int(h) for h in horizons}))
+    found = setting(env_name, n_agents)
+    game, model = found["game"], found["model"]
+    episodes, n_seeds = horizons[-1], len(seeds)
+    length = game.params.max_cycles
+    two_phase = TwoPhaseMechanism([h * length for h in horizons for _ in seeds])
+    members = [
+        (NoTransfers(), n_seeds),
+        (FlatSchedule(found["flat"]), n_seeds),
+        (Pigouvian(), n_seeds),
+        (two_phase, n_seeds * len(horizons)),
+    ]
+    copy_seeds = list(seeds) * 3 + list(seeds) * len(horizons)
+    bar = _progress(episodes, f"{env_name}: {len(copy_seeds)} copies", progress)
+    result = play(
+        game, model, Stacked(members), copy_seeds, episodes, agents, progress=bar, checkpoints=horizons
+    )
+    bar.close()
+    welfare = {}
+    for k, name in enumerate(PRINCIPALS[:3]):
+        one = result.welfare[k * n_seeds : (k + 1) * n_seeds]
+        welfare[name] = np.broadcast_to(one, (len(horizons), *one.shape))
+    welfare["two-phase"] = result.welfare[3 * n_seeds :].reshape(len(horizons), n_seeds, episodes)
+    # The agents' own regret per period at each horizon, per principal: (H, seeds).
+    at = result.agent_regret_at.mean(axis=2)  # (H, B)
+    agent_regret = {}
+    for k, name in enumerate(PRINCIPALS[:3]):
+        agent_regret[name] = at[:, k * n_seeds : (k + 1) * n_seeds]
+    tp = at[:, 3 * n_seeds :].reshape(len(horizons), len(horizons), n_seeds)
+    agent_regret["two-phase"] = tp[np.arange(len(horizons)), np.arange(len(horizons))]
+    return {
+        **found,
+        "env_name": env_name,
+        "horizons": horizons,
+        "seeds": tuple(seeds),
+        "agents": agents,
+        "welfare": welfare,
+        "agent_regret": agent_regret,
+        "two_phase": two_phase,
+        "seconds": result.seconds,
+    }
+
+
+def regret_at(welfare: np.ndarray, horizons: tuple[int, ...], reference: np.ndarray | float) -> np.ndarray:
+    """``(seeds, H)`` cumulative regret after each horizon's run: ``sum_{e < T} (reference - W_e)``."""
+    gap = np.asarray(reference) - welfare  # (H, seeds, E)
+    return np.stack([gap[h, :, :t].sum(axis=1) for h, t in enumerate(horizons)], axis=1)
+
+
+def final_regret(welfare: np.ndarray, horizons: tuple[int, ...], optimum: float) -> np.ndarray:
+    """``(seeds, H)`` regret per episode over the last 10% of each horizon's run: what the
+    principal still loses once it has learned. Sublinear regret means it goes to 0 as T grows
+    (a negative exponent across T); a constant (exponent 0) is linear regret, however the
+    cumulative fit reads over a range where an early lump still dominates."""
+    gap = optimum - welfare  # (H, seeds, E)
+    return np.stack([gap[h, :, t - max(1, t // 10) : t].mean(axis=1) for h, t in enumerate(horizons)], axis=1)
+
+
+def summarize(found: dict[str, Any]) -> dict[str, Any]:
+    """Regret tables and fits, against ``W*`` and against the oracle, per principal."""
+    horizons, optimum = found["horizons"], found["optimum"]
+    oracle = found["welfare"]["Pigouvian oracle"]
+    table = {}
+    for name, welfare in found["welfare"].items():
+        longest = welfare[-1]  # (seeds, E)
+        tail = longest[:, -max(1, horizons[-1] // 10) :].mean(axis=1)
+        against_optimum = regret_at(welfare, horizons, optimum)
+        against_oracle = regret_at(welfare, horizons, oracle)
+        agents = found["agent_regret"][name].T  # (seeds, H)
+        final = final_regret(welfare, horizons, optimum)
+        table[name] = {
+            "regret": against_optimum,
+            "fit": fit_growth(horizons, against_optimum),
+            "final": final,
+            "final_fit": fit_growth(horizons, final) if np.all(final.mean(axis=0) > 0) else None,
+            "regret_vs_oracle": against_oracle,
+            "fit_vs_oracle": (fit_growth(horizons, against_oracle) if name != "Pigouvian oracle" else None),
+            "last_share": tail / optimum if optimum > 0 else 1 - (optimum - tail) / abs(optimum),
+            "agent_regret_per_period": agents / (np.array(horizons) * found["game"].params.max_cycles),
+            "agent_fit": fit_growth(horizons, agents) if np.all(agents.mean(axis=0) > 0) else None,
+        }
+    return table
+
+
+def report(found: dict[str, Any], table: dict[str, Any]) -> str:
+    """The printed summary."""
+    horizons = found["horizons"]
+    game = found["game"]
+    optimum, lf = found["optimum"], found["laissez_faire"]
+    gap = optimum - lf
+    lines = [
+        f"{found['env_name']} (N={game.n_agents}, {game.params.max_cycles}-period episodes), agents "
+        f"'{found['agents']}', {len(found['seeds'])} seeds, T = {', '.join(map(str, horizons))} episodes "
+        f"({found['seconds']:.0f} s)",
+        f"Exact: W* = {optimum:.2f}, W_LF = {lf:.2f}, best flat incentive {found['flat_label']}: "
+        f"{found['flat_welfare']:.2f} ({(found['flat_welfare'] - lf) / gap:.3f} of the gap)"
+        if gap > 1e-9
+        else f"Exact: W* = {optimum:.2f}, W_LF = {lf:.2f} (no gap)",
+        "",
+        "Cumulative welfare regret R(T) = sum over T episodes of (W* - W), mean over seeds;",
+        "alpha: exponent of log R(T) = a + alpha log T fitted across T, [bootstrap 95% CI over seeds].",
+        "",
+    ]
+    header = [
+        "principal",
+        *[f"T={t}" for t in horizons],
+        "alpha [95% CI]",
+        f"W/W* last 10% (T={horizons[-1]})",
+    ]
+    rows = []
+    for name, row in table.items():
+        share = row["last_share"]
+        rows.append(
+            [
+                name,
+                *[f"{v:,.0f}" for v in row["regret"].mean(axis=0)],
+                _fit_text(row["fit"]),
+                f"{share.mean():.3f} ± {_half_width(share):.3f}",
+            ]
+        )
+    lines += _table(header, rows)
+    lines += [
+        "",
+        "Regret per episode over the last 10% of each run (what is still lost once learned), and its",
+        "exponent across T, [95% CI]: below 0 it vanishes (sublinear regret), at 0 it is linear regret.",
+        "",
+    ]
+    rows = [
+        [name, *[f"{v:,.2f}" for v in row["final"].mean(axis=0)], _fit_text(row["final_fit"])]
+        for name, row in table.items()
+    ]
+    lines += _table(["principal", *[f"T={t}" for t in horizons], "exponent [95% CI]"], rows)
+    lines += ["", "Against the Pigouvian oracle (sum of W_oracle - W, same learners and seeds):", ""]
+    rows = [
+        [name, *[f"{v:,.0f}" for v in row["regret_vs_oracle"].mean(axis=0)], _fit_text(row["fit_vs_oracle"])]
+        for name, row in table.items()
+        if row["fit_vs_oracle"] is not None
+    ]
+    lines += _table(["principal", *[f"T={t}" for t in horizons], "alpha [95% CI]"], rows)
+    lines += ["", "The agents' own external regret per period, and its growth across T:", ""]
+    rows = [
+        [
+            name,
+            *[f"{v:.3f}" for v in row["agent_regret_per_period"].mean(axis=0)],
+            _fit_text(row["agent_fit"]),
+        ]
+        for name, row in table.items()
+    ]
+    lines += _table(["principal", *[f"T={t}" for t in horizons], "alpha [95% CI]"], rows)
+    mechanism = found["two_phase"]
+    last = len(horizons) * len(found["seeds"]) - len(found["seeds"])  # seed 0 of the longest run
+    estimates = mechanism.estimates(last)
+    phase1 = [int(mechanism.phase2_from[k]) for k in range(last, mechanism.n_copies)]
+    total = horizons[-1] * game.params.max_cycles
+    lines += [
+        "",
+        f"two-phase at T={horizons[-1]}: phase 2 began after {phase1} of {total:,} periods "
+        f"(-1: not reached); prices learned (seed {found['seeds'][0]}, agent x signal, inf: not "
+        f"implementable): {np.round(estimates['tau'], 2).tolist()}",
+    ]
+    for note in mechanism.assumptions(last)["notes"]:
+        lines.append(f"  assumption: {note}")
+    lines.append("± is the half-width of a 95% t-interval over seeds.")
+    return "\n".join(lines)
+
+
+def _fit_text(fit: GrowthFit | None) -> str:
+    if fit is None:
+        return "n/a (a mean <= 0)"
+    if not np.isfinite(fit.alpha):
+        return "no fit (a mean <= 0)"
+    return f"{fit.alpha:.2f} [{fit.low:.2f}, {fit.high:.2f}]"
+
+
+def _half_width(values: np.ndarray) -> float:
+    return mean_interval(values)[1]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    out = [
+        "  ".join(
+            str(cell).rjust(width) if i else str(cell).ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in [header, *rows]
+    ]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    return out
+
+
+class _Bar:
+    """A tqdm bar, or a line every 5 s without tqdm or a terminal."""
+
+    def __init__(self, total: int, label: str, enabled: bool) -> None:
+        self.total, self.label, self.done = total, label, 0
+        self.enabled, self.bar, self.last = enabled, None, time.perf_counter()
+        if enabled:
+            try:
+                from tqdm import tqdm
+
+                interval = 0.1 if sys.stderr.isatty() else 5.0  # a log file gets a line every 5 s
+                self.bar = tqdm(
+                    total=total, unit="episode", desc=label, file=sys.stderr, mininterval=interval
+                )
+            except ImportError:
+                self.bar = None
+
+    def __call__(self, finished: int) -> None:
+        self.done += finished
+        if self.bar is not None:
+            self.bar.update(finished)
+        elif self.enabled and time.perf_counter() - self.last >= 5.0:
+            self.last = time.perf_counter()
+            print(f"{self.label}: episode {self.done}/{self.total}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _progress(total: int, label: str, enabled: bool) -> _Bar:
+    return _Bar(total, label, enabled)
+
+
+def plot(found: dict[str, Any], table: dict[str, Any], out: Path) -> list[Path]:
+    """``regret.png``: R(T) on log-log axes per principal (mean and 95% interval over seeds)
+    with slope-1 and slope-2/3 guides; ``welfare.png``: welfare per episode of the longest runs."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    horizons = np.array(found["horizons"], dtype=np.float64)
     paths = []
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for name, welfare in curves.items():
-        mean = welfare.mean(axis=0)
-        error = welfare.std(axis=0, ddof=1) / np.sqrt(welfare.shape[0]) if welfare.shape[0] > 1 else 0 * mean
-        episodes = np.arange(1, len(mean) + 1)
-        ax.plot(episodes, mean, label=name)
-        ax.fill_between(episodes, mean - error, mean + error, alpha=0.25)
-    ax.axhline(optimum, color="black", linestyle="--", linewidth=1, label="W* (exact optimum)")
-    ax.axhline(laissez_faire, color="grey", linestyle=":", linewidth=1, label="W_LF (exact)")
-    ax.set_xlabel("episode")
-    ax.set_ylabel("social welfare per episode")
-    ax.legend(loc="lower right", fontsize=8)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    for ax, key, title in (
+        (axes[0], "regret", "R(T) against W*"),
+        (axes[1], "regret_vs_oracle", "R(T) against the Pigouvian oracle"),
+        (axes[2], "final", "regret per episode, last 10% of each run"),
+    ):
+        anchor = None
+        for name, row in table.items():
+            if key == "regret_vs_oracle" and name == "Pigouvian oracle":
+                continue
+            values = row[key]
+            mean = values.mean(axis=0)
+            half = np.array([mean_interval(values[:, h])[1] for h in range(values.shape[1])])
+            half = np.nan_to_num(half)
+            fit = row[{"regret": "fit", "regret_vs_oracle": "fit_vs_oracle", "final": "final_fit"}[key]]
+            label = f"{name}: {'exponent' if key == 'final' else 'alpha'} {_fit_text(fit)}"
+            ax.errorbar(
+                horizons,
+                np.where(mean > 0, mean, np.nan),
+                yerr=half,
+                marker="o",
+                capsize=3,
+                label=label,
+                color=COLOURS[name],
+            )
+            if name == "two-phase" and mean[0] > 0:
+                anchor = mean[0]
+        if anchor is not None:
+            guides = [(1, ":", "slope 1"), (2 / 3, "--", "slope 2/3")]
+            if key == "final":
+                guides = [(0, ":", "slope 0 (linear regret)"), (-1 / 3, "--", "slope -1/3")]
+            for slope, style, text in guides:
+                ax.loglog(
+                    horizons, anchor * (horizons / horizons[0]) ** slope, style, color="grey", label=text
+                )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("T (episodes)")
+        ax.set_ylabel("regret per episode" if key == "final" else "cumulative welfare regret R(T)")
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{found['env_name']}: regret across run lengths ({len(found['seeds'])} seeds)")
     fig.tight_layout()
-    paths.append(out / "welfare.png")
+    paths.append(out / "regret.png")
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for name, welfare in curves.items():
-        cumulative = analysis.cumulative_regret(welfare.mean(axis=0), optimum)
-        episodes = np.arange(1, len(cumulative) + 1)
-        positive = cumulative > 0
-        ax.loglog(episodes[positive], cumulative[positive], label=name)
-    n = np.arange(1, next(iter(curves.values())).shape[1] + 1)
-    ax.loglog(n, n * 10.0, color="grey", linestyle=":", label="slope 1 (linear)")
-    ax.loglog(n, 10.0 * n ** (2 / 3) * 10, color="black", linestyle="--", linewidth=1, label="slope 2/3")
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    window = max(1, found["horizons"][-1] // 100)
+    for name, welfare in found["welfare"].items():
+        mean = welfare[-1].mean(axis=0)
+        smooth = np.convolve(mean, np.ones(window) / window, mode="valid")
+        ax.plot(np.arange(window, len(mean) + 1), smooth, label=name, color=COLOURS[name])
+    ax.axhline(found["optimum"], color="black", linestyle="--", linewidth=1, label="W* (exact optimum)")
+    ax.axhline(found["laissez_faire"], color="grey", linestyle=":", linewidth=1, label="W_LF (exact)")
+    ax.axhline(
+        found["flat_welfare"], color="tab:orange", linestyle=":", linewidth=1, label="best flat (exact)"
+    )
+    ax.set_xscale("log")
     ax.set_xlabel("episode")
-    ax.set_ylabel("cumulative social-welfare regret")
+    ax.set_ylabel(f"welfare per episode (mean over seeds, {window}-episode average)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    paths.append(out / "regret.png")
+    paths.append(out / "welfare.png")
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
     return paths
 
 
-def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
+def record(found: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-ready numbers."""
+
+    def fit(value: GrowthFit | None) -> dict[str, float] | None:
+        if value is None:
+            return None
+        return {"alpha": value.alpha, "low": value.low, "high": value.high, "intercept": value.intercept}
+
+    return {
+        "env": found["env_name"],
+        "horizons": list(found["horizons"]),
+        "seeds": list(found["seeds"]),
+        "agents": found["agents"],
+        "agent_settings": AGENTS[found["agents"]],
+        "optimum": found["optimum"],
+        "laissez_faire": found["laissez_faire"],
+        "flat": {"label": found["flat_label"], "welfare": found["flat_welfare"]},
+        "seconds": found["seconds"],
+        "principals": {
+            name: {
+                "regret": row["regret"].tolist(),
+                "fit": fit(row["fit"]),
+                "final_regret_per_episode": row["final"].tolist(),
+                "final_fit": fit(row["final_fit"]),
+                "regret_vs_oracle": row["regret_vs_oracle"].tolist(),
+                "fit_vs_oracle": fit(row["fit_vs_oracle"]),
+                "last_share": row["last_share"].tolist(),
+                "agent_regret_per_period": row["agent_regret_per_period"].tolist(),
+                "agent_fit": fit(row["agent_fit"]),
+            }
+            for name, row in table.items()
+        },
+    }
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__.split("\n\n")[0],
+        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--episodes", type=int, default=800)
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--n-agents", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="60 episodes of 2 seeds (what the tests run)")
-    parser.add_argument("--out", type=Path, default=Path("results/experiment"))
     parser.add_argument(
-        "--no-exploration",
-        action="store_true",
-        help="firms that never explore (epsilon 0, no optimism): the theory's conditions fail",
+        "--env", default="pollution_v0:hard", help="an env or preset name (default: %(default)s)"
     )
-    parser.add_argument("--no-plots", action="store_true")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--horizons", type=_ints, default=HORIZONS, help="run lengths T in episodes (default: 100,...,3200)"
+    )
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..n-1 (default: %(default)s)")
+    parser.add_argument(
+        "--agents",
+        choices=sorted(AGENTS),
+        default="theory",
+        help="the agents' learners (default: %(default)s)",
+    )
+    parser.add_argument("--n-agents", type=int, help="override the env's number of agents")
+    parser.add_argument("--out", type=Path, default=Path("results/experiment"), help="(default: %(default)s)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: T = 25, 50, 100 episodes, 2 seeds (about 15 s)"
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the plots (no matplotlib needed)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.quick:
-        args.episodes, args.seeds = 60, 2
-
-    env = pollution_v0.parallel_env(n_agents=args.n_agents)
-    game, model = env.game, env.tabular_model()
-    references = analysis.exact_references(model)
-    optimum, laissez_faire = references.optimum.social_welfare, references.laissez_faire.social_welfare
-    total_periods = args.episodes * game.params.max_cycles
-    mechanisms = {
-        "laissez-faire": NoTransfers(),
-        "best flat tax": FlatSchedule.best_flat_tax(env, model=model),
-        "Pigouvian oracle": Pigouvian(),
-        "two-phase": TwoPhaseMechanism(total_periods),
-    }
-    # Optimistic initial values (above any reward) so that firms try every level in every stock.
-    learner_settings = {"alpha": 0.3, "decay": 0.95, "min_epsilon": 0.01, "initial_q": 15.0}
-    if args.no_exploration:
-        learner_settings = {"alpha": 0.3, "epsilon0": 0.0, "min_epsilon": 0.0, "initial_q": 0.0}
-    seeds = list(range(args.seeds))
-
-    progress = None
-    if not args.no_progress:
-        try:
-            from tqdm import tqdm
-
-            progress = tqdm(total=args.episodes * len(mechanisms), unit="episode", desc="experiment")
-        except ImportError:
-            progress = None
+        args.horizons, args.seeds = (25, 50, 100), 2
+    if len(args.horizons) < 2:
+        parser.error("--horizons needs at least two run lengths to fit a growth exponent")
+    if args.seeds < 2:
+        parser.error("--seeds must be at least 2 (the interval is over seeds)")
+    try:
+        presets.env_kwargs(args.env)
+    except KeyError as error:
+        parser.error(str(error.args[0]))
     start = time.perf_counter()
-    curves, table = {}, {}
-    for name, mechanism in mechanisms.items():
-        results = run(mechanism, game, model, args.episodes, seeds, learner_settings, progress)
-        curves[name] = results["welfare"]
-        table[name] = summarize(results, optimum)
-    two_phase = mechanisms["two-phase"]
-    learned = {
-        "tau_seed_0": two_phase.estimates(0)["tau"].tolist(),
-        "phase_1_periods_at_most": two_phase.phase1_periods_expected,
-        "phase_2_from_period": [int(two_phase.estimates(b)["phase2_from"]) for b in range(len(seeds))],
-        "total_periods": total_periods,
-    }
-    if progress is not None:
-        progress.close()
-    seconds = time.perf_counter() - start
-
-    print(
-        f"pollution_v0, N={args.n_agents}, Q-learning firms"
-        f"{' that never explore' if args.no_exploration else ''}, "
-        f"{args.episodes} episodes x {args.seeds} seeds "
-        f"({seconds:.0f} s). Exact: W* = {optimum:.2f}, W_LF = {laissez_faire:.2f} "
-        f"({laissez_faire / optimum:.3f} of W*)"
+    found = run(
+        args.env, args.horizons, tuple(range(args.seeds)), args.agents, args.n_agents, not args.no_progress
     )
-    print(
-        f"{'principal':<18} {'last 10% welfare / W*':>24} {'transfers/episode':>18} "
-        f"{'cum. regret':>12} {'slope (2nd half)':>17} {'regret/episode (2nd half)':>26}"
-    )
-    for name, row in table.items():
-        share = f"{row['last_10pct_share_of_optimum']:.3f} +- {row['stderr']:.3f}"
-        print(
-            f"{name:<18} {share:>24} {row['transfers_paid_per_episode']:>18.2f} "
-            f"{row['cumulative_regret']:>12.0f} {row['regret_slope_second_half']:>17.2f} "
-            f"{row['regret_per_episode_second_half']:>26.2f}"
-        )
-    print(
-        f"two-phase: phase 1 (warm-up and probing) takes at most {learned['phase_1_periods_at_most']:,} "
-        f"of {total_periods:,} periods; phase 2 began after {learned['phase_2_from_period']} periods "
-        f"(-1: not reached); estimated minimal transfers (seed 0, per firm and level): "
-        f"{np.round(two_phase.estimates(0)['tau'], 2).tolist()}"
-    )
+    table = summarize(found)
+    print(report(found, table))
     args.out.mkdir(parents=True, exist_ok=True)
-    record = {
-        "optimum": optimum,
-        "laissez_faire": laissez_faire,
-        "episodes": args.episodes,
-        "seeds": args.seeds,
-        "n_agents": args.n_agents,
-        "learner_settings": learner_settings,
-        "seconds": seconds,
-        "table": table,
-        "two_phase": learned,
-    }
-    (args.out / "summary.json").write_text(json.dumps(record, indent=2))
-    np.savez(args.out / "welfare.npz", **{name.replace(" ", "_"): w for name, w in curves.items()})
+    (args.out / "summary.json").write_text(json.dumps(record(found, table), indent=1))
+    # Per-episode welfare: the longest run of a principal that does not depend on T, every run of
+    # the two-phase mechanism (horizon, seed, episode; episodes past a run's horizon are its own).
+    curves = {name.replace(" ", "_").replace("-", "_"): w[-1] for name, w in found["welfare"].items()}
+    curves["two_phase_by_horizon"] = found["welfare"]["two-phase"]
+    np.savez_compressed(args.out / "welfare.npz", horizons=np.array(found["horizons"]), **curves)
+    written = [args.out / "summary.json", args.out / "welfare.npz"]
     if not args.no_plots:
-        for path in plot(curves, optimum, laissez_faire, args.out):
-            print(f"wrote {path}")
-    return table
+        written += plot(found, table, args.out)
+    print(f"wrote {', '.join(str(p) for p in written)} ({time.perf_counter() - start:.0f} s in all)")
+    return {"setting": found, "table": table}
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ Algorithms are named by strings:
 - **Agent learners** train the agents of ``copies`` copies of an env whose principal
   is a mechanism, on :class:`pa_envs.sb3.MechanismVecEnv` (an SB3 ``VecEnv``):
   ``"PPO"``, ``"A2C"``, ``"DQN"`` (Stable-Baselines3, one policy shared by the agents),
-  ``"q_learning"``, ``"hedge"`` (the tabular learners of :mod:`pa_envs.learners`), or
+  ``"q_learning"``, ``"contract_q_learning"``, ``"hedge"`` (the tabular learners of
+  :mod:`pa_envs.learners`), or
   ``"module:Class"``: your own class with SB3's interface, ``Class("MlpPolicy", venv,
   seed=..., **agent_kwargs)`` and ``.learn(total_timesteps)``, or an
   :class:`AgentAlgorithm` subclass (``train(venv, steps, seed)``).
@@ -61,12 +62,13 @@ from typing import Any
 import numpy as np
 
 from baselines.common import json_dict
-from pa_envs import ENVS, analysis, get_env_module
-from pa_envs.learners import LEARNERS, counterfactual_rewards
+from pa_envs import ENVS, analysis, get_env_module, presets
+from pa_envs.learners import counterfactual_rewards
 from pa_envs.mechanisms import MECHANISMS, Mechanism, make_mechanism
+from pa_envs.regret import mean_interval
 
 SB3_ALGORITHMS = ("PPO", "A2C", "DQN")
-TABULAR = ("q_learning", "hedge")
+TABULAR = ("q_learning", "contract_q_learning", "hedge")
 BUNDLED_PRINCIPALS = (*MECHANISMS, "best_flat_tax", "flat_tax", "two_phase")
 
 
@@ -142,7 +144,7 @@ def grid(
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     for name in envs:
         # Builds the env once: unknown names and bad parameters fail here, not in a worker.
-        get_env_module(name).parallel_env(n_agents=settings["n_agents"], **common.get("env_kwargs", {}))
+        presets.parallel_env(name, n_agents=settings["n_agents"], **common.get("env_kwargs", {}))
     for name in principals:
         check_principal(name)
         if name.startswith("learn:"):
@@ -237,34 +239,42 @@ class SB3Agents(AgentAlgorithm):
 class TabularAgents(AgentAlgorithm):
     """The batch-first learners of :mod:`pa_envs.learners`, one per agent of every copy.
 
-    Each agent conditions on the model's state index and on the contract row it is
-    shown (a new row is a new situation), as in the pollution experiment.
+    Each agent conditions on what it observes (its state features, as an index) and,
+    for ``q_learning`` and ``hedge``, on the contract row it is shown (a new row is a
+    new situation); ``contract_q_learning`` reads its contract instead
+    (:func:`pa_envs.learning_loop.make_agents`). Copy ``c`` draws from seed
+    ``seed * 1000 + c``.
     """
 
     def __init__(self, kind: str, **settings: Any) -> None:
         self.kind, self.settings = kind, settings
 
     def train(self, venv: Any, steps: int, seed: int) -> None:
-        from baselines.experiment import Situations
+        from pa_envs.learners import ContractQLearner
+        from pa_envs.learning_loop import make_agents
 
         env = venv.unwrapped
-        game = env.game
+        game, n = env.game, env.game.n_agents
         model = game.exact_model()
-        situations = Situations(model.n_states, rows=1024)
-        learners = LEARNERS[self.kind](
-            situations.size, game.n_actions, game.n_agents, batch=env.num_copies, seed=seed, **self.settings
-        )
+        seeds = [seed * 1000 + c for c in range(env.num_copies)]
+        settings = {"rows": 1024, **self.settings} if self.kind != "contract_q_learning" else self.settings
+        learners, situation, observations = make_agents(game, seeds, {"learner": self.kind, **settings})
+        contract_aware = isinstance(learners, ContractQLearner)
         venv.reset()
         periods = max(1, steps // venv.num_envs)
         for _ in range(periods):
-            states, contracts = model.state_index(env.game_state), env.contracts
-            seen = situations(states, contracts)
-            actions = learners.act(seen)
+            state, contracts = env.game_state, env.contracts
+            seen = situation(observations(game.agent_features(state)), contracts)
+            actions = learners.act_unchecked(seen, contracts) if contract_aware else learners.act(seen)
             _, rewards, dones, _ = venv.step(actions.reshape(-1))
-            counterfactual = counterfactual_rewards(model, states, actions, contracts)
-            following = situations(model.state_index(env.game_state), env.contracts)
-            done = dones.reshape(-1, game.n_agents)[:, 0]
-            learners.learn(seen, actions, rewards.reshape(-1, game.n_agents), following, done, counterfactual)
+            accounts = env.last_period
+            counterfactual = counterfactual_rewards(model, model.state_index(state), actions, contracts)
+            following = situation(observations(game.agent_features(env.game_state)), env.contracts)
+            done = dones.reshape(-1, n)[:, 0]
+            learners.learn(
+                seen, actions, rewards.reshape(-1, n).astype(np.float64), following, done, counterfactual,
+                transfers=accounts.transfers, signals=accounts.signals,
+            )  # fmt: skip
             if done.any():
                 learners.end_episode()
 
@@ -360,17 +370,22 @@ def share_of_optimum(welfare: float | np.ndarray, optimum: float) -> float | np.
 # -- one run ---------------------------------------------------------------------------------
 
 
+def env_parameters(spec: RunSpec) -> tuple[str, dict[str, Any]]:
+    """The registered env of a run and all its parameters (a preset's, then the run's)."""
+    return presets.env_kwargs(spec.env, n_agents=spec.n_agents, **spec.env_kwargs)
+
+
 def run(spec: RunSpec) -> dict[str, Any]:
     """Train, record and score one run; returns a JSON-ready result (with its learning curve)."""
     start = time.perf_counter()
-    env_kwargs = {"n_agents": spec.n_agents, **spec.env_kwargs}
-    base = get_env_module(spec.env).parallel_env(**env_kwargs)
+    _, env_kwargs = env_parameters(spec)
+    base = presets.parallel_env(spec.env, **env_kwargs)
     model = base.game.exact_model()
     references = analysis.exact_references(model)
     optimum = references.optimum.social_welfare
     laissez_faire = references.laissez_faire.social_welfare
     if spec.principal.startswith("learn:"):
-        curve, steps, agents_regret = _run_principal_learner(spec, env_kwargs)
+        curve, steps, agents_regret = _run_principal_learner(spec)
     else:
         curve, steps, agents_regret = _run_agent_learners(spec, base, model)
     welfare = np.array([episode[0] for episode in curve])
@@ -417,7 +432,7 @@ def _run_agent_learners(spec: RunSpec, base: Any, model: Any) -> tuple[list, int
     return recorder.episodes, steps, recorder.agents_regret()
 
 
-def _run_principal_learner(spec: RunSpec, env_kwargs: dict) -> tuple[list, int, float]:
+def _run_principal_learner(spec: RunSpec) -> tuple[list, int, float]:
     import gymnasium
     import torch
     from stable_baselines3.common.env_util import make_vec_env
@@ -433,7 +448,8 @@ def _run_principal_learner(spec: RunSpec, env_kwargs: dict) -> tuple[list, int, 
     else:
         algorithm = load_object(learner)
     episodes: list[tuple[float, float, float]] = []
-    horizon = get_env_module(spec.env).parallel_env(**env_kwargs).params.max_cycles
+    env_name, env_kwargs = env_parameters(spec)
+    horizon = get_env_module(env_name).parallel_env(**env_kwargs).params.max_cycles
 
     class Record(gymnasium.Wrapper):
         def reset(self, **kwargs: Any):
@@ -448,7 +464,7 @@ def _run_principal_learner(spec: RunSpec, env_kwargs: dict) -> tuple[list, int, 
             return observation, reward, terminated, truncated, info
 
     def make() -> gymnasium.Env:
-        view = gymnasium.make(view_ids(spec.env)[0], max_episode_steps=horizon, **env_kwargs)
+        view = gymnasium.make(view_ids(env_name)[0], max_episode_steps=horizon, **env_kwargs)
         return Record(view)
 
     venv = make_vec_env(make, n_envs=spec.copies, seed=spec.seed)
@@ -523,31 +539,6 @@ COLUMNS = (
 )
 
 
-def _interval(values: list[float]) -> tuple[float, float]:
-    """Mean and the half-width of a 95% confidence interval (Student t) over seeds."""
-    values = [v for v in values if not math.isnan(v)]
-    if not values:
-        return float("nan"), float("nan")
-    if len(values) == 1:
-        return values[0], float("nan")
-    from statistics import mean, stdev
-
-    return mean(values), _t975(len(values) - 1) * stdev(values) / math.sqrt(len(values))
-
-
-# Student's t quantile 0.975 for 1 to 9 degrees of freedom (the table's values).
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
-
-
-def _t975(df: int) -> float:
-    """Student's t quantile 0.975: the table up to 9 degrees of freedom, then the
-    Cornish-Fisher expansion (within 0.004 of the table from 10 on)."""
-    if df in _T975:
-        return _T975[df]
-    z = 1.959964
-    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-
-
 def summary_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (env, principal, agents): mean and 95% CI half-width of every metric."""
     groups: dict[tuple, list[dict]] = {}
@@ -558,7 +549,7 @@ def summary_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for (env, principal, agents), members in groups.items():
         line: dict[str, Any] = {"env": env, "principal": principal, "agents": agents, "seeds": len(members)}
         for key, _, _ in COLUMNS:
-            line[key], line[f"{key}_ci"] = _interval([float(m[key]) for m in members])
+            line[key], line[f"{key}_ci"] = mean_interval([float(m[key]) for m in members])
         out.append(line)
     return out
 
@@ -665,11 +656,17 @@ def _names(text: str) -> list[str]:
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     parser = parser or argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--envs", type=_names, default=["pollution_v0"], help=f"comma-separated, of {sorted(ENVS)}"
+        "--envs",
+        type=_names,
+        default=["pollution_v0"],
+        help=f"comma-separated, of {sorted(ENVS)} or a preset of {sorted(presets.PRESETS)}",
     )
     parser.add_argument("--principals", type=_names, default=["no_transfers", "pigouvian"])
     parser.add_argument(
-        "--agents", type=_names, default=["PPO"], help="PPO, A2C, DQN, q_learning, hedge, module:Class"
+        "--agents",
+        type=_names,
+        default=["PPO"],
+        help="PPO, A2C, DQN, q_learning, contract_q_learning, hedge, module:Class",
     )
     parser.add_argument("--seeds", type=lambda t: [int(x) for x in _names(t)], default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=20_000, help="agent-steps per run")

@@ -4,6 +4,7 @@
 from pa_envs.behaviours import LearnerBehaviour
 from pa_envs.learners import (
     LEARNERS,
+    ContractQLearner,
     HedgeLearner,
     Learner,
     MyopicBestResponder,
@@ -13,6 +14,7 @@ from pa_envs.learners import (
 
 __all__ = [
     "LEARNERS",
+    "ContractQLearner",
     "HedgeLearner",
     "Learner",
     "LearnerBehaviour",

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 
-import numpy as np
-
-from pa_envs import ENVS, Game, analysis, get_env_module
+from pa_envs import ENVS, Game, analysis, presets
 
 
 def best_flat_incentive(
@@ -23,16 +22,9 @@ def best_flat_incentive(
 ) -> tuple[int, float, analysis.PolicyValue]:
     """The best single flat transfer (a tax or a subsidy, within ``max_transfer``) on any
     one signal: ``(signal, amount, equilibrium outcome)``."""
-    bound = float(game.params.max_transfer)
-    best = None
-    for signal in range(game.n_signals):
-        amount, outcome = analysis.best_flat_transfer(
-            model, signal, amounts=np.linspace(-bound, bound, points), agent_discount=agent_discount
-        )
-        if best is None or outcome.social_welfare > best[2].social_welfare + 1e-9:
-            best = (signal, amount, outcome)
-    assert best is not None
-    return best
+    return analysis.best_flat_incentive(
+        model, float(game.params.max_transfer), points=points, agent_discount=agent_discount
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,9 +50,11 @@ class EnvReferences:
         )
 
 
-def env_references(env_name: str, n_agents: int, agent_discount: float) -> EnvReferences:
-    """Solve one env configuration (at its other defaults): the references and the best flat incentive."""
-    game = get_env_module(env_name).parallel_env(n_agents=n_agents).game
+def env_references(env_name: str, n_agents: int | None, agent_discount: float) -> EnvReferences:
+    """Solve one env configuration (an env at its other defaults, or a preset): the references
+    and the best flat incentive."""
+    game = presets.parallel_env(env_name, **({} if n_agents is None else {"n_agents": n_agents})).game
+    n_agents = game.n_agents
     model = game.exact_model()
     start = time.perf_counter()
     exact = analysis.exact_references(model, agent_discount=agent_discount, epsilon=1e-3)
@@ -72,17 +66,18 @@ def env_references(env_name: str, n_agents: int, agent_discount: float) -> EnvRe
     )  # fmt: skip
 
 
-def reference_row(env_name: str, n_agents: int, agent_discount: float) -> dict[str, object]:
+def reference_row(env_name: str, n_agents: int | None, agent_discount: float) -> dict[str, object]:
     """The exact references of one env configuration, as printable values."""
     found = env_references(env_name, n_agents, agent_discount)
     refs, share = found.exact, found.incentive_share_of_gap
     poa = refs.price_of_anarchy
     return {
         "env": env_name,
-        "N": n_agents,
+        "N": found.n_agents,
         "agents look ahead": agent_discount,
         "W*": f"{refs.optimum.social_welfare:.2f}",
         "W_LF": f"{refs.laissez_faire.social_welfare:.2f}",
+        "W_LF range": "[{:.2f}, {:.2f}]".format(*refs.laissez_faire_range),
         "PoA": f"{poa:.3f}" if poa is not None else "n/a",
         "gap": f"{refs.welfare_gap:.2f}",
         "best flat incentive": f"{found.incentive_amount:+.2f} on {found.incentive_signal}",
@@ -95,26 +90,39 @@ def reference_row(env_name: str, n_agents: int, agent_discount: float) -> dict[s
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", action="append", help="env name (repeatable; default: all)")
-    parser.add_argument("--n-agents", type=int, default=3)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--env", action="append", help="env or preset name (repeatable; default: every env)")
+    parser.add_argument("--presets", action="store_true", help="every hard preset instead (myopic agents)")
+    parser.add_argument("--n-agents", type=int, help="agents (default: 3, or the preset's)")
     parser.add_argument(
         "--agent-discount",
         type=float,
         action="append",
-        help="agents' discount for the equilibria (repeatable; default: 0 and 0.99)",
+        help="agents' discount for the equilibria (repeatable; default: 0 and 0.99, presets 0)",
     )
     args = parser.parse_args(argv)
-    rows = [
-        reference_row(name, args.n_agents, discount)
-        for name in (args.env or sorted(ENVS))
-        for discount in (args.agent_discount or [0.0, 0.99])
-    ]
-    columns = list(rows[0])
-    print("| " + " | ".join(columns) + " |")
-    print("|" + "---|" * len(columns))
-    for row in rows:
-        print("| " + " | ".join(str(row[c]) for c in columns) + " |")
+    if args.presets:
+        names, discounts = sorted(presets.PRESETS), args.agent_discount or [0.0]
+    else:
+        names, discounts = args.env or sorted(ENVS), args.agent_discount or [0.0, 0.99]
+    n_agents = args.n_agents if args.n_agents is not None or args.presets else 3
+    for name in names:
+        try:
+            presets.env_kwargs(name)
+        except KeyError as error:
+            parser.error(str(error.args[0]))
+    columns = None
+    total = len(names) * len(discounts)
+    for done, (name, discount) in enumerate(((n, d) for n in names for d in discounts), start=1):
+        row = reference_row(name, n_agents, discount)
+        if columns is None:  # each row prints as soon as it is solved
+            columns = list(row)
+            print("| " + " | ".join(columns) + " |")
+            print("|" + "---|" * len(columns), flush=True)
+        print("| " + " | ".join(str(row[c]) for c in columns) + " |", flush=True)
+        print(f"({done}/{total} solved)", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -23,20 +23,22 @@ import io
 import time
 
 from baselines import references, train_sb3
-from pa_envs import ENVS, get_env_module
+from pa_envs import ENVS, get_env_module, presets
 
 MECHANISMS = ("no_transfers", "pigouvian")
 
 
-def exact_columns(env_name: str, n_agents: int) -> dict[str, str]:
-    """The exact part of an env's row (myopic agents)."""
+def exact_columns(env_name: str, n_agents: int | None) -> dict[str, str]:
+    """The exact part of an env's (or a preset's) row (myopic agents)."""
     found = references.env_references(env_name, n_agents, 0.0)
     refs, share = found.exact, found.incentive_share_of_gap
     w_star, gap, poa = refs.optimum.social_welfare, refs.welfare_gap, refs.price_of_anarchy
     return {
         "env": env_name,
         "W*": f"{w_star:.2f}",
-        "W_LF": f"{refs.laissez_faire.social_welfare:.2f}",
+        "W_LF [range]": "{:.2f} [{:.2f}, {:.2f}]".format(
+            refs.laissez_faire.social_welfare, *refs.laissez_faire_range
+        ),
         "PoA": f"{poa:.3f}" if poa is not None else "n/a",
         "gap (share of abs W*)": f"{gap:.2f} ({gap / abs(w_star):.1%})",
         "best flat incentive": f"{found.incentive_amount:+.2f} on `{found.incentive_signal}`",
@@ -88,6 +90,18 @@ def main(argv: list[str] | None = None) -> None:
     print("|" + "---|" * len(columns))
     for row in rows.values():
         print("| " + " | ".join(row[c] for c in columns) + " |")
+    if not args.env:
+        # The hard presets: the best flat incentive against the oracle, which implements W*.
+        print(
+            "\n| preset | W* | W_LF [range] | gap | best flat incentive | its share of gap | oracle's share |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        for name in sorted(presets.PRESETS):
+            row = exact_columns(name, None)
+            cells = (row["W*"], row["W_LF [range]"], row["gap (share of abs W*)"], row["best flat incentive"])
+            print(
+                f"| `{name}` | " + " | ".join(cells) + f" | {row['its share of gap']} | 1.000 |", flush=True
+            )
     seconds = time.perf_counter() - start
     print(f"\n({seconds:.0f} s; PPO: {args.timesteps} agent-steps per run, seed {args.seed})")
 

@@ -470,22 +470,39 @@ def best_responses(
 
 
 def unilateral_rewards(
-    model: TabularModel, states: np.ndarray, actions: np.ndarray, contracts: np.ndarray, agent: int
+    model: TabularModel,
+    states: np.ndarray,
+    actions: np.ndarray,
+    contracts: np.ndarray,
+    agent: int | None = None,
 ) -> np.ndarray:
     """``(B, L)``: the expected reward (private utility plus transfer) that each of
-    ``agent``'s actions earns in B copies, the others' actions fixed.
+    ``agent``'s actions earns in B copies, the others' actions fixed; ``(B, N, L)``
+    for every agent at once when ``agent`` is ``None``.
 
     ``states``: ``(B,)`` state indices; ``actions``: ``(B, N)`` joint actions (the
     others' are read from them); ``contracts``: ``(B, N, n_signals)`` in force.
     """
-    choices = np.arange(model.n_actions)
-    candidates = np.repeat(actions[:, None, :], model.n_actions, axis=1)  # (B, L, N)
-    candidates[:, :, agent] = choices
-    joint = model.joint_action_index(candidates)  # (B, L)
-    columns = choices if model.symmetric else agent  # per-action arrays on a count model
-    where = (states[:, None], joint, columns)
+    if agent is not None:
+        return unilateral_rewards(model, states, actions, contracts)[:, agent]
+    n_actions, n_agents = model.n_actions, actions.shape[1]
+    choices = np.arange(n_actions)
+    agents = np.arange(n_agents)
+    if model.symmetric:
+        counts = np.stack([(actions == k).sum(axis=1) for k in range(n_actions)], axis=1)  # (B, L)
+        eye = np.eye(n_actions, dtype=np.int64)
+        # Agent i moves from its action to k: counts - e_own + e_k, (B, N, L, L).
+        moved = counts[:, None, None, :] - eye[actions][:, :, None, :] + eye[None, None, :, :]
+        joint = profile_index(model.counts, moved)  # (B, N, L)
+        columns = np.broadcast_to(choices, joint.shape)
+    else:
+        step = n_actions ** (n_agents - 1 - agents)  # (N,)
+        base = actions @ step  # (B,)
+        joint = (base[:, None] - actions * step)[:, :, None] + choices[None, None, :] * step[None, :, None]
+        columns = np.broadcast_to(agents[None, :, None], joint.shape)
+    where = (states[:, None, None], joint, columns)
     return model.private_utility[where] + np.einsum(
-        "blk,bk->bl", model.signal_probabilities[where], contracts[:, agent]
+        "bnlk,bnk->bnl", model.signal_probabilities[where], contracts
     )
 
 
@@ -596,6 +613,11 @@ def equilibrium(
                 f"the stationary equilibrium did not converge in {max_iterations} iterations"
             )
         policy = profile[None, :]
+    elif agent_discount == 0 and table.shape[0] == 1 and starts.shape[0] == 1:
+        # Myopic agents under a contract that does not vary: every period's stage game is the
+        # same, and each period starts from the next one's equilibrium, where it stays.
+        profile, _ = stage(periods - 1, agent_values, profile)
+        policy = np.broadcast_to(profile, (periods, model.n_states)).copy()
     else:
         policy = np.empty((periods, model.n_states), dtype=np.int64)
         for t in reversed(range(periods)):
@@ -607,10 +629,36 @@ def equilibrium(
 
 
 def laissez_faire(model: TabularModel, **kwargs: object) -> PolicyValue:
-    """The equilibrium with no transfers (see :func:`equilibrium` for the keywords)."""
+    """The equilibrium with no transfers (see :func:`equilibrium` for the keywords).
+
+    Selection: best-response iteration that starts from every agent at action 0 in
+    the last period, and in each earlier period from the equilibrium of the period
+    after it. Where several equilibria exist this picks one of them, which may be
+    the best or the worst by welfare depending on the env's action order;
+    :func:`laissez_faire_range` reports both ends.
+    """
     if "contract" in kwargs:
         raise TypeError("laissez_faire takes no contract")
     return equilibrium(model, **kwargs)
+
+
+def laissez_faire_range(model: TabularModel, **kwargs: object) -> tuple[float, float]:
+    """``(worst, best)`` welfare over the laissez-faire equilibria that best-response
+    iteration reaches from each uniform start (every agent at action ``k``, for each
+    ``k``, and the default selection of :func:`laissez_faire`). Starts that do not
+    settle are left out. A single value twice means the selection does not matter
+    among these starts (it does not prove the equilibrium unique)."""
+    if "contract" in kwargs or "start" in kwargs:
+        raise TypeError("laissez_faire_range takes no contract and no start")
+    found = [laissez_faire(model, **kwargs).social_welfare]
+    for action in range(model.n_actions):
+        profile = np.full((1, model.n_agents), action)
+        start = np.full(model.n_states, model.joint_action_index(profile, model.n_actions)[0])
+        try:
+            found.append(equilibrium(model, start=start, **kwargs).social_welfare)
+        except EquilibriumNotFound:
+            continue
+    return min(found), max(found)
 
 
 # -- implementing a target ------------------------------------------------------------
@@ -742,6 +790,10 @@ class ExactReferences:
         The optimum played under those transfers, with their cost: the
         transfers make the optimum an equilibrium (best-response iteration
         started there stays there).
+    laissez_faire_range : (float, float)
+        The worst and the best laissez-faire welfare over the equilibria reached from
+        each uniform start (:func:`laissez_faire_range`): ``laissez_faire`` is one of
+        them, by the selection :func:`laissez_faire` documents.
     pigouvian_unique : bool
         Whether best-response iteration started from the laissez-faire
         outcome also reaches the optimum. When ``False`` the transfers
@@ -757,6 +809,7 @@ class ExactReferences:
     pigouvian_outcome: PolicyValue
     pigouvian_unique: bool
     agent_discount: float
+    laissez_faire_range: tuple[float, float] = (float("nan"), float("nan"))
 
     @property
     def price_of_anarchy(self) -> float | None:
@@ -798,7 +851,8 @@ def exact_references(
         unique = bool(np.array_equal(from_laissez_faire.policy, outcome.policy))
     except EquilibriumNotFound:
         unique = False  # from laissez-faire the agents do not even settle: not uniquely implemented
-    return ExactReferences(optimum, lf, transfers, outcome, unique, agent_discount)
+    lf_range = laissez_faire_range(model, agent_discount=agent_discount, horizon=horizon, discount=discount)
+    return ExactReferences(optimum, lf, transfers, outcome, unique, agent_discount, lf_range)
 
 
 def best_flat_transfer(
@@ -809,6 +863,7 @@ def best_flat_transfer(
     agent_discount: float = 0.0,
     horizon: float | None = None,
     discount: float = 1.0,
+    prefer: str = "smallest",
 ) -> tuple[float, PolicyValue]:
     """The single transfer on one signal, the same for every agent, state and period,
     whose equilibrium has the highest social welfare (a grid search, exact at each point).
@@ -819,12 +874,19 @@ def best_flat_transfer(
         The signal it is paid on (default: the last one, e.g. ``high`` production).
     amounts : array_like, optional
         Candidate transfers (negative: taxes); default 201 points in ``[-10, 10]``.
+    prefer : {"smallest", "middle"}
+        Among amounts of equal welfare: the smallest ``|amount|`` (often one at which the
+        agents are exactly indifferent: the analysis keeps their current action on a tie,
+        learning agents may not), or the one nearest the middle of them (robust to noisy
+        learners: what the experiments post).
 
     Returns
     -------
     (amount, outcome)
-        The best transfer and the equilibrium it induces (ties: the smallest ``|amount|``).
+        The best transfer and the equilibrium it induces.
     """
+    if prefer not in ("smallest", "middle"):
+        raise ValueError(f"prefer must be 'smallest' or 'middle', got {prefer!r}")
     n_signals = model.signal_probabilities.shape[3]
     if (
         isinstance(signal, bool)
@@ -837,6 +899,7 @@ def best_flat_transfer(
         raise ValueError(f"amounts must be a non-empty 1-D array of finite numbers, got {amounts!r}")
     best: tuple[float, PolicyValue] | None = None
     unsettled: list[float] = []
+    found: list[tuple[float, PolicyValue]] = []
     for amount in sorted(amounts.tolist(), key=abs):
         row = np.zeros((model.n_agents, n_signals))
         row[:, signal] = amount
@@ -849,10 +912,15 @@ def best_flat_transfer(
             # that candidate has no outcome to compare, the others still do.
             unsettled.append(amount)
             continue
+        found.append((amount, outcome))
         if best is None or outcome.social_welfare > best[1].social_welfare + 1e-9:
             best = (amount, outcome)
     if best is None:
         raise EquilibriumNotFound(f"no candidate amount on signal {signal} has a pure equilibrium")
+    if prefer == "middle":
+        tied = sorted((a, o) for a, o in found if o.social_welfare >= best[1].social_welfare - 1e-9)
+        middle = 0.5 * (tied[0][0] + tied[-1][0])
+        best = min(tied, key=lambda pair: abs(pair[0] - middle))
     if unsettled:
         warnings.warn(
             f"best_flat_transfer skipped {len(unsettled)} amount(s) without a pure equilibrium: "
@@ -860,6 +928,44 @@ def best_flat_transfer(
             RuntimeWarning,
             stacklevel=2,
         )
+    return best
+
+
+def best_flat_incentive(
+    model: TabularModel,
+    bound: float,
+    *,
+    points: int = 101,
+    agent_discount: float = 0.0,
+    prefer: str = "smallest",
+) -> tuple[int, float, PolicyValue]:
+    """The best single flat transfer on any one signal, a tax or a subsidy within ``bound``:
+    ``(signal, amount, equilibrium outcome)`` (a grid of ``points`` amounts in
+    ``[-bound, bound]`` per signal, exact at each point; see :func:`best_flat_transfer`,
+    whose ``prefer`` picks among amounts of equal welfare)."""
+    n_signals = model.signal_probabilities.shape[3]
+    best: tuple[int, float, PolicyValue] | None = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        for signal in range(n_signals):
+            amount, outcome = best_flat_transfer(
+                model,
+                signal,
+                amounts=np.linspace(-bound, bound, points),
+                agent_discount=agent_discount,
+                prefer=prefer,
+            )
+            if best is None or outcome.social_welfare > best[2].social_welfare + 1e-9:
+                best = (signal, amount, outcome)
+    skipped = sum("skipped" in str(w.message) for w in caught)
+    if skipped:
+        warnings.warn(
+            f"best_flat_incentive: on {skipped} signal(s) some amounts had no pure equilibrium and were "
+            "skipped",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    assert best is not None
     return best
 
 

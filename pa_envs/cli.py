@@ -28,7 +28,7 @@ SCRIPTS: dict[str, tuple[str, str]] = {
     "train": ("baselines.train_sb3", "train SB3 agents (or the principal) against a mechanism"),
     "harness": ("baselines.harness", "benchmark algorithms over envs x principals x seeds"),
     "bench": ("baselines.bench_speed", "the performance benchmark suite"),
-    "demo": ("baselines.experiment", "the pollution experiment with learning firms"),
+    "demo": ("baselines.experiment", "the main experiment: regret of four principals across run lengths"),
     "references": ("baselines.references", "every env's exact references"),
 }
 

@@ -7,7 +7,14 @@ of its ``L`` actions; the contract in force is part of its (non-stationary)
 reward, so it keeps learning while the principal changes the contract.
 
 - :class:`QLearner`: tabular Q-learning, epsilon-greedy with epsilon decaying
-  per episode.
+  per episode, geometrically (``schedule="exponential"``, to a floor) or as a
+  power of the episode count (``schedule="power"``: ``epsilon0 * (1 + e)**-power``,
+  ``power = 1/3`` by default, so its exploration and its regret stay sublinear).
+- :class:`ContractQLearner`: Q-learning that knows its contract, as an agent of
+  principal-agent theory does: it learns its private utility per state and
+  action (reward minus the transfer it was paid) and, where the signal is an
+  outcome, the law of its signal, and adds the posted transfers when it
+  chooses. A new contract is then not a new situation to learn from scratch.
 - :class:`HedgeLearner`: no-regret exponential weights per state: Hedge with
   full-information feedback, EXP3 (importance-weighted) without.
 - :class:`MyopicBestResponder`: each period, the best reply to the others'
@@ -23,13 +30,17 @@ importance-weighted estimates.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from pa_envs.analysis import unilateral_rewards
-from pa_envs.core.game import check_unit
+from pa_envs.core import rng as counter_rng
+from pa_envs.core.game import check_real, check_unit
 from pa_envs.core.tabular import TabularModel
+
+SCHEDULES = ("exponential", "power")
 
 
 class Learner:
@@ -37,14 +48,32 @@ class Learner:
 
     name = "learner"
 
-    def __init__(self, n_states: int, n_actions: int, n_agents: int, batch: int = 1, seed: int | None = None):
+    def __init__(
+        self,
+        n_states: int,
+        n_actions: int,
+        n_agents: int,
+        batch: int = 1,
+        seed: int | Sequence[int] | None = None,
+    ):
         for label, value in (("n_states", n_states), ("n_actions", n_actions), ("n_agents", n_agents)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{label} must be a positive int, got {value!r}")
         if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
             raise ValueError(f"batch must be a positive int, got {batch!r}")
         self.n_states, self.n_actions, self.n_agents, self.batch = n_states, n_actions, n_agents, batch
-        self.rng = np.random.default_rng(seed)
+        # One seed per copy: each copy draws from its own counter-based stream, so what a copy
+        # does never depends on which other copies share its batch.
+        self._keys: np.ndarray | None = None
+        self._draws = 0
+        if isinstance(seed, (Sequence, np.ndarray)) and not isinstance(seed, (str, bytes)):
+            seeds = list(seed)
+            if len(seeds) != batch:
+                raise ValueError(f"seed: one seed per copy needs {batch} seeds, got {len(seeds)}")
+            self._keys = np.array([counter_rng.key_from_seed(s) for s in seeds], dtype=np.uint64)
+            self.rng = np.random.default_rng(seeds[0] if seeds else None)
+        else:
+            self.rng = np.random.default_rng(seed)
         shape = (batch, n_agents, n_states, n_actions)
         self._would_have = np.zeros(shape)  # sum over visits of each action's (estimated) reward
         self._earned = np.zeros((batch, n_agents, n_states))
@@ -70,12 +99,26 @@ class Learner:
         """Learner-specific update (``estimates``: ``(B, N, L)`` reward of each action)."""
 
     # -- the shared loop -------------------------------------------------------------
-    def act(self, states: np.ndarray, payoffs: np.ndarray | None = None) -> np.ndarray:
-        """``(B, N)`` actions in ``states`` (``(B,)`` indices). ``payoffs`` is for best responders."""
+    def act(
+        self, states: np.ndarray, payoffs: np.ndarray | None = None, contracts: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``(B, N)`` actions in ``states`` (``(B,)`` indices). ``payoffs`` is for best responders,
+        ``contracts`` (``(B, N, n_signals)``, the transfers in force) for learners that read them."""
         states = self._check_states(states)
-        p = self.probabilities(states)
-        draws = self.rng.random((self.batch, self.n_agents, 1))
+        return self._sample(self.probabilities(states))
+
+    def _sample(self, p: np.ndarray) -> np.ndarray:
+        """One action per copy and agent from ``(B, N, L)`` probabilities (inverse CDF)."""
+        draws = self._uniforms()[:, :, None]
         return np.minimum((p.cumsum(axis=2) <= draws).sum(axis=2), self.n_actions - 1)
+
+    def _uniforms(self) -> np.ndarray:
+        """``(B, N)`` uniforms: from each copy's own stream when seeded per copy."""
+        if self._keys is None:
+            return self.rng.random((self.batch, self.n_agents))
+        self._draws += 1
+        counts = np.full(self.batch, self._draws, dtype=np.uint64)
+        return counter_rng.batch_uniforms(self._keys, counts, self.n_agents)
 
     def learn(
         self,
@@ -85,6 +128,10 @@ class Learner:
         next_states: np.ndarray,
         done: np.ndarray,
         counterfactual: np.ndarray | None = None,
+        *,
+        transfers: np.ndarray | None = None,
+        signals: np.ndarray | None = None,
+        check: bool = True,
     ) -> None:
         """Learn from one period of every copy.
 
@@ -96,7 +143,21 @@ class Learner:
         done : (B,) the episode ended.
         counterfactual : (B, N, L), optional
             The reward each action would have earned this period (others' actions fixed).
+        transfers, signals : (B, N), optional
+            What each agent was paid and the signal it was paid on (for learners that
+            read their contract, :class:`ContractQLearner`).
+        check : bool
+            Check the inputs (a loop that built them itself may skip the checks).
         """
+        if not check:
+            states, next_states = self._as_agent_states(states), self._as_agent_states(next_states)
+            estimates = (
+                counterfactual if counterfactual is not None else self._importance(states, actions, rewards)
+            )
+            self._record(
+                states, actions, rewards, next_states, done, estimates, counterfactual, transfers, signals
+            )
+            return
         states = self._check_states(states)
         next_states = self._check_states(next_states)
         actions = np.asarray(actions)
@@ -119,14 +180,7 @@ class Learner:
         if done.shape != (self.batch,):
             raise ValueError(f"done must have shape ({self.batch},), got {done.shape}")
         if counterfactual is None:
-            # Importance weighting: unbiased for every action the learner could have taken.
-            p = self.probabilities(states)
-            taken = np.zeros_like(p)
-            chosen = np.take_along_axis(p, actions[:, :, None], axis=2)
-            np.put_along_axis(
-                taken, actions[:, :, None], rewards[:, :, None] / np.maximum(chosen, 1e-12), axis=2
-            )
-            estimates = taken
+            estimates = self._importance(states, actions, rewards)
         else:
             estimates = np.asarray(counterfactual, dtype=np.float64)
             if estimates.shape != (self.batch, self.n_agents, self.n_actions) or not np.all(
@@ -136,10 +190,47 @@ class Learner:
                     f"counterfactual must be finite, shaped ({self.batch}, {self.n_agents}, "
                     f"{self.n_actions}), got shape {estimates.shape}"
                 )
+        for name, value in (("transfers", transfers), ("signals", signals)):
+            if value is not None and np.shape(value) != (self.batch, self.n_agents):
+                raise ValueError(
+                    f"{name} must have shape ({self.batch}, {self.n_agents}), got {np.shape(value)}"
+                )
+        if transfers is not None:
+            transfers = np.asarray(transfers, dtype=np.float64)
+            if not np.all(np.isfinite(transfers)):
+                raise ValueError(f"transfers must be finite, got {transfers.tolist()}")
+        if signals is not None:
+            signals = np.asarray(signals)
+            top = getattr(self, "n_signals", None)
+            if (
+                not np.issubdtype(signals.dtype, np.integer)
+                or signals.min() < 0
+                or (top is not None and signals.max() >= top)
+            ):
+                raise ValueError(f"signals must be ints in 0..{top}, got {signals.tolist()}")
+        self._record(
+            states, actions, rewards, next_states, done, estimates, counterfactual, transfers, signals
+        )
+
+    def _importance(self, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> np.ndarray:
+        """Importance-weighted reward estimates: unbiased for every action the learner could have taken."""
+        p = self.probabilities(states)
+        taken = np.zeros_like(p)
+        chosen = np.take_along_axis(p, actions[:, :, None], axis=2)
+        np.put_along_axis(taken, actions[:, :, None], rewards[:, :, None] / np.maximum(chosen, 1e-12), axis=2)
+        return taken
+
+    def _record(
+        self, states, actions, rewards, next_states, done, estimates, counterfactual, transfers, signals
+    ):
         where = (self._rows, self._agents, states)
         self._would_have[where] += estimates
         self._earned[where] += rewards
         self.update(states, actions, rewards, next_states, done, estimates, counterfactual)
+
+    def _as_agent_states(self, states: np.ndarray) -> np.ndarray:
+        states = np.asarray(states)
+        return np.broadcast_to(states[:, None], (self.batch, self.n_agents)) if states.ndim == 1 else states
 
     def end_episode(self) -> None:
         """Every copy finished an episode (exploration schedules step here)."""
@@ -163,8 +254,7 @@ class Learner:
                 f"states must be ({self.batch},) or ({self.batch}, {self.n_agents}) indices in "
                 f"0..{self.n_states - 1}, got {states.tolist()}"
             )
-        states = states.astype(np.int64)
-        return np.broadcast_to(states[:, None], (self.batch, self.n_agents)) if states.ndim == 1 else states
+        return self._as_agent_states(states.astype(np.int64))
 
     # -- saving ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -176,6 +266,7 @@ class Learner:
             "earned": self._earned.copy(),
             "episodes": self.episodes,
             "rng": self.rng.bit_generator.state,
+            "draws": self._draws,
             **self._tables(),
         }
 
@@ -192,6 +283,7 @@ class Learner:
         self._earned = np.array(state["earned"])
         self.episodes = int(state["episodes"])
         self.rng.bit_generator.state = state["rng"]
+        self._draws = int(state.get("draws", 0))
         for name in self._tables():
             setattr(self, name, np.array(state[name]))
 
@@ -203,7 +295,16 @@ class Learner:
 
 
 class QLearner(Learner):
-    """Tabular Q-learning, epsilon-greedy; ``epsilon = max(min_epsilon, epsilon0 * decay**episodes)``.
+    """Tabular Q-learning, epsilon-greedy.
+
+    Exploration decays per episode ``e``: ``schedule="exponential"`` (the default)
+    gives ``epsilon = max(min_epsilon, epsilon0 * decay**e)``, ``schedule="power"``
+    gives ``epsilon = max(min_epsilon, epsilon0 * (1 + e)**-power)``. With the power
+    schedule, ``power = 1/3`` and ``min_epsilon = 0`` the learner explores in
+    ``O(T**(2/3))`` of ``T`` episodes, so its own regret grows sublinearly: the
+    condition the two-phase mechanism's guarantee assumes of the agents. A floor
+    ``min_epsilon > 0`` keeps exploring a fixed share of periods forever (regret
+    grows linearly).
 
     ``initial_q`` above every reward (optimistic initialization) makes each
     agent try every action in every state it reaches; with ``0`` and positive
@@ -219,7 +320,7 @@ class QLearner(Learner):
         n_actions: int,
         n_agents: int,
         batch: int = 1,
-        seed: int | None = None,
+        seed: int | Sequence[int] | None = None,
         *,
         alpha: float = 0.1,
         gamma: float = 0.0,
@@ -227,27 +328,41 @@ class QLearner(Learner):
         decay: float = 0.98,
         min_epsilon: float = 0.01,
         initial_q: float = 0.0,
+        schedule: str = "exponential",
+        power: float = 1 / 3,
     ) -> None:
         super().__init__(n_states, n_actions, n_agents, batch, seed)
         self.alpha, self.gamma = check_unit("alpha", alpha), check_unit("gamma", gamma)
         self.epsilon0, self.decay = check_unit("epsilon0", epsilon0), check_unit("decay", decay)
         self.min_epsilon = check_unit("min_epsilon", min_epsilon)
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+        self.schedule = schedule
+        check_real("power", power, 0.0, 10.0)
+        self.power = float(power)
         real = isinstance(initial_q, (int, float, np.integer, np.floating)) and not isinstance(
             initial_q, bool
         )
         if not real or not np.isfinite(initial_q):
             raise ValueError(f"initial_q must be a finite number, got {initial_q!r}")
+        self.initial_q = float(initial_q)
         self.q = np.full((batch, n_agents, n_states, n_actions), float(initial_q))
 
     @property
     def epsilon(self) -> float:
+        if self.schedule == "power":
+            return max(self.min_epsilon, self.epsilon0 * (1.0 + self.episodes) ** -self.power)
         return max(self.min_epsilon, self.epsilon0 * self.decay**self.episodes)
 
     def probabilities(self, states: np.ndarray) -> np.ndarray:
-        q = self.q[self._rows, self._agents, states]  # (B, N, L)
-        greedy = q == q.max(axis=2, keepdims=True)
-        greedy = greedy / greedy.sum(axis=2, keepdims=True)  # ties split evenly
-        return self.epsilon / self.n_actions + (1.0 - self.epsilon) * greedy
+        return self._greedy_mix(self.q[self._rows, self._agents, states])
+
+    def _greedy_mix(self, values: np.ndarray) -> np.ndarray:
+        """Epsilon-greedy probabilities over ``(B, N, L)`` action values (ties split evenly)."""
+        greedy = values == values.max(axis=2, keepdims=True)
+        greedy = greedy / greedy.sum(axis=2, keepdims=True)
+        epsilon = self.epsilon
+        return epsilon / self.n_actions + (1.0 - epsilon) * greedy
 
     def update(self, states, actions, rewards, next_states, done, estimates, counterfactual) -> None:
         target = rewards
@@ -261,8 +376,215 @@ class QLearner(Learner):
         return {"q": self.q.copy()}
 
     def _settings(self) -> dict[str, Any]:
-        names = ("alpha", "gamma", "epsilon0", "decay", "min_epsilon")
+        names = ("alpha", "gamma", "epsilon0", "decay", "min_epsilon", "schedule", "power")
         return {name: getattr(self, name) for name in names}
+
+
+class ContractQLearner(QLearner):
+    """Q-learning that knows its contract: it learns what the world pays, and reads the transfers.
+
+    An agent of principal-agent theory knows the contract it is offered; what it
+    does not know is its environment. This learner keeps, per state and action,
+    an estimate ``q`` of its private utility (the reward minus the transfer it
+    was paid: the contract-free part), updated like Q-learning, and the law of
+    its own contractible signal (counts; the signal is the action in envs where
+    the signal is the action, an outcome such as a claim or a review
+    elsewhere). It chooses epsilon-greedily on
+
+        q[s, a] + sum_k P(signal k | s, a) * contract[k]
+
+    with the contract posted this period (``act(states, contracts=...)``), so it
+    answers a new contract at once instead of learning each contract as a new
+    situation. Myopic: the transfers of later periods are the principal's to
+    change, so only ``gamma = 0`` is accepted. An action not yet tried in a
+    state is tried before any other (its value counts as infinite); after that
+    its utility is the average of what it earned until ``1 / alpha`` visits,
+    then an exponential average with weight ``alpha`` (it keeps tracking the
+    others' play, which moves the utility where agents interact).
+
+    ``learn`` needs ``transfers`` and ``signals`` (``(B, N)``: what each agent was paid
+    and the signal it was paid on).
+    """
+
+    name = "contract_q_learning"
+
+    def __init__(
+        self,
+        n_states: int,
+        n_actions: int,
+        n_agents: int,
+        batch: int = 1,
+        seed: int | Sequence[int] | None = None,
+        *,
+        n_signals: int | None = None,
+        **settings: Any,
+    ) -> None:
+        super().__init__(n_states, n_actions, n_agents, batch, seed, **settings)
+        if self.gamma != 0.0:
+            raise ValueError(f"gamma must be 0 for a ContractQLearner (it is myopic), got {self.gamma!r}")
+        n_signals = n_actions if n_signals is None else n_signals
+        if isinstance(n_signals, bool) or not isinstance(n_signals, (int, np.integer)) or n_signals < 1:
+            raise ValueError(f"n_signals must be a positive int, got {n_signals!r}")
+        self.n_signals = int(n_signals)
+        self.signal_counts = np.zeros((batch, n_agents, n_states, n_actions, self.n_signals))
+        # Sums of the utilities seen, for the utility's prior over all states (refreshed every episode).
+        self.utility_sums = np.zeros((batch, n_agents, n_states, n_actions, 2))
+        self._pooled: tuple | None = None
+        self._utility_prior: tuple[np.ndarray, np.ndarray] | None = None
+
+    def signal_law(self, states: np.ndarray) -> np.ndarray:
+        """``(B, N, L, n_signals)``: the estimated law of each action's signal in ``states``.
+
+        The counts there, plus observations of a prior fitted over all states: either
+        the action's law over all states, or the state's signal frequencies plus the
+        action's average departure from them (a signal that moves alike in every
+        state: a claim is less likely under prevention by the same amount whatever the
+        risk). Per copy and agent, the prior that fits the states better is used, with
+        as many observations as empirical Bayes finds it worth: many where the law
+        varies with the state no more than noise, few where it does.
+        """
+        counts = self.signal_counts[self._rows, self._agents, states]  # (B, N, L, K)
+        if self._pooled is None:
+            self._refresh_pooled()
+        law, base, effect, two_way, weight = self._pooled
+        by_state = np.clip(base[self._rows, self._agents, states][:, :, None, :] + effect, 0.0, None)
+        by_state /= np.maximum(by_state.sum(axis=3, keepdims=True), 1e-12)
+        prior = np.where(two_way[:, :, None, None], by_state, law)
+        weight = weight[:, :, None, None]
+        return (counts + weight * prior) / (counts.sum(axis=3, keepdims=True) + weight)
+
+    def _refresh_pooled(self) -> None:
+        """Fit both priors of :meth:`signal_law` over all states, keep the better, weigh it."""
+        counts = self.signal_counts  # (B, N, S, L, K)
+        visits = counts.sum(axis=4)  # (B, N, S, L)
+        seen = visits > 0
+        local = counts / np.maximum(visits, 1.0)[..., None]
+        uniform = 1.0 / self.n_signals
+        pooled = counts.sum(axis=2)  # (B, N, L, K)
+        tried = pooled.sum(axis=3, keepdims=True)
+        law = np.where(tried > 0, pooled / np.maximum(tried, 1.0), uniform)
+        in_state = counts.sum(axis=3)  # (B, N, S, K)
+        state_seen = in_state.sum(axis=3, keepdims=True)
+        base = np.where(state_seen > 0, in_state / np.maximum(state_seen, 1.0), uniform)
+        departure = np.where(seen[..., None], local - base[:, :, :, None, :], 0.0)
+        effect = (departure * visits[..., None]).sum(axis=2) / np.maximum(tried, 1.0)  # (B, N, L, K)
+        additive = np.clip(base[:, :, :, None, :] + effect[:, :, None], 0.0, None)
+        additive /= np.maximum(additive.sum(axis=4, keepdims=True), 1e-12)
+        noise = (law * (1 - law)).sum(axis=3)  # (B, N, L): one observation's variance
+        weights = visits.sum(axis=(2, 3))
+
+        def spread(prior: np.ndarray) -> np.ndarray:
+            """How far the states' laws stray from a prior beyond their noise, (B, N)."""
+            excess = ((local - prior) ** 2).sum(axis=4) - noise[:, :, None] / np.maximum(visits, 1.0)
+            return np.where(seen, excess * visits, 0.0).sum(axis=(2, 3)) / np.maximum(weights, 1.0)
+
+        alone, two_way = spread(law[:, :, None]), spread(additive)
+        mean_noise = (noise * tried[..., 0]).sum(axis=2) / np.maximum(tried[..., 0].sum(axis=2), 1.0)
+        better = np.minimum(alone, two_way)
+        weight = np.clip(mean_noise / np.maximum(better, 1e-12), 1.0, 1e4)
+        self._pooled = (law, base, effect, two_way < alone, weight)
+
+    def end_episode(self) -> None:
+        super().end_episode()
+        self._refresh_pooled()
+        self._refresh_utility()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._pooled = self._utility_prior = None
+
+    def action_values(self, states: np.ndarray, contracts: np.ndarray) -> np.ndarray:
+        """``(B, N, L)``: estimated utility plus the expected transfer of each action
+        (``inf`` for an action not yet tried in that state: every action is tried once)."""
+        visits = self.signal_counts[self._rows, self._agents, states].sum(axis=3)  # (B, N, L)
+        paid = np.einsum("bnlk,bnk->bnl", self.signal_law(states), contracts)
+        return np.where(visits > 0, self.utility(states, visits) + paid, np.inf)
+
+    def utility(self, states: np.ndarray, visits: np.ndarray | None = None) -> np.ndarray:
+        """``(B, N, L)``: the estimated private utility of each action in ``states``: the
+        tracked average ``q``, shrunk (empirical Bayes, per copy and agent) toward a prior
+        fitted over all states, the state's level plus the action's average departure
+        from it. Where an action's utility differs from another's alike in every state
+        (a cost of effort), the difference is learned from every state's data."""
+        if visits is None:
+            visits = self.signal_counts[self._rows, self._agents, states].sum(axis=3)
+        if self._utility_prior is None:
+            self._refresh_utility()
+        prior, weight = self._utility_prior
+        tracked = np.minimum(visits, 1.0 / self.alpha)  # what an exponential average weighs
+        weight = weight[:, :, None]
+        q = self.q[self._rows, self._agents, states]
+        return (tracked * q + weight * prior[self._rows, self._agents, states]) / np.maximum(
+            tracked + weight, 1e-12
+        )
+
+    def _refresh_utility(self) -> None:
+        sums, squares = self.utility_sums[..., 0], self.utility_sums[..., 1]  # (B, N, S, L)
+        visits = self.signal_counts.sum(axis=4)
+        seen = visits > 0
+        means = sums / np.maximum(visits, 1.0)
+        level = sums.sum(axis=3) / np.maximum(visits.sum(axis=3), 1.0)  # (B, N, S)
+        departure = np.where(seen, means - level[..., None], 0.0)
+        effect = (departure * visits).sum(axis=2) / np.maximum(visits.sum(axis=2), 1.0)  # (B, N, L)
+        prior = level[..., None] + effect[:, :, None, :]
+        within = np.where(visits > 1, squares - sums * means, 0.0).sum(axis=(2, 3))
+        noise = within / np.maximum((visits - 1).clip(0).sum(axis=(2, 3)), 1.0)
+        excess = np.where(
+            seen, ((means - prior) ** 2 - noise[:, :, None, None] / np.maximum(visits, 1.0)) * visits, 0.0
+        )
+        spread = excess.sum(axis=(2, 3)) / np.maximum(visits.sum(axis=(2, 3)), 1.0)
+        self._utility_prior = (prior, np.clip(noise / np.maximum(spread, 1e-12), 0.0, 1e4))
+
+    def act(
+        self, states: np.ndarray, payoffs: np.ndarray | None = None, contracts: np.ndarray | None = None
+    ) -> np.ndarray:
+        states = self._check_states(states)
+        if contracts is None:
+            raise ValueError(
+                f"{type(self).__name__}.act needs contracts ({self.batch}, {self.n_agents}, "
+                f"{self.n_signals}): the transfers in force"
+            )
+        contracts = np.asarray(contracts, dtype=np.float64)
+        if contracts.shape != (self.batch, self.n_agents, self.n_signals):
+            raise ValueError(
+                f"contracts must have shape ({self.batch}, {self.n_agents}, {self.n_signals}), "
+                f"got {contracts.shape}"
+            )
+        return self.act_unchecked(states, contracts)
+
+    def act_unchecked(self, states: np.ndarray, contracts: np.ndarray) -> np.ndarray:
+        """:meth:`act` for ``(B, N)`` state indices and contracts already checked by the caller."""
+        return self._sample(self._greedy_mix(self.action_values(states, contracts)))
+
+    def probabilities(self, states: np.ndarray) -> np.ndarray:
+        # Without a contract: the contract-free values (what importance weighting needs).
+        return self._greedy_mix(self.q[self._rows, self._agents, states])
+
+    def _record(
+        self, states, actions, rewards, next_states, done, estimates, counterfactual, transfers, signals
+    ):
+        if transfers is None or signals is None:
+            raise ValueError(
+                f"{type(self).__name__}.learn needs transfers and signals ({self.batch}, {self.n_agents})"
+            )
+        super()._record(states, actions, rewards, next_states, done, estimates, counterfactual, None, None)
+        where = (self._rows, self._agents, states, actions)
+        self.signal_counts[(*where, signals)] += 1.0
+        # A sample average until 1 / alpha visits (no initial value to forget), then alpha.
+        visits = self.signal_counts[where].sum(axis=-1)
+        utility = rewards - transfers
+        self.q[where] += np.maximum(self.alpha, 1.0 / visits) * (utility - self.q[where])
+        self.utility_sums[where] += np.stack([utility, utility**2], axis=-1)
+
+    def update(self, states, actions, rewards, next_states, done, estimates, counterfactual) -> None:
+        """The utility update needs the transfers: :meth:`_record` does it."""
+
+    def _tables(self) -> dict[str, np.ndarray]:
+        return {
+            "q": self.q.copy(),
+            "signal_counts": self.signal_counts.copy(),
+            "utility_sums": self.utility_sums.copy(),
+        }
 
 
 class HedgeLearner(Learner):
@@ -358,6 +680,7 @@ class MyopicBestResponder(Learner):
 
 LEARNERS: dict[str, type[Learner]] = {
     "q_learning": QLearner,
+    "contract_q_learning": ContractQLearner,
     "hedge": HedgeLearner,
     "myopic_best_response": MyopicBestResponder,
 }
@@ -378,13 +701,12 @@ def counterfactual_rewards(
     """
     states = np.asarray(states, dtype=np.int64)
     actions = np.asarray(actions, dtype=np.int64)
-    return np.stack(
-        [unilateral_rewards(model, states, actions, contracts, i) for i in range(actions.shape[1])], axis=1
-    )
+    return unilateral_rewards(model, states, actions, np.asarray(contracts, dtype=np.float64))
 
 
 __all__ = [
     "LEARNERS",
+    "ContractQLearner",
     "HedgeLearner",
     "Learner",
     "MyopicBestResponder",

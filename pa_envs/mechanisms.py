@@ -21,6 +21,7 @@ and :class:`Budgeted` (caps what another mechanism pays per episode).
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -384,6 +385,84 @@ class Budgeted(Mechanism):
         self.binding = np.zeros(len(self.spent), dtype=bool)
         self.binding_periods = int(state["binding_periods"])
         self.inner.load_state_dict(state["inner"])
+
+
+class Stacked(Mechanism):
+    """Several mechanisms side by side in one batch: the first ``counts[0]`` copies are
+    played by ``mechanisms[0]``, the next ``counts[1]`` by ``mechanisms[1]``, and so on.
+
+    One batch of copies can then compare principals (or settings of one principal)
+    in the same array pass; each member sees only its own copies, as if it played
+    them alone.
+
+    Parameters
+    ----------
+    members : sequence of (Mechanism, int)
+        Each mechanism and how many consecutive copies it plays.
+    """
+
+    def __init__(self, members: Any) -> None:
+        super().__init__()
+        members = list(members)
+        if not members:
+            raise ValueError("Stacked needs at least one (mechanism, copies) pair")
+        for mechanism, count in members:
+            if not isinstance(mechanism, Mechanism):
+                raise TypeError(f"Stacked members must be Mechanisms, got {mechanism!r}")
+            if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+                raise ValueError(f"each member plays a positive int of copies, got {count!r}")
+        self.members = [(mechanism, int(count)) for mechanism, count in members]
+        self.name = "stacked(" + ",".join(m.name for m, _ in self.members) + ")"
+        edges = np.cumsum([0] + [count for _, count in self.members])
+        self.slices = [slice(int(a), int(b)) for a, b in itertools.pairwise(edges)]
+        self.n_copies = int(edges[-1])
+
+    def bind(self, game: Game) -> None:
+        for mechanism, _ in self.members:
+            mechanism.bind(game)
+        super().bind(game)
+
+    def _check_batch(self, batch_size: int) -> None:
+        if batch_size != self.n_copies:
+            raise ValueError(
+                f"this Stacked mechanism plays {self.n_copies} copies, got a batch of {batch_size}"
+            )
+
+    def start_episodes(self, batch_size: int, which: np.ndarray | None = None) -> None:
+        self._check_batch(batch_size)
+        for (mechanism, count), rows in zip(self.members, self.slices, strict=True):
+            if which is None:
+                mechanism.start_episodes(count)
+                continue
+            mine = np.asarray(which)
+            mine = mine[(mine >= rows.start) & (mine < rows.stop)] - rows.start
+            if len(mine):
+                mechanism.start_episodes(count, mine)
+
+    def contract(self, inputs: MechanismInput) -> np.ndarray:
+        self._check_batch(len(inputs.period))
+        parts = [
+            np.asarray(mechanism.contract(MechanismInput(*(field[rows] for field in inputs))))
+            for (mechanism, _), rows in zip(self.members, self.slices, strict=True)
+        ]
+        return np.concatenate(parts, axis=0)
+
+    def update(self, feedback: PeriodFeedback) -> None:
+        for (mechanism, _), rows in zip(self.members, self.slices, strict=True):
+            mechanism.update(PeriodFeedback(*(None if field is None else field[rows] for field in feedback)))
+
+    def info(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"members": [mechanism.state_dict() for mechanism, _ in self.members]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        saved = state.get("members") if isinstance(state, dict) else None
+        if not isinstance(saved, list) or len(saved) != len(self.members):
+            raise ValueError(f"this state does not hold {len(self.members)} members' states")
+        for (mechanism, _), member in zip(self.members, saved, strict=True):
+            mechanism.load_state_dict(member)
 
 
 MECHANISMS: dict[str, type[Mechanism]] = {

@@ -55,6 +55,7 @@ class PeriodAccounts(NamedTuple):
     transfers: np.ndarray
     principal_reward: np.ndarray
     done: np.ndarray
+    signals: np.ndarray | None = None  # (B, N) each agent's contractible signal
 
 
 class MechanismVecEnv(VecEnv):
@@ -134,8 +135,9 @@ class MechanismVecEnv(VecEnv):
         dynamics = outcome.dynamics
         self.mechanism.update(PeriodFeedback.of(state, periods, contracts, outcome, engine.state, done))
         self.last_period = PeriodAccounts(
-            outcome.social_welfare, dynamics.externality, outcome.transfers, outcome.principal_reward, done
-        )
+            outcome.social_welfare, dynamics.externality, outcome.transfers, outcome.principal_reward, done,
+            dynamics.signals,
+        )  # fmt: skip
         rewards = outcome.agent_rewards.reshape(-1).astype(np.float32)
         dones = np.repeat(done, self.n_agents)
         finished = np.flatnonzero(done)

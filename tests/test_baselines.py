@@ -127,8 +127,9 @@ def test_references_table(capsys):
     references.main(["--env", "congestion_v0", "--n-agents", "2", "--agent-discount", "0"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| env |")
-    # Two commuters at the defaults, 100 periods: W* = -150, W_LF = -200, a toll closes the gap.
-    assert lines[2].startswith("| congestion_v0 | 2 | 0.0 | -150.00 | -200.00 | 1.333 |")
+    # Two commuters at the defaults, 100 periods: W* = -150, W_LF = -200 (all-road, the worst
+    # selection; one driver on rail is an equilibrium too, and the optimum), a toll closes the gap.
+    assert lines[2].startswith("| congestion_v0 | 2 | 0.0 | -150.00 | -200.00 | [-200.00, -150.00] | 1.333 |")
 
 
 def test_train_passes_mechanism_keywords(capsys):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from baselines.learners import (
+    ContractQLearner,
     HedgeLearner,
     LearnerBehaviour,
     MyopicBestResponder,
@@ -301,3 +302,98 @@ def test_behaviour_names_reach_the_learners():
         env = gymnasium.make("pa_envs/Pollution-Principal-v0", n_agents=2, behaviour=behaviour)
         env.reset(seed=0)
         assert isinstance(behaviour.learner, cls)
+
+
+def test_power_schedule_explores_sublinearly():
+    learner = QLearner(1, 3, 1, schedule="power", power=1 / 3, epsilon0=0.5, min_epsilon=0.0)
+    epsilons = []
+    for _ in range(1000):
+        epsilons.append(learner.epsilon)
+        learner.end_episode()
+    assert epsilons[0] == 0.5 and epsilons[7] == pytest.approx(0.25)  # 0.5 * 8**(-1/3)
+    # Total exploration over T episodes grows like T**(2/3): a fit across T says so.
+    totals = np.cumsum(epsilons)
+    slope = np.polyfit(np.log([100, 200, 400, 800]), np.log(totals[[99, 199, 399, 799]]), 1)[0]
+    assert slope == pytest.approx(2 / 3, abs=0.03)
+    with pytest.raises(ValueError, match="schedule"):
+        QLearner(1, 3, 1, schedule="cosine")
+
+
+def test_per_copy_seeds_make_a_copy_independent_of_its_batch():
+    table = np.array([0.0, 1.0, 0.3])
+    alone = QLearner(1, 3, 2, batch=1, seed=[5], epsilon0=1.0, decay=1.0)
+    batch = QLearner(1, 3, 2, batch=3, seed=[9, 5, 1], epsilon0=1.0, decay=1.0)
+    a = play_bandit(alone, lambda t: table, 40)
+    b = play_bandit(batch, lambda t: table, 40)
+    assert all(np.array_equal(x[0], y[1]) for x, y in zip(a, b, strict=True))
+    with pytest.raises(ValueError, match="one seed per copy"):
+        QLearner(1, 3, 2, batch=3, seed=[1, 2])
+
+
+def contract_bandit(learner, utility, contract_of, periods, signal_of=None):
+    """One state; each agent's utility ``utility`` (L,), the contract ``contract_of(t)`` (K,) paid on
+    the signal ``signal_of(action)`` (default: the action). Returns the actions."""
+    batch, n = learner.batch, learner.n_agents
+    states = np.zeros(batch, dtype=np.int64)
+    history = []
+    for t in range(periods):
+        contract = np.broadcast_to(contract_of(t), (batch, n, learner.n_signals)).astype(float)
+        actions = learner.act(states, contracts=contract)
+        signals = actions if signal_of is None else signal_of(actions)
+        paid = np.take_along_axis(contract, signals[:, :, None], axis=2)[:, :, 0]
+        rewards = utility[actions] + paid
+        learner.learn(
+            states, actions, rewards, states, np.zeros(batch, bool), transfers=paid, signals=signals
+        )
+        if t % 20 == 19:
+            learner.end_episode()
+        history.append(actions)
+    return np.array(history)
+
+
+def test_a_contract_aware_learner_answers_a_new_contract_at_once():
+    """It learns utilities once; when the principal starts paying 2 on action 0 it moves there
+    the next period, where a situation learner would learn the new contract from scratch."""
+    learner = ContractQLearner(1, 3, 2, batch=4, seed=0, schedule="power", epsilon0=0.1, min_epsilon=0.0)
+    utility = np.array([0.0, 1.0, 0.3])
+    history = contract_bandit(learner, utility, lambda t: [2.0, 0, 0] if t >= 500 else [0.0, 0, 0], 520)
+    assert (history[400:500] == 1).mean() > 0.9
+    assert (history[501:520] == 0).mean() > 0.9
+    np.testing.assert_allclose(learner.q[0, 0, 0], utility, atol=1e-9)  # utilities, net of transfers
+
+
+def test_a_contract_aware_learner_learns_how_its_actions_move_its_signal():
+    """Outcome signals: action 1 sends signal 1 with probability 0.9, action 0 with 0.2; a bonus
+    of 2 on signal 1 is worth 1.4 more under action 1, which costs 1: the learner switches."""
+    generator = np.random.default_rng(0)
+
+    def signal_of(actions):
+        return (generator.random(actions.shape) < np.where(actions == 1, 0.9, 0.2)).astype(np.int64)
+
+    learner = ContractQLearner(1, 2, 1, batch=8, seed=1, n_signals=2, schedule="power", epsilon0=0.3)
+    utility = np.array([0.0, -1.0])
+    history = contract_bandit(
+        learner, utility, lambda t: [0.0, 2.0] if t >= 400 else [0.0, 0.0], 800, signal_of
+    )
+    assert (history[300:400] == 0).mean() > 0.85
+    assert (history[-100:] == 1).mean() > 0.85
+    law = learner.signal_law(np.zeros(8, dtype=np.int64))[:, 0]  # (B, L, K)
+    np.testing.assert_allclose(law[:, :, 1].mean(axis=0), [0.2, 0.9], atol=0.06)
+
+
+def test_a_contract_aware_learner_needs_what_it_reads():
+    learner = ContractQLearner(2, 3, 1, batch=2)
+    states = np.array([0, 1])
+    with pytest.raises(ValueError, match="needs contracts"):
+        learner.act(states)
+    with pytest.raises(ValueError, match="contracts must have shape"):
+        learner.act(states, contracts=np.zeros((2, 1, 2)))
+    with pytest.raises(ValueError, match="transfers and signals"):
+        learner.learn(states, np.array([[0], [1]]), np.zeros((2, 1)), states, np.zeros(2, bool))
+    with pytest.raises(ValueError, match="signals must be ints"):
+        learner.learn(
+            states, np.array([[0], [1]]), np.zeros((2, 1)), states, np.zeros(2, bool),
+            transfers=np.zeros((2, 1)), signals=np.array([[0], [3]]),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="gamma"):
+        ContractQLearner(2, 3, 1, gamma=0.5)

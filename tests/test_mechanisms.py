@@ -696,8 +696,8 @@ def test_copies_that_sat_a_period_out_teach_the_mechanisms_nothing():
     two_phase.bind(game)
     two_phase.start_episodes(2)
     two_phase.update(feedback)
-    assert two_phase.welfare_seen[0].sum() == 1 and two_phase.welfare_seen[1].sum() == 0
-    assert two_phase.warmup_left.tolist() == [two_phase.warmup_periods - 1, two_phase.warmup_periods]
+    assert two_phase.model.visits[0].sum() == 1 and two_phase.model.visits[1].sum() == 0
+    assert two_phase.played.tolist() == [1, 0]
 
 
 def test_flat_schedule_posts_one_read_only_array_and_follows_its_transfers():

@@ -1,118 +1,269 @@
-"""The two-phase mechanism: its search, its estimates against the truth, and the experiment."""
+"""The two-phase mechanism: its parts against known answers, its play on every env, and what it reads."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 
 import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test
 
-from baselines import experiment
-from pa_envs import analysis, pollution_v0
+from pa_envs import ENVS, analysis, get_env_module, pollution_v0
+from pa_envs.learning_loop import play
 from pa_envs.mechanisms import MechanismEnv, MechanismInput, make_mechanism
-from pa_envs.two_phase import TwoPhaseMechanism, _Probe
+from pa_envs.two_phase import EmpiricalModel, PriceSearch, Schedule, TwoPhaseMechanism, plan
+
+# -- the price search ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("truth", [0.0, 0.4, 1.0, 3.3, 4.99])
-def test_probe_brackets_the_minimal_transfer(truth):
-    """Agents that comply exactly when the bonus reaches ``truth``: doubling then bisection
-    ends with ``lo < truth <= hi`` and a bracket of the expected width."""
-    probe = _Probe(n_agents=2, action=1, bound=5.0, steps=5)
-    blocks = 0
-    while not probe.done.all():
-        probe.record(probe.bonus >= truth)
-        blocks += 1
-    assert np.all(probe.hi >= truth) and np.all((probe.lo < truth) | (probe.hi == 0))
-    if truth > 0:  # the widest doubling bracket is [2.5, 5]; five bisections cut it 32 times
-        assert np.all(probe.hi - probe.lo <= 2.5 / 32 + 1e-12)
-    assert blocks <= 1 + 6 + 5
+def search(truth: np.ndarray, visible: bool, steps: int = 6, bound: float = 5.0, blocks: int = 40):
+    """Agents (one copy) that send signal 0 exactly when offered at least ``truth`` (inf: never).
+    With outcome signals the signal is sent with probability 0.3, or 0.6 when the agent complies,
+    and blocks are long enough (4,000 periods) that a response of 0.3 is told from 0.8 of it."""
+    n = len(truth)
+    prices = PriceSearch((1, n), 1, bound, np.array([steps]), 0.8, visible)
+    rows, signal = np.array([0]), np.array([0])
+    prices.open(rows, signal)
+    generator = np.random.default_rng(0)
+    for _ in range(blocks):
+        if prices.done(rows).all():
+            break
+        hits, offered = np.zeros((1, n)), np.zeros((1, n))
+        for _ in range(600 if visible else 4000):
+            bonus = prices.bonus(rows, signal, generator.random((1, n)))
+            comply = bonus >= truth[None, :]
+            sent = comply if visible else generator.random((1, n)) < np.where(comply, 0.6, 0.3)
+            h, o = prices.observe(rows, signal, sent, np.array([True]))
+            hits, offered = hits + h, offered + o
+        prices.close_block(rows, signal, hits, offered)
+    return prices
 
 
-def test_probe_gives_up_beyond_the_bound():
-    probe = _Probe(n_agents=1, action=0, bound=5.0, steps=5)
-    while not probe.done.all():
-        probe.record(np.array([False]))
-    assert np.isinf(probe.hi[0]) and probe.lo[0] == 5.0
+@pytest.mark.parametrize("visible", [True, False])
+def test_the_search_brackets_each_agents_least_working_bonus(visible):
+    truth = np.array([0.4, 1.0, 3.3, 4.9])
+    prices = search(truth, visible)
+    tau = prices.tau[0, :, 0]
+    assert np.all(tau >= truth) and np.all(tau <= truth + 5.0 / 2**6 + 1e-12)
 
 
-def test_two_phase_learns_the_firms_costs_and_steers_to_the_optimum():
-    """Q-learning firms on pollution_v0: after phase 1 the estimates sit just above the true
-    profit gaps (1 for medium, 4 for low, 0 for high), and phase 2 reaches the optimum."""
+def test_favourites_cost_nothing_and_the_unreachable_cost_infinity():
+    prices = search(np.array([0.0, np.inf]), visible=True)
+    assert prices.tau[0, :, 0].tolist() == [0.0, np.inf]
+
+
+def test_an_outcome_that_does_not_move_is_not_implementable():
+    prices = search(np.array([np.inf]), visible=False)
+    assert prices.tau[0, 0, 0] == np.inf
+
+
+# -- the schedule ---------------------------------------------------------------------------------
+
+
+def test_the_schedule_follows_the_theory_as_t_grows():
+    """Phase 1 grows like T**(2/3), tolerance and margin shrink like T**(-1/3): fitted across T."""
+    episodes = np.array([100, 400, 1600, 6400])
+    schedule = Schedule.of(
+        episodes * 50, 50, 5.0, 3, phase1_scale=3.0, warmup_share=0.15, pricing_share=0.55,
+        min_block=50, tolerance_scale=0.05, margin_scale=0.02,
+    )  # fmt: skip
+    slope = np.polyfit(np.log(episodes), np.log(schedule.phase1), 1)[0]
+    assert slope == pytest.approx(2 / 3, abs=0.01)
+    for shrinking in (schedule.tolerance, schedule.margin):
+        assert np.polyfit(np.log(episodes), np.log(shrinking), 1)[0] == pytest.approx(-1 / 3, abs=1e-9)
+    assert np.all(np.diff(schedule.steps) >= 0) and np.all(schedule.phase1 <= schedule.total)
+    assert np.all(schedule.phase1 / schedule.total < [0.7, 0.5, 0.3, 0.2])
+
+
+# -- the estimator and the planner ------------------------------------------------------------------
+
+
+def test_the_estimator_is_exact_on_what_it_saw_and_fits_what_it_did_not():
+    """Welfare linear in the state: fitted exactly, seen or not; a deterministic move: its law."""
+    coordinates = np.arange(10)[:, None]
+    model = EmpiricalModel(1, coordinates, n_labels=2, choices=np.array([[0], [1]]))  # one agent
+    for state in (1, 2, 3, 6, 7):
+        for label in (0, 1):
+            welfare = 2.0 * state + (5.0 if label else 0.0)
+            model.record(
+                np.array([0]),
+                np.array([state]),
+                np.array([label]),
+                np.array([welfare]),
+                np.array([min(9, state + label)]),
+            )
+    welfare = model.welfare(0, np.array([0, 1]))
+    np.testing.assert_allclose(welfare, 2.0 * coordinates + np.array([0.0, 5.0]), atol=1e-4)
+    law = model.transitions(0, np.array([0, 1]))
+    np.testing.assert_allclose(law.sum(axis=2), 1.0)
+    assert law[2, 1, 3] == pytest.approx(1.0) and law[6, 0, 6] == pytest.approx(1.0)
+    assert law[4, 1].argmax() == 5  # unseen: borrowed from the label's other states
+
+
+def test_the_planner_solves_a_known_problem():
+    """Two states, two labels: label 1 pays 1 now but moves to state 1, where everything pays 0;
+    over 3 periods the planner waits (label 0, 0.5 a period) until the last."""
+    welfare = np.array([[0.5, 1.0], [0.0, 0.0]])
+    moves = np.zeros((2, 2, 2))
+    moves[0, 0, 0] = moves[0, 1, 1] = moves[1, :, 1] = 1.0
+    policy = plan(welfare, moves, np.ones((2, 2), bool), 3)
+    assert policy[:, 0].tolist() == [0, 0, 1]
+    blocked = plan(welfare, moves, np.array([[True, False], [True, True]]), 3)
+    assert blocked[:, 0].tolist() == [0, 0, 0]
+
+
+# -- what it reads ---------------------------------------------------------------------------------
+
+
+def scrambled(model):
+    """The model with its payoffs, transition probabilities and classes shuffled."""
+    generator = np.random.default_rng(0)
+    transitions = model.transitions
+    return dataclasses.replace(
+        model,
+        private_utility=generator.permutation(model.private_utility.ravel()).reshape(
+            model.private_utility.shape
+        ),
+        principal_payoff=-model.principal_payoff,
+        externality=np.zeros_like(model.externality),
+        transition_class=generator.permutation(model.transition_class),
+        transitions=type(transitions)(
+            transitions.kernel_successors,
+            transitions.kernel_probabilities[:, ::-1].copy(),
+            transitions.class_map[::-1].copy(),
+        ),
+    )
+
+
+def test_it_reads_no_payoff_probability_or_class_from_the_model(monkeypatch):
+    """The same play, bit for bit, when every model the game offers is scrambled; and a run
+    told the transition classes does play differently (the argument is used)."""
+    game = pollution_v0.parallel_env(n_agents=2, max_cycles=20).game
+    model = game.tabular_model()  # the truth, for the agents' regret accounting only
+    first = TwoPhaseMechanism(60 * 20)
+    honest = play(game, model, first, [0, 1], 60)
+    fake = scrambled(model)
+    for method in ("tabular_model", "exact_model", "count_model"):
+        monkeypatch.setattr(type(game), method, lambda self, fake=fake: fake)
+    second = TwoPhaseMechanism(60 * 20)
+    fooled = play(game, model, second, [0, 1], 60)
+    np.testing.assert_array_equal(honest.welfare, fooled.welfare)
+    np.testing.assert_array_equal(first.policy, second.policy)
+    assert first.stage.tolist() == second.stage.tolist() == [3, 3]  # both steered
+    told = TwoPhaseMechanism(60 * 20, transition_classes=model.transition_class)
+    monkeypatch.undo()
+    assert not np.array_equal(play(game, model, told, [0, 1], 60).welfare, honest.welfare)
+
+
+def test_transition_classes_only_where_signals_are_actions():
+    game = get_env_module("insurance_v0").parallel_env(n_agents=2).game
+    with pytest.raises(ValueError, match="signals are actions"):
+        TwoPhaseMechanism(1000, transition_classes=np.zeros(4, np.int64)).bind(game)
+    with pytest.raises(ValueError, match="one per joint signal"):
+        TwoPhaseMechanism(1000, transition_classes=np.zeros(5, np.int64)).bind(
+            pollution_v0.parallel_env(n_agents=2).game
+        )
+
+
+# -- it learns and steers ---------------------------------------------------------------------------
+
+
+def test_it_learns_the_firms_costs_and_steers_near_the_optimum():
+    """pollution_v0 (3 firms): the prices sit just above the true profit gaps (4 for low, 1 for
+    medium, 0 for high) and the last episodes come close to W*."""
     env = pollution_v0.parallel_env(n_agents=3)
     game, model = env.game, env.tabular_model()
-    episodes = 220
+    episodes = 200
     mechanism = TwoPhaseMechanism(episodes * game.params.max_cycles)
-    settings = {"alpha": 0.3, "decay": 0.95, "min_epsilon": 0.01, "initial_q": 15.0}
-    results = experiment.run(mechanism, game, model, episodes, [0], settings)
-    estimates = mechanism.estimates(0)
-    assert int(estimates["phase"]) == 2
-    true_gaps = np.array([4.0, 1.0, 0.0])  # profit(high) - profit(level): 9 - (5, 8, 9)
-    assert np.all(estimates["tau"] >= true_gaps - 1e-9)
-    assert np.all(estimates["tau"] <= true_gaps + 1.0)
+    result = play(game, model, mechanism, [0], episodes)
+    tau = mechanism.estimates(0)["tau"]
+    true_gaps = np.array([4.0, 1.0, 0.0])
+    assert np.all(tau >= true_gaps - 1e-9) and np.all(tau <= true_gaps + 0.1)
+    assert mechanism.estimates(0)["phase"] == 2
     optimum = analysis.social_optimum(model).social_welfare
-    assert results["welfare"][0, -20:].mean() >= 0.95 * optimum
+    assert result.welfare[0, -20:].mean() >= 0.93 * optimum
 
 
-def test_two_phase_binds_to_a_mechanism_env_and_passes_pettingzoo():
+@pytest.mark.parametrize("name", sorted(ENVS))
+def test_it_runs_on_every_env_and_says_which_assumptions_fail(name):
+    """Signals that are outcomes (insurance, platform) or not the action (grid) included: it
+    reaches phase 2, posts transfers within the bound, and reports what it saw."""
+    env = get_env_module(name).parallel_env(n_agents=2, max_cycles=10)
+    game = env.game
+    mechanism = TwoPhaseMechanism(80 * 10, min_block=10)
+    play(game, game.exact_model(), mechanism, [0, 1], 80)
+    assert mechanism.stage.tolist() == [3, 3]
+    state = np.zeros((2, game.state_high.size), np.int64)
+    inputs = MechanismInput(state, game.principal_features(state).astype(np.float32), np.zeros(2, np.int64))
+    contract = mechanism.contract(inputs)
+    assert contract.shape == (2, 2, game.n_signals)
+    assert np.all(np.abs(contract) <= game.params.max_transfer)
+    report = mechanism.assumptions(0)
+    assert report["signals_are_actions"] == (game.signal_names == game.action_names)
+    assert bool(report["notes"]) or report["signals_are_actions"]
+
+
+def test_it_binds_to_a_mechanism_env_and_passes_pettingzoo():
     env = MechanismEnv(pollution_v0.parallel_env(n_agents=2), make_mechanism("two_phase", total_periods=5000))
     parallel_api_test(env, num_cycles=150)
 
 
-def test_two_phase_resumes_mid_probe_and_in_phase_2():
-    """Save after some probing and after phase 1: a resumed copy posts the same contracts."""
-    env = pollution_v0.parallel_env(n_agents=3)
-    game, model = env.game, env.tabular_model()
-    settings = {"alpha": 0.3, "decay": 0.95, "min_epsilon": 0.01, "initial_q": 15.0}
-    inputs = MechanismInput(np.array([[30]]), np.zeros((1, 1), np.float32), np.array([40]))
-    for episodes in (60, 200):
-        first = TwoPhaseMechanism(200 * game.params.max_cycles)
-        experiment.run(first, game, model, episodes, [0], settings)
-        second = TwoPhaseMechanism(200 * game.params.max_cycles)
+def test_it_resumes_mid_search_and_in_phase_2():
+    """Save mid-search and in phase 2: a restored copy posts the same contracts and estimates."""
+    game = pollution_v0.parallel_env(n_agents=2, max_cycles=20).game
+    model = game.tabular_model()
+    inputs = MechanismInput(np.array([[5]]), np.array([[5.0]], np.float32), np.array([3]))
+    for episodes in (12, 60):
+        first = TwoPhaseMechanism(60 * 20)
+        play(game, model, first, [0], episodes)
+        second = TwoPhaseMechanism(60 * 20)
         second.bind(game)
         second.load_state_dict(first.state_dict())
         np.testing.assert_array_equal(first.contract(inputs), second.contract(inputs))
         for key, value in first.estimates(0).items():
             np.testing.assert_array_equal(second.estimates(0)[key], value)
-    assert int(second.estimates(0)["phase"]) == 2
+    assert second.estimates(0)["phase"] == 2
+    state = first.state_dict()
     with pytest.raises(ValueError, match="settings"):
-        TwoPhaseMechanism(200 * game.params.max_cycles, margin=2.0).load_state_dict(first.state_dict())
+        TwoPhaseMechanism(60 * 20, margin_scale=0.5).load_state_dict(state)
+    broken = {**state, "arrays": {k: v for k, v in state["arrays"].items() if k != "price"}}
+    with pytest.raises(ValueError, match=r"lacks arrays\.price"):
+        second.load_state_dict(broken)
+    reshaped = {**state, "arrays": {**state["arrays"], "played": np.zeros(3)}}
+    with pytest.raises(ValueError, match="shape"):
+        second.load_state_dict(reshaped)
 
 
-def test_two_phase_refuses_a_new_batch_size():
-    mechanism = TwoPhaseMechanism(20_000)
-    mechanism.bind(pollution_v0.parallel_env(n_agents=2).game)
-    mechanism.start_episodes(2)
+def test_copies_may_have_their_own_run_lengths():
+    mechanism = TwoPhaseMechanism([2000, 8000, 32000])
+    mechanism.bind(pollution_v0.parallel_env(n_agents=2, max_cycles=20).game)
+    mechanism.start_episodes(3)
+    assert np.all(np.diff(mechanism.schedule.phase1) > 0)
     with pytest.raises(ValueError, match="batch"):
-        mechanism.start_episodes(3)
+        mechanism.start_episodes(2)
+    other = TwoPhaseMechanism([2000, 8000])
+    other.bind(pollution_v0.parallel_env(n_agents=2).game)
+    with pytest.raises(ValueError, match="for 2 copies"):
+        other.start_episodes(3)
+
+
+def test_a_run_too_short_for_phase_1_says_so():
+    with pytest.warns(UserWarning, match="may not reach phase 2"):
+        TwoPhaseMechanism(50).bind(pollution_v0.parallel_env(n_agents=2).game)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
         ({"total_periods": 0}, "total_periods"),
+        ({"total_periods": [10, -1]}, "total_periods"),
         ({"threshold": 1.5}, "threshold"),
-        ({"margin": -1.0}, "margin"),
-        ({"warmup_scale": -1.0}, "warmup_scale"),
-        ({"replan_every": 0}, "replan_every"),
+        ({"margin_scale": -1.0}, "margin_scale"),
+        ({"warmup_share": 0.6, "pricing_share": 0.6}, "at most 1"),
+        ({"min_block": 1}, "min_block"),
+        ({"seed": -1}, "seed"),
     ],
 )
-def test_bad_two_phase_settings(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_settings_are_named(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
         TwoPhaseMechanism(**{"total_periods": 1000, **kwargs})
-
-
-def test_quick_experiment_writes_its_table_and_plots(tmp_path, capsys):
-    # 60 episodes are too few for the two-phase mechanism's phase 1, and it says so.
-    with pytest.warns(UserWarning, match="will not reach phase 2"):
-        table = experiment.main(["--quick", "--no-progress", "--out", str(tmp_path)])
-    assert list(table) == list(experiment.MECHANISMS)
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["episodes"] == 60 and summary["seeds"] == 2
-    assert (tmp_path / "welfare.png").stat().st_size > 0 and (tmp_path / "regret.png").stat().st_size > 0
-    lf_share = summary["laissez_faire"] / summary["optimum"]
-    # Firms left alone end at the laissez-faire outcome; the coarse tax recovers most of the gap.
-    assert abs(table["laissez-faire"]["last_10pct_share_of_optimum"] - lf_share) < 0.03
-    assert table["best flat tax"]["last_10pct_share_of_optimum"] > lf_share + 0.8 * (1 - lf_share)
-    out = capsys.readouterr().out
-    assert "two-phase" in out and "slope" in out

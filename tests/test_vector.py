@@ -197,20 +197,14 @@ def test_vector_view_with_fixed_others():
 def test_two_phase_learns_per_copy_in_the_vector_form_as_in_single_envs():
     """The batched two-phase mechanism (one principal per copy, no per-copy loop per period)
     posts what B single-copy mechanisms post, through probing into phase 2."""
-    kwargs = {
-        "total_periods": 400,
-        "min_block": 2,
-        "probe_scale": 0.5,
-        "warmup_scale": 0.0,
-        "bisection_steps": 1,
-    }
+    kwargs = {"total_periods": 400, "min_block": 4, "phase1_scale": 0.6, "tolerance_scale": 0.5}
     steps, copies = 120, 3
     venv = MechanismVecEnv(
         "pollution_v0", "two_phase", copies, seed=SEED, mechanism_kwargs=kwargs, n_agents=2, max_cycles=10
     )
-    envs = [
-        mechanism_env(pollution_v0.parallel_env(n_agents=2, max_cycles=10), "two_phase", **kwargs)
-        for _ in range(copies)
+    envs = [  # copy b of a batched mechanism draws its random arms as a single one seeded b
+        mechanism_env(pollution_v0.parallel_env(n_agents=2, max_cycles=10), "two_phase", **kwargs, seed=b)
+        for b in range(copies)
     ]
     venv.reset()
     for b, env in enumerate(envs):

@@ -49,8 +49,20 @@ The externality
     fisher adds effort as long as ``price * catchability * x > effort_cost``,
     so open access drives the stock down to where the rent is gone (Gordon's
     dissipation): ``x_OA = effort_cost / (price * catchability)``. A sole
-    owner (``N = 1``) bears the whole future cost and manages the stock
-    efficiently: with one fisher laissez-faire *is* the social optimum.
+    owner (``N = 1``) bears the whole future cost, so a *forward-looking* one
+    (``agent_discount = 1``, the episode's horizon) manages the stock
+    efficiently: its laissez-faire is the social optimum (98.96 over 100
+    periods). A *myopic* sole owner (``agent_discount = 0``, the default of
+    the analysis) ignores the future as open access does and fishes the stock
+    down: 35.88.
+Equilibrium selection
+    With several fishers the period's game can have several pure equilibria
+    (who fishes when the stock is near ``x_OA``). ``analysis.laissez_faire``
+    starts best-response iteration from every fisher ``idle`` (action 0), which
+    here reaches the *best* of them: ``W_LF = 27.38`` at the defaults; starting
+    from ``low`` or ``high`` reaches worse ones, down to 11.66
+    (``analysis.laissez_faire_range``: ``(11.66, 27.38)``). The price of
+    anarchy reported (3.845) is against the best; against the worst it is 9.03.
 Why the defaults are inefficient (N = 3)
     ``K = 20``, ``growth_rate = 0.3``, ``catchability = 0.1``, ``price = 1``,
     ``effort_cost = 0.5``. A unit of effort earns ``0.1 * x - 0.5`` now:

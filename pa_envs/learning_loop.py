@@ -1,0 +1,314 @@
+"""Learning agents under a principal, many copies in one array pass: the loop of the experiments.
+
+:func:`play` runs ``B`` copies of one env configuration for ``E`` episodes. Each
+copy has its own seed: its env noise (the same counter-based stream a
+PettingZoo env reset with that seed draws) and its agents' draws (a stream of
+their own) depend on nothing else in the batch, so a copy plays the same alone
+or beside others. The principal is any :class:`~pa_envs.mechanisms.Mechanism`
+over the batch (:class:`~pa_envs.mechanisms.Stacked` puts several principals,
+or one principal at several settings, side by side). The agents are the
+tabular learners of :mod:`pa_envs.learners`, one per agent of every copy, each
+conditioning on what that agent observes (its observation's state features,
+as an index) and, for :class:`~pa_envs.learners.QLearner`, on the contract row
+it is shown (:class:`Situations`).
+
+Two agent set-ups are named (:data:`AGENTS`):
+
+- ``"theory"``: :class:`~pa_envs.learners.ContractQLearner` with exploration
+  ``epsilon = 0.3 (1 + e)**(-1/3)`` in episode ``e`` and no floor: agents whose own
+  regret grows sublinearly and that explore every action, the conditions of
+  the two-phase mechanism's guarantee;
+- ``"situations"``: :class:`~pa_envs.learners.QLearner` on (state, contract
+  row) situations with the power schedule: agents that learn each new
+  contract as a new situation, from scratch, with optimistic initial values;
+- ``"floor"``: the suite's earlier learners, the same situation learners with
+  ``epsilon = max(0.01, 0.95**e)``: they keep exploring 1% of periods
+  forever, so their own regret and every principal's welfare regret grow
+  linearly: the documented case where the theory's conditions fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from pa_envs.core import rng
+from pa_envs.core.game import Game, resolve_period
+from pa_envs.core.tabular import TabularModel
+from pa_envs.learners import LEARNERS, ContractQLearner, Learner, counterfactual_rewards
+from pa_envs.mechanisms import Mechanism, MechanismInput, PeriodFeedback
+
+AGENTS: dict[str, dict[str, Any]] = {
+    "theory": {
+        "learner": "contract_q_learning",
+        "alpha": 0.05,
+        "schedule": "power",
+        "power": 1 / 3,
+        "epsilon0": 0.3,
+        "min_epsilon": 0.0,
+    },
+    "floor": {
+        "learner": "q_learning",
+        "alpha": 0.3,
+        "schedule": "exponential",
+        "decay": 0.95,
+        "epsilon0": 1.0,
+        "min_epsilon": 0.01,
+        "initial_q": 15.0,
+        "rows": 256,
+    },
+    "situations": {
+        "learner": "q_learning",
+        "alpha": 0.3,
+        "schedule": "power",
+        "power": 1 / 3,
+        "epsilon0": 1.0,
+        "min_epsilon": 0.0,
+        "initial_q": 15.0,
+        "rows": 256,
+    },
+}
+"""Named agent set-ups: the learner (a name of :data:`pa_envs.learners.LEARNERS`) and its settings."""
+
+# A second stream per seed for the agents: never the env's.
+_AGENT_STREAM = 1 << 64
+
+
+class ObservationIndex:
+    """Index of integer feature vectors on their grid ``0 .. high`` (``(..., F)`` -> ``(...)``)."""
+
+    def __init__(self, high: np.ndarray) -> None:
+        self.high = np.asarray(high, dtype=np.int64).reshape(-1)
+        sizes = self.high + 1
+        self.size = int(np.prod(sizes))
+        self.radix = np.concatenate([np.cumprod(sizes[::-1])[::-1][1:], [1]]).astype(np.int64)
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(features, dtype=np.int64) @ self.radix
+
+    def features(self, index: np.ndarray) -> np.ndarray:
+        """``(..., F)`` feature vectors of indices (the inverse of calling it)."""
+        index = np.asarray(index, dtype=np.int64)[..., None]
+        return (index // self.radix) % (self.high + 1)
+
+
+class Situations:
+    """What a :class:`~pa_envs.learners.QLearner` agent conditions on: its state and its contract row.
+
+    Each distinct (rounded) contract row gets an id, per copy, the first time it is
+    shown to an agent of that copy; an agent's situation is ``state * rows + row id``,
+    so a new contract is a new situation, which an optimistic learner explores.
+
+    Parameters
+    ----------
+    n_states : int
+        States the agents tell apart.
+    batch : int
+        Copies; each keeps its own ids.
+    rows : int
+        Most distinct rows a copy may show; a ``RuntimeError`` names the limit beyond.
+    """
+
+    def __init__(self, n_states: int, batch: int = 1, rows: int = 64) -> None:
+        self.n_states, self.batch, self.rows = n_states, batch, rows
+        self._global: dict[bytes, int] = {}
+        self._local = np.full((batch, 16), -1, dtype=np.int64)
+        self._used = np.zeros(batch, dtype=np.int64)
+        self._last: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def size(self) -> int:
+        return self.n_states * self.rows
+
+    def row_ids(self, contract: np.ndarray) -> np.ndarray:
+        """``(B, N)`` per-copy ids of the contract rows ``(B, N, S)``."""
+        last = self._last
+        if last is not None and last[0].shape == contract.shape and np.array_equal(last[0], contract):
+            return last[1]
+        batch, n_agents, n_signals = contract.shape
+        rounded = np.round(contract, 3).reshape(-1, n_signals) + 0.0  # + 0.0: no negative zeros
+        unique, inverse = np.unique(rounded, axis=0, return_inverse=True)
+        known = np.array([self._global.setdefault(row.tobytes(), len(self._global)) for row in unique])
+        global_ids = known[inverse.reshape(-1)].reshape(batch, n_agents)
+        if global_ids.max() >= self._local.shape[1]:
+            grown = np.full((batch, 2 * (int(global_ids.max()) + 1)), -1, dtype=np.int64)
+            grown[:, : self._local.shape[1]] = self._local
+            self._local = grown
+        copies = np.broadcast_to(np.arange(batch)[:, None], global_ids.shape)
+        ids = self._local[copies, global_ids]
+        if np.any(ids < 0):
+            pairs = np.unique(np.stack([copies[ids < 0], global_ids[ids < 0]], axis=1), axis=0)
+            for copy, row in pairs:  # rare: a copy shows a row for the first time
+                self._local[copy, row] = self._used[copy]
+                self._used[copy] += 1
+            if self._used.max() > self.rows:
+                raise RuntimeError(
+                    f"a copy showed more than {self.rows} distinct contract rows; raise Situations(rows=...)"
+                )
+            ids = self._local[copies, global_ids]
+        self._last = (contract.copy(), ids)
+        return ids
+
+    def __call__(self, states: np.ndarray, contract: np.ndarray) -> np.ndarray:
+        """``(B, N)`` situations of state indices ``(B,)`` or ``(B, N)`` under contracts ``(B, N, S)``."""
+        states = np.asarray(states)
+        if states.ndim == 1:
+            states = states[:, None]
+        return states * self.rows + self.row_ids(contract)
+
+
+@dataclasses.dataclass(frozen=True)
+class PlayResult:
+    """What :func:`play` measured, per copy.
+
+    Attributes
+    ----------
+    welfare, transfers : ndarray, shape (B, E)
+        Social welfare and transfers paid in each episode.
+    agent_regret : ndarray, shape (B, N)
+        Each agent's empirical external regret over the run (see
+        :attr:`pa_envs.learners.Learner.regret`), from exact counterfactual rewards.
+    agent_regret_at : ndarray, shape (C, B, N)
+        The same after each of the ``checkpoints`` episode counts given to :func:`play`.
+    periods : int
+        Periods each copy played.
+    seconds : float
+        Wall time of the run.
+    """
+
+    welfare: np.ndarray
+    transfers: np.ndarray
+    agent_regret: np.ndarray
+    agent_regret_at: np.ndarray
+    periods: int
+    seconds: float
+
+
+def make_agents(
+    game: Game, seeds: Sequence[int], agents: str | Mapping[str, Any] = "theory"
+) -> tuple[Learner, Callable[[np.ndarray, np.ndarray], np.ndarray], ObservationIndex]:
+    """The learners of every agent of every copy, and what each agent conditions on.
+
+    Returns ``(learners, situation, observations)``: ``situation(states, contracts)``
+    gives the ``(B, N)`` indices the learners take from ``(B, N)`` observation indices.
+    """
+    settings = dict(AGENTS[agents] if isinstance(agents, str) else agents)
+    kind = settings.pop("learner", "contract_q_learning")
+    if kind not in LEARNERS:
+        raise ValueError(f"no learner named {kind!r}; known: {sorted(LEARNERS)}")
+    observations = ObservationIndex(game.agent_features_high())
+    batch = len(seeds)
+    learner_seeds = [_AGENT_STREAM + int(s) for s in seeds]
+    if LEARNERS[kind] is ContractQLearner:
+        learners = ContractQLearner(
+            observations.size, game.n_actions, game.n_agents, batch, learner_seeds,
+            n_signals=game.n_signals, **settings,
+        )  # fmt: skip
+
+        def situation(states: np.ndarray, contracts: np.ndarray) -> np.ndarray:
+            return states
+
+        return learners, situation, observations
+    situations = Situations(observations.size, batch, rows=settings.pop("rows", 64))
+    learners = LEARNERS[kind](
+        situations.size, game.n_actions, game.n_agents, batch, learner_seeds, **settings
+    )
+    return learners, situations, observations
+
+
+def play(
+    game: Game,
+    model: TabularModel,
+    mechanism: Mechanism,
+    seeds: Sequence[int],
+    episodes: int,
+    agents: str | Mapping[str, Any] = "theory",
+    progress: Callable[[int], None] | None = None,
+    checkpoints: Sequence[int] = (),
+) -> PlayResult:
+    """Play ``episodes`` episodes of ``len(seeds)`` copies: learning agents under ``mechanism``.
+
+    Parameters
+    ----------
+    game, model
+        The env's economics and its exact model (the model serves only the agents'
+        regret accounting: exact expected counterfactual rewards).
+    mechanism
+        The principal of every copy (bound here).
+    seeds
+        One seed per copy.
+    episodes
+        Episodes every copy plays.
+    agents
+        A name of :data:`AGENTS` or a mapping like its entries.
+    progress
+        Called with the number of episodes just finished (1) after each episode.
+    checkpoints
+        Episode counts after which to keep a copy of the agents' regret.
+    """
+    # Every matrix of the loop is small: BLAS threads would only fight over the cores
+    # (a principal's planning ran 4x slower with them on a busy 2-core machine).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _play(game, model, mechanism, seeds, episodes, agents, progress, checkpoints)
+
+
+def _play(game, model, mechanism, seeds, episodes, agents, progress, checkpoints) -> PlayResult:
+    start = time.perf_counter()
+    batch = len(seeds)
+    mechanism.bind(game)
+    learners, situation, observations = make_agents(game, seeds, agents)
+    contract_aware = isinstance(learners, ContractQLearner)
+    keys = np.array([rng.key_from_seed(int(s)) for s in seeds], dtype=np.uint64)
+    welfare = np.zeros((batch, episodes))
+    transfers = np.zeros((batch, episodes))
+    horizon = game.params.max_cycles
+    every = np.arange(batch)
+    marks = sorted({int(c) for c in checkpoints if 0 < c <= episodes})
+    kept: dict[int, np.ndarray] = {}
+    for episode in range(episodes):
+        mechanism.start_episodes(batch)
+        # The same random stream as a pa_envs env reset with this seed (period 0 is the reset).
+        state = game.initial_state(
+            rng.batch_uniforms(keys, np.full(batch, episode << 32, np.uint64), game.noise_size)
+        )
+        seen = observations(game.agent_features(state))
+        for period in range(horizon):
+            periods = np.full(batch, period)
+            observation = game.principal_features(state).astype(np.float32)
+            contract = np.asarray(mechanism.contract(MechanismInput(state, observation, periods)))
+            mine = situation(seen, contract)
+            actions = learners.act_unchecked(mine, contract) if contract_aware else learners.act(mine)
+            counts = np.full(batch, (episode << 32) | (period + 1), dtype=np.uint64)
+            outcome = resolve_period(
+                game, state, actions, contract, rng.batch_uniforms(keys, counts, game.noise_size)
+            )
+            next_state = outcome.dynamics.next_state
+            done = np.full(batch, period == horizon - 1)
+            counterfactual = counterfactual_rewards(model, model.state_index(state), actions, contract)
+            following = observations(game.agent_features(next_state))
+            # The next contract is not posted yet: a situation learner bootstraps on this one's row.
+            learners.learn(
+                mine, actions, outcome.agent_rewards, situation(following, contract), done, counterfactual,
+                transfers=outcome.transfers, signals=outcome.dynamics.signals, check=False,
+            )  # fmt: skip
+            mechanism.update(PeriodFeedback.of(state, periods, contract, outcome, next_state, done))
+            welfare[every, episode] += outcome.social_welfare
+            transfers[every, episode] += outcome.transfers.sum(axis=1)
+            state, seen = next_state, following
+        learners.end_episode()
+        if episode + 1 in marks:
+            kept[episode + 1] = learners.regret
+        if progress is not None:
+            progress(1)
+    at = np.stack([kept[c] for c in marks]) if marks else np.zeros((0, batch, game.n_agents))
+    return PlayResult(
+        welfare, transfers, learners.regret, at, episodes * horizon, time.perf_counter() - start
+    )
+
+
+__all__ = ["AGENTS", "ObservationIndex", "PlayResult", "Situations", "make_agents", "play"]
