@@ -47,7 +47,6 @@ import argparse
 import concurrent.futures
 import csv
 import dataclasses
-import difflib
 import importlib
 import io
 import json
@@ -63,6 +62,7 @@ import numpy as np
 
 from baselines.common import json_dict
 from pa_envs import ENVS, analysis, get_env_module, presets
+from pa_envs.core.names import did_you_mean
 from pa_envs.learners import counterfactual_rewards
 from pa_envs.mechanisms import MECHANISMS, Mechanism, make_mechanism
 from pa_envs.regret import mean_interval
@@ -174,9 +174,10 @@ def grid(
 
 
 def _closest(name: str, known: Iterable[str], what: str) -> ValueError:
-    close = difflib.get_close_matches(name, list(known), n=3)
-    hint = f"; did you mean {close}?" if close else ""
-    return ValueError(f"unknown {what} {name!r}{hint} Known: {sorted(known)} or 'module:Class'")
+    known = list(known)
+    return ValueError(
+        f"unknown {what} {name!r}{did_you_mean(name, known)} Known: {sorted(known)} or 'module:Class'"
+    )
 
 
 def check_agents(name: str) -> None:

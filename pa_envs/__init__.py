@@ -46,11 +46,11 @@ def get_env_module(name: str) -> ModuleType:
     try:
         return ENVS[name]
     except KeyError:
-        import difflib
+        from pa_envs.core.names import did_you_mean
 
-        close = difflib.get_close_matches(name, ENVS, n=3)
-        hint = f"; did you mean {close}?" if close else ""
-        raise KeyError(f"no env named {name!r}{hint} Registered: {sorted(ENVS)}") from None
+        raise KeyError(
+            f"no env named {name!r}{did_you_mean(name, ENVS)} Registered: {sorted(ENVS)}"
+        ) from None
 
 
 from pa_envs.views import register_views  # noqa: E402  (needs ENVS and get_env_module above)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from pa_envs import analysis
+from pa_envs.core.names import did_you_mean
 from pa_envs.core.parallel import PrincipalAgentParallelEnv
 from pa_envs.learners import LEARNERS, Learner, counterfactual_rewards
 
@@ -238,13 +239,9 @@ def make_behaviour(spec: Any) -> Behaviour:
         if spec in LEARNER_NAMES:
             return LearnerBehaviour(LEARNER_NAMES[spec])
         if spec not in BEHAVIOURS:
-            import difflib
-
             names = ["best_response", *LEARNER_NAMES]
-            close = difflib.get_close_matches(spec, names, n=3)
-            hint = f"; did you mean {close}?" if close else ""
             raise ValueError(
-                f"no behaviour named {spec!r}{hint} Give one of {names}, "
+                f"no behaviour named {spec!r}{did_you_mean(spec, names)} Give one of {names}, "
                 "an int (a fixed action), a callable or a Behaviour"
             )
         return BEHAVIOURS[spec]()

@@ -31,6 +31,7 @@ from pettingzoo.utils.conversions import parallel_to_aec
 from pa_envs import analysis
 from pa_envs.core.episode import PRINCIPAL
 from pa_envs.core.game import Game, PeriodOutcome
+from pa_envs.core.names import did_you_mean
 from pa_envs.core.parallel import PrincipalAgentParallelEnv
 from pa_envs.core.tabular import TabularModel
 
@@ -497,12 +498,8 @@ def make_mechanism(name: str, env: Any = None, /, **kwargs: Any) -> Mechanism:
     if name == "flat_tax":
         return FlatSchedule.tax(env, **kwargs)
     if name not in MECHANISMS:
-        import difflib
-
         names = [*MECHANISMS, "best_flat_tax", "flat_tax", "two_phase"]
-        close = difflib.get_close_matches(name, names, n=3)
-        hint = f"; did you mean {close}?" if close else ""
-        raise ValueError(f"no mechanism named {name!r}{hint} Known: {sorted(names)}")
+        raise ValueError(f"no mechanism named {name!r}{did_you_mean(name, names)} Known: {sorted(names)}")
     return MECHANISMS[name](**kwargs)
 
 

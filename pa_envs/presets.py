@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pa_envs import ENVS, get_env_module
+from pa_envs.core.names import did_you_mean
 
 FLAT_SHARE_LIMIT = 0.85
 """A hard preset's best flat incentive closes at most this share of the gap ``W* - W_LF``."""
@@ -151,10 +152,7 @@ def get_preset(name: str) -> Preset:
     try:
         return PRESETS[name]
     except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(name, PRESETS, n=3)
-        hint = f"; did you mean {close}?" if close else ""
+        hint = did_you_mean(name, PRESETS)
         raise KeyError(f"no preset named {name!r}{hint} Registered: {sorted(PRESETS)}") from None
 
 

@@ -1,0 +1,12 @@
+"""What an error about an unknown name adds: the closest known names."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``"; did you mean ['a', 'b']?"`` for the known names closest to ``name``, else ``""``."""
+    close = difflib.get_close_matches(str(name), list(known), n=3)
+    return f"; did you mean {close}?" if close else ""
