@@ -382,7 +382,7 @@ def plot(found: dict[str, Any], table: dict[str, Any], out: Path) -> list[Path]:
     )
     ax.set_xscale("log")
     ax.set_xlabel("episode")
-    ax.set_ylabel(f"welfare per episode (mean over seeds, {window}-episode average)")
+    ax.set_ylabel(f"welfare per episode\n(seed mean, {window}-episode average)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     paths.append(out / "welfare.png")

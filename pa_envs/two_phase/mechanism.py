@@ -50,7 +50,7 @@ class TwoPhaseMechanism(Mechanism):
         Fewest periods in a price search's block: what the learners need to answer
         a new contract (default: one episode, ``max_cycles``).
     threshold : float
-        Share of the saturated response that counts as working (see
+        Share of the largest bonus's effect that counts as working (see
         :mod:`pa_envs.two_phase.pricing`).
     min_label_periods : int
         Periods a label (joint signal, or joint option) must have been seen before
@@ -468,7 +468,11 @@ class TwoPhaseMechanism(Mechanism):
                         "an agent's price depends on the state or on the others: phase 2 raised prices "
                         "where agents did not comply",
                     ),
-                    (bool(blocked), "some signals cannot be induced within max_transfer"),
+                    (
+                        bool(blocked),
+                        "no bonus within max_transfer moved some signals (the agent cannot be made to "
+                        "send them, or already sends them as often as it can): they are never targeted",
+                    ),
                 )
                 if flag
             ],
