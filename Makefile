@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m baselines.experiment --horizons 100,200,400,800,1600
+	$(BIN)/python -m baselines.experiment --horizons 100,200,400,800
 
 rollout: $(STAMP)
 	$(BIN)/python -m baselines.demo

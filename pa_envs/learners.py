@@ -427,7 +427,7 @@ class ContractQLearner(QLearner):
             raise ValueError(f"n_signals must be a positive int, got {n_signals!r}")
         self.n_signals = int(n_signals)
         self.signal_counts = np.zeros((batch, n_agents, n_states, n_actions, self.n_signals))
-        # Sums of the utilities seen, for the utility's prior over all states (refreshed every episode).
+        # Sums of the utilities seen, for the utility's prior over all states (refreshed as episodes end).
         self.utility_sums = np.zeros((batch, n_agents, n_states, n_actions, 2))
         self._pooled: tuple | None = None
         self._utility_prior: tuple[np.ndarray, np.ndarray] | None = None
@@ -486,8 +486,10 @@ class ContractQLearner(QLearner):
 
     def end_episode(self) -> None:
         super().end_episode()
-        self._refresh_pooled()
-        self._refresh_utility()
+        # The priors move slowly once there are data: every episode at first, then every tenth.
+        if self.episodes < 20 or self.episodes % 10 == 0:
+            self._refresh_pooled()
+            self._refresh_utility()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)

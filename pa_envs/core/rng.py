@@ -10,6 +10,8 @@ The hash is the SplitMix64 finalizer; the scalar (pure Python) and the array
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 _MASK = (1 << 64) - 1
@@ -78,14 +80,30 @@ def batch_uniforms(keys: np.ndarray, counts: np.ndarray, n: int) -> np.ndarray:
     """Return ``(B, n)`` uniforms for B copies; row b equals ``uniforms(keys[b], counts[b], n)``."""
     keys = np.asarray(keys, dtype=np.uint64)
     counts = np.asarray(counts, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        base = _mix_array(keys + _mix_array(counts))
-        steps = (np.arange(1, n + 1, dtype=np.uint64) * np.uint64(_GOLDEN))[None, :]
-        bits = _mix_array(base[:, None] + steps)
-    return (bits >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+    # uint64 arrays wrap modulo 2**64 without a warning: the arithmetic the scalar version does.
+    base = _mix_array(keys + _mix_array(counts))
+    bits = _mix_array(base[:, None] + _steps(n))
+    return (bits >> _SHIFT_TO_53).astype(np.float64) * _TO_UNIT
+
+
+@functools.lru_cache(maxsize=32)
+def _steps(n: int) -> np.ndarray:
+    """``(1, n)``: the golden-ratio increments of the ``n`` draws of a counter."""
+    steps = (np.arange(1, n + 1, dtype=np.uint64) * np.uint64(_GOLDEN))[None, :]
+    steps.flags.writeable = False
+    return steps
+
+
+_SHIFTS = (np.uint64(30), np.uint64(27), np.uint64(31))
+_SHIFT_TO_53 = np.uint64(11)
+_MULTIPLIERS = (np.uint64(_MIX_1), np.uint64(_MIX_2))
 
 
 def _mix_array(z: np.ndarray) -> np.ndarray:
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX_1)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX_2)
-    return z ^ (z >> np.uint64(31))
+    """The SplitMix64 finalizer on a uint64 array (a new array; in place after the first step)."""
+    z = z ^ (z >> _SHIFTS[0])
+    z *= _MULTIPLIERS[0]
+    z ^= z >> _SHIFTS[1]
+    z *= _MULTIPLIERS[1]
+    z ^= z >> _SHIFTS[2]
+    return z

@@ -33,7 +33,7 @@ shrinks with ``T``. Where signals are actions it watches compliance per state
 and raises its price there halfway to ``max_transfer`` where an agent does
 not comply (its price depends on the state or on the others: the theory's assumption fails there, and the
 mechanism says so in :meth:`TwoPhaseMechanism.assumptions`). It plans again
-with everything it has seen whenever its data have grown by a quarter.
+with everything it has seen whenever its data have grown by 40%.
 
 Where the theory's assumptions hold (signals are actions, prices independent
 of the state and of the others, every target implementable) phase 2's regret

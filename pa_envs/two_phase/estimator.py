@@ -116,12 +116,12 @@ class EmpiricalModel:
         totals = counts.sum(axis=2)  # (S, J')
         coordinates = self.coordinates.astype(np.float64)
         # Mean displacement per pair, and its fit.
-        moved = np.einsum("sjt,tf->sjf", counts, coordinates) / np.maximum(totals, 1.0)[:, :, None]
+        moved = (counts @ coordinates) / np.maximum(totals, 1.0)[:, :, None]  # matmul: BLAS, not einsum loops
         displacement = np.where(totals[:, :, None] > 0, moved - coordinates[:, None, :], 0.0)
         drift = self._linear_fit(totals, displacement, labels)  # (S, J', F)
         law = self._borrowed(counts, drift)
         # How far the pairs' own mean moves stray from the fitted drift beyond their noise.
-        squares = np.einsum("sjt,tf->sjf", counts, coordinates**2) / np.maximum(totals, 1.0)[:, :, None]
+        squares = (counts @ coordinates**2) / np.maximum(totals, 1.0)[:, :, None]
         within = (squares - moved**2).sum(axis=2) * totals
         stray = np.linalg.norm(displacement - drift, axis=2)
         weight = shrinkage(totals, stray, np.zeros_like(stray), within)
@@ -158,7 +158,10 @@ class EmpiricalModel:
         mixed = histogram + self.others_weight * (histogram.sum(axis=0, keepdims=True) - histogram)
         bandwidth = np.maximum(1.0, self.bandwidth_share * (high + 1))
         kernel = np.exp(-(np.abs(coordinates[:, None, :] - coordinates[None, :, :]) / bandwidth).sum(axis=2))
-        smoothed = np.einsum("os,jsb->ojb", kernel, mixed)  # (S, J', bins)
+        n_bins_used = mixed.shape[2]
+        smoothed = (kernel @ mixed.transpose(1, 0, 2).reshape(n_states, -1)).reshape(
+            n_states, n_labels, n_bins_used
+        )
         smoothed /= np.maximum(smoothed.sum(axis=2, keepdims=True), 1e-300)
         point = np.clip(coordinates[:, None, None, :] + drift[:, :, None, :] + centers[None, None], 0, high)
         lower = np.floor(point)

@@ -26,7 +26,8 @@ WARMUP, PRICING, EXPLORE, STEER = 0, 1, 2, 3
 STAGES = ("warm-up", "pricing", "exploring", "steering")
 # Entries of one copy's transition counts (observed states x labels x observed states) at most.
 MAX_MODEL_ENTRIES = 20_000_000
-REPLAN_GROWTH = 0.25  # phase 2 plans again once the periods seen have grown by this share
+REPLAN_GROWTH = 0.4  # phase 2 plans again once the periods seen have grown by this share
+REPLAN_SOON = 0.05  # ... or by this share, after a target turned out not to be implementable
 COMPLIANCE = 0.5  # share of asked periods an agent must obey in phase 2 before its price is raised
 
 
@@ -234,7 +235,6 @@ class TwoPhaseMechanism(Mechanism):
         self.obeyed = np.zeros((b, n, s, k))
         self.policy = np.zeros((b, self.horizon, s), dtype=np.int64)
         self.next_plan = np.zeros(b, dtype=np.int64)
-        self.replan = np.zeros(b, dtype=bool)
         self.plans = np.zeros(b, dtype=np.int64)
         self.phase2_from = np.full(b, -1, dtype=np.int64)
         self.choices = np.zeros((b, n), dtype=np.int64)  # what was posted: the period's choices
@@ -328,7 +328,7 @@ class TwoPhaseMechanism(Mechanism):
         done = np.asarray(feedback.done)[copies]
         ready = copies[done & (((stage == EXPLORE) & (self.explore_left[copies] <= 0)) | (stage == STEER))]
         for b in ready:
-            if self.stage[b] == EXPLORE or self.replan[b] or self.played[b] >= self.next_plan[b]:
+            if self.stage[b] == EXPLORE or self.played[b] >= self.next_plan[b]:
                 self._plan(int(b))
 
     def _warm_up(self, rows: np.ndarray) -> None:
@@ -387,7 +387,12 @@ class TwoPhaseMechanism(Mechanism):
         raised = np.where(price >= near, np.where(price >= self.bound, np.inf, self.bound), halfway)
         self.price[where] = np.where(failing, raised, price)
         self.failures[where] = failures + failing
-        self.replan[rows] |= (failing & ~np.isfinite(raised)).any(axis=1)
+        # A target no price reaches: plan again soon (after a twentieth more data), not at once.
+        lost = rows[(failing & ~np.isfinite(raised)).any(axis=1)]
+        soon = self.played[lost] + np.maximum(
+            self.horizon, (self.played[lost] * REPLAN_SOON).astype(np.int64)
+        )
+        self.next_plan[lost] = np.minimum(self.next_plan[lost], soon)
         self.asked[where] = np.where(judged, 0.0, self.asked[where])
         self.obeyed[where] = np.where(judged, 0.0, self.obeyed[where])
 
@@ -413,9 +418,8 @@ class TwoPhaseMechanism(Mechanism):
         if self.stage[b] != STEER:
             self.stage[b] = STEER
             self.phase2_from[b] = self.played[b]
-        # Plan again once the data have grown by a quarter (at least an episode's worth later).
+        # Plan again once the data have grown by 40% (at least an episode's worth later).
         self.next_plan[b] = self.played[b] + max(self.horizon, int(REPLAN_GROWTH * self.played[b]))
-        self.replan[b] = False
         self.plans[b] += 1
 
     # -- reporting ------------------------------------------------------------------------
@@ -491,7 +495,7 @@ class TwoPhaseMechanism(Mechanism):
     # -- saving ---------------------------------------------------------------------------
     _ARRAYS = (
         "stage", "played", "position", "signal", "hits", "offered", "explore_left",
-        "price", "failures", "asked", "obeyed", "policy", "next_plan", "replan", "plans", "phase2_from",
+        "price", "failures", "asked", "obeyed", "policy", "next_plan", "plans", "phase2_from",
         "choices", "posted",
     )  # fmt: skip
 

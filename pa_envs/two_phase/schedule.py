@@ -13,7 +13,7 @@ With ``E = T / H`` episodes of ``H`` periods, the theory's schedule is:
   ``E**(-1/3)``: ``tolerance_scale * max_transfer * E**(-1/3)`` and
   ``margin_scale * max_transfer * E**(-1/3)``;
 - phase 2 (steering) plans again, with everything seen so far, whenever the
-  periods seen have grown by a quarter: ``O(log T)`` plans.
+  periods seen have grown by 40%: ``O(log T)`` plans.
 
 So phase 1 costs ``O(T**(2/3))`` of regret, and phase 2's per-episode regret
 goes to 0 as its estimates sharpen. Every figure is per copy: copies of one
