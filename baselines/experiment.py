@@ -21,7 +21,7 @@ go to ``--out``.
 Examples::
 
     python -m baselines.experiment                                # the full curve (T up to 3200)
-    python -m baselines.experiment --horizons 100,200,400,800,1600  # what make demo runs
+    python -m baselines.experiment --horizons 100,200,400,800       # what make demo runs
     python -m baselines.experiment --env commons_v0 --agents floor --horizons 100,400,1600
 """
 

@@ -43,6 +43,12 @@ def exact_columns(env_name: str, n_agents: int | None) -> dict[str, str]:
         "gap (share of abs W*)": f"{gap:.2f} ({gap / abs(w_star):.1%})",
         "best flat incentive": f"{found.incentive_amount:+.2f} on `{found.incentive_signal}`",
         "its share of gap": f"{share:.3f}" if share is not None else "n/a",
+        # The oracle's equilibrium under its transfers, as a share of the gap (1 if it implements W*).
+        "oracle's share": (
+            f"{(refs.pigouvian_outcome.social_welfare - refs.laissez_faire.social_welfare) / gap:.3f}"
+            if gap > 1e-9
+            else "n/a"
+        ),
     }
 
 
@@ -99,9 +105,9 @@ def main(argv: list[str] | None = None) -> None:
         for name in sorted(presets.PRESETS):
             row = exact_columns(name, None)
             cells = (row["W*"], row["W_LF [range]"], row["gap (share of abs W*)"], row["best flat incentive"])
-            print(
-                f"| `{name}` | " + " | ".join(cells) + f" | {row['its share of gap']} | 1.000 |", flush=True
-            )
+            oracle = row["oracle's share"]
+            shares = f" | {row['its share of gap']} | {oracle} |"
+            print(f"| `{name}` | " + " | ".join(cells) + shares, flush=True)
     seconds = time.perf_counter() - start
     print(f"\n({seconds:.0f} s; PPO: {args.timesteps} agent-steps per run, seed {args.seed})")
 

@@ -22,7 +22,7 @@ import numpy as np
 from pa_envs import analysis
 from pa_envs.core.names import did_you_mean
 from pa_envs.core.parallel import PrincipalAgentParallelEnv
-from pa_envs.learners import LEARNERS, Learner, counterfactual_rewards
+from pa_envs.learners import LEARNERS, ContractQLearner, Learner, counterfactual_rewards
 
 
 class Behaviour:
@@ -149,6 +149,11 @@ class LearnerBehaviour(Behaviour):
     ) -> None:
         if isinstance(learner, str) and learner not in LEARNERS:
             raise ValueError(f"no learner named {learner!r}; known: {sorted(LEARNERS)}")
+        if learner == "contract_q_learning" or isinstance(learner, ContractQLearner):
+            raise ValueError(
+                "contract_q_learning reads each agent's contract, transfer and signal, which a view's "
+                "behaviour does not pass it; use it through pa_envs.learning_loop.play or the harness"
+            )
         if not isinstance(learner, (str, Learner)):
             raise TypeError(f"learner must be a name or a Learner, got {learner!r}")
         if isinstance(learner, Learner) and kwargs:
@@ -215,7 +220,10 @@ BEHAVIOURS: dict[str, type[Behaviour]] = {
     "fixed": FixedPolicy,
     "callable": CallablePolicy,
 }
-LEARNER_NAMES = {"tabular_q": "q_learning", **{name: name for name in LEARNERS}}
+LEARNER_NAMES = {
+    "tabular_q": "q_learning",
+    **{name: name for name in LEARNERS if name != "contract_q_learning"},
+}
 
 
 def make_behaviour(spec: Any) -> Behaviour:

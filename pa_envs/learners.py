@@ -38,6 +38,7 @@ import numpy as np
 from pa_envs.analysis import unilateral_rewards
 from pa_envs.core import rng as counter_rng
 from pa_envs.core.game import check_real, check_unit
+from pa_envs.core.numerics import prior_weight
 from pa_envs.core.tabular import TabularModel
 
 SCHEDULES = ("exponential", "power")
@@ -267,6 +268,7 @@ class Learner:
             "episodes": self.episodes,
             "rng": self.rng.bit_generator.state,
             "draws": self._draws,
+            "keys": None if self._keys is None else self._keys.copy(),
             **self._tables(),
         }
 
@@ -277,6 +279,14 @@ class Learner:
                 f"this state is of a {state.get('learner')!r} learner sized {state.get('sizes')} "
                 f"(batch, agents, states, actions); this learner is {self.name!r} sized {sizes}"
             )
+        tables = {"would_have": self._would_have, "earned": self._earned, **self._tables()}
+        for name, current in tables.items():
+            if name not in state:
+                raise ValueError(f"this state lacks {name!r}")
+            if current is not None and np.shape(state[name]) != np.shape(current):
+                raise ValueError(
+                    f"saved {name} has shape {np.shape(state[name])}, expected {np.shape(current)}"
+                )
         for name, value in state["settings"].items():
             setattr(self, name, value)
         self._would_have = np.array(state["would_have"])
@@ -284,8 +294,11 @@ class Learner:
         self.episodes = int(state["episodes"])
         self.rng.bit_generator.state = state["rng"]
         self._draws = int(state.get("draws", 0))
+        keys = state.get("keys")
+        self._keys = None if keys is None else np.array(keys, dtype=np.uint64)
         for name in self._tables():
-            setattr(self, name, np.array(state[name]))
+            if hasattr(self, name):  # the learner's tables (cached values are the subclass's to restore)
+                setattr(self, name, np.array(state[name]))
 
     def _tables(self) -> dict[str, np.ndarray]:
         return {}
@@ -431,6 +444,7 @@ class ContractQLearner(QLearner):
         self.utility_sums = np.zeros((batch, n_agents, n_states, n_actions, 2))
         self._pooled: tuple | None = None
         self._utility_prior: tuple[np.ndarray, np.ndarray] | None = None
+        self._last_contracts: np.ndarray | None = None
 
     def signal_law(self, states: np.ndarray) -> np.ndarray:
         """``(B, N, L, n_signals)``: the estimated law of each action's signal in ``states``.
@@ -481,7 +495,7 @@ class ContractQLearner(QLearner):
         alone, two_way = spread(law[:, :, None]), spread(additive)
         mean_noise = (noise * tried[..., 0]).sum(axis=2) / np.maximum(tried[..., 0].sum(axis=2), 1.0)
         better = np.minimum(alone, two_way)
-        weight = np.clip(mean_noise / np.maximum(better, 1e-12), 1.0, 1e4)
+        weight = prior_weight(mean_noise, better, low=1.0)
         self._pooled = (law, base, effect, two_way < alone, weight)
 
     def end_episode(self) -> None:
@@ -493,7 +507,13 @@ class ContractQLearner(QLearner):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self._pooled = self._utility_prior = None
+        # The priors as they were at the last refresh: a restored learner plays on identically.
+        pooled = [state[f"pooled_{i}"] for i in range(5)]
+        self._pooled = None if pooled[0] is None else tuple(np.array(value) for value in pooled)
+        utility = [state[f"utility_prior_{i}"] for i in range(2)]
+        self._utility_prior = None if utility[0] is None else tuple(np.array(value) for value in utility)
+        contracts = state["last_contracts"]
+        self._last_contracts = None if contracts is None else np.array(contracts)
 
     def action_values(self, states: np.ndarray, contracts: np.ndarray) -> np.ndarray:
         """``(B, N, L)``: estimated utility plus the expected transfer of each action
@@ -535,7 +555,7 @@ class ContractQLearner(QLearner):
             seen, ((means - prior) ** 2 - noise[:, :, None, None] / np.maximum(visits, 1.0)) * visits, 0.0
         )
         spread = excess.sum(axis=(2, 3)) / np.maximum(visits.sum(axis=(2, 3)), 1.0)
-        self._utility_prior = (prior, np.clip(noise / np.maximum(spread, 1e-12), 0.0, 1e4))
+        self._utility_prior = (prior, prior_weight(noise, spread, low=0.0))
 
     def act(
         self, states: np.ndarray, payoffs: np.ndarray | None = None, contracts: np.ndarray | None = None
@@ -556,11 +576,16 @@ class ContractQLearner(QLearner):
 
     def act_unchecked(self, states: np.ndarray, contracts: np.ndarray) -> np.ndarray:
         """:meth:`act` for ``(B, N)`` state indices and contracts already checked by the caller."""
+        self._last_contracts = contracts
         return self._sample(self._greedy_mix(self.action_values(states, contracts)))
 
     def probabilities(self, states: np.ndarray) -> np.ndarray:
-        # Without a contract: the contract-free values (what importance weighting needs).
-        return self._greedy_mix(self.q[self._rows, self._agents, states])
+        """The probabilities :meth:`act` played with, under the contract it was last given
+        (what importance-weighted regret estimates need); contract-free before any."""
+        contracts = self._last_contracts
+        if contracts is None:
+            contracts = np.zeros((self.batch, self.n_agents, self.n_signals))
+        return self._greedy_mix(self.action_values(states, contracts))
 
     def _record(
         self, states, actions, rewards, next_states, done, estimates, counterfactual, transfers, signals
@@ -582,10 +607,15 @@ class ContractQLearner(QLearner):
         """The utility update needs the transfers: :meth:`_record` does it."""
 
     def _tables(self) -> dict[str, np.ndarray]:
+        pooled = self._pooled if self._pooled is not None else (None,) * 5
+        utility = self._utility_prior if self._utility_prior is not None else (None,) * 2
         return {
             "q": self.q.copy(),
             "signal_counts": self.signal_counts.copy(),
             "utility_sums": self.utility_sums.copy(),
+            **{f"pooled_{i}": None if value is None else np.array(value) for i, value in enumerate(pooled)},
+            **{f"utility_prior_{i}": None if v is None else np.array(v) for i, v in enumerate(utility)},
+            "last_contracts": None if self._last_contracts is None else self._last_contracts.copy(),
         }
 
 

@@ -12,7 +12,7 @@ conditioning on what that agent observes (its observation's state features,
 as an index) and, for :class:`~pa_envs.learners.QLearner`, on the contract row
 it is shown (:class:`Situations`).
 
-Two agent set-ups are named (:data:`AGENTS`):
+Three agent set-ups are named (:data:`AGENTS`):
 
 - ``"theory"``: :class:`~pa_envs.learners.ContractQLearner` with exploration
   ``epsilon = 0.3 (1 + e)**(-1/3)`` in episode ``e`` and no floor: agents whose own
@@ -37,11 +37,13 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from pa_envs.core import rng
-from pa_envs.core.game import Game, resolve_period
+from pa_envs.core.batch import BatchedEpisodes
+from pa_envs.core.game import Game, check_int
+from pa_envs.core.names import did_you_mean
+from pa_envs.core.numerics import place_values
 from pa_envs.core.tabular import TabularModel
 from pa_envs.learners import LEARNERS, ContractQLearner, Learner, counterfactual_rewards
-from pa_envs.mechanisms import Mechanism, MechanismInput, PeriodFeedback
+from pa_envs.mechanisms import Mechanism, PeriodFeedback
 
 AGENTS: dict[str, dict[str, Any]] = {
     "theory": {
@@ -86,7 +88,7 @@ class ObservationIndex:
         self.high = np.asarray(high, dtype=np.int64).reshape(-1)
         sizes = self.high + 1
         self.size = int(np.prod(sizes))
-        self.radix = np.concatenate([np.cumprod(sizes[::-1])[::-1][1:], [1]]).astype(np.int64)
+        self.radix = place_values(sizes)
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         return np.asarray(features, dtype=np.int64) @ self.radix
@@ -197,10 +199,19 @@ def make_agents(
     Returns ``(learners, situation, observations)``: ``situation(states, contracts)``
     gives the ``(B, N)`` indices the learners take from ``(B, N)`` observation indices.
     """
-    settings = dict(AGENTS[agents] if isinstance(agents, str) else agents)
+    if isinstance(agents, str):
+        if agents not in AGENTS:
+            raise ValueError(
+                f"no agent set-up named {agents!r}{did_you_mean(agents, AGENTS)} Known: {sorted(AGENTS)}"
+            )
+        settings = dict(AGENTS[agents])
+    elif isinstance(agents, Mapping):
+        settings = dict(agents)
+    else:
+        raise TypeError(f"agents must be a name of AGENTS or a mapping of settings, got {agents!r}")
     kind = settings.pop("learner", "contract_q_learning")
     if kind not in LEARNERS:
-        raise ValueError(f"no learner named {kind!r}; known: {sorted(LEARNERS)}")
+        raise ValueError(f"no learner named {kind!r}{did_you_mean(kind, LEARNERS)} Known: {sorted(LEARNERS)}")
     observations = ObservationIndex(game.agent_features_high())
     batch = len(seeds)
     learner_seeds = [_AGENT_STREAM + int(s) for s in seeds]
@@ -251,6 +262,13 @@ def play(
     checkpoints
         Episode counts after which to keep a copy of the agents' regret.
     """
+    check_int("episodes", episodes, 1)
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (Sequence, np.ndarray)) or len(seeds) == 0:
+        raise ValueError(f"seeds must be a non-empty sequence of ints (one per copy), got {seeds!r}")
+    for seed in seeds:
+        check_int("seeds", seed, 0)
+    for mark in checkpoints:
+        check_int("checkpoints", mark, 1, episodes)
     # Every matrix of the loop is small: BLAS threads would only fight over the cores
     # (a principal's planning ran 4x slower with them on a busy 2-core machine).
     with threadpool_limits(limits=1, user_api="blas"):
@@ -263,33 +281,30 @@ def _play(game, model, mechanism, seeds, episodes, agents, progress, checkpoints
     mechanism.bind(game)
     learners, situation, observations = make_agents(game, seeds, agents)
     contract_aware = isinstance(learners, ContractQLearner)
-    keys = np.array([rng.key_from_seed(int(s)) for s in seeds], dtype=np.uint64)
+    # The engine of the vector forms: each copy follows a PettingZoo env reset with its seed,
+    # then reset without one at each episode end, bit for bit.
+    engine = BatchedEpisodes(game, batch)
     welfare = np.zeros((batch, episodes))
     transfers = np.zeros((batch, episodes))
     horizon = game.params.max_cycles
     every = np.arange(batch)
     marks = sorted({int(c) for c in checkpoints if 0 < c <= episodes})
     kept: dict[int, np.ndarray] = {}
+    who = f"the mechanism {mechanism.name}"
     for episode in range(episodes):
+        state = engine.reset([int(s) for s in seeds] if episode == 0 else None)
         mechanism.start_episodes(batch)
-        # The same random stream as a pa_envs env reset with this seed (period 0 is the reset).
-        state = game.initial_state(
-            rng.batch_uniforms(keys, np.full(batch, episode << 32, np.uint64), game.noise_size)
-        )
         seen = observations(game.agent_features(state))
-        for period in range(horizon):
-            periods = np.full(batch, period)
-            observation = game.principal_features(state).astype(np.float32)
-            contract = np.asarray(mechanism.contract(MechanismInput(state, observation, periods)))
+        for _ in range(horizon):
+            periods = engine.periods.copy()
+            contract = engine.check_contracts(mechanism.post(state, periods), who)
             mine = situation(seen, contract)
             actions = learners.act_unchecked(mine, contract) if contract_aware else learners.act(mine)
-            counts = np.full(batch, (episode << 32) | (period + 1), dtype=np.uint64)
-            outcome = resolve_period(
-                game, state, actions, contract, rng.batch_uniforms(keys, counts, game.noise_size)
-            )
-            next_state = outcome.dynamics.next_state
-            done = np.full(batch, period == horizon - 1)
             counterfactual = counterfactual_rewards(model, model.state_index(state), actions, contract)
+            outcome, done = engine.play(actions, contract, check=False)
+            if done.any() and not done.all():
+                raise RuntimeError(f"{game.name}: an episode ended early; play() runs episodes in lockstep")
+            next_state = engine.state
             following = observations(game.agent_features(next_state))
             # The next contract is not posted yet: a situation learner bootstraps on this one's row.
             learners.learn(

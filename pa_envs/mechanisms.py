@@ -22,6 +22,7 @@ and :class:`Budgeted` (caps what another mechanism pays per episode).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -402,11 +403,13 @@ class Stacked(Mechanism):
         Each mechanism and how many consecutive copies it plays.
     """
 
-    def __init__(self, members: Any) -> None:
+    def __init__(self, members: Sequence[tuple[Mechanism, int]]) -> None:
         super().__init__()
         members = list(members)
         if not members:
             raise ValueError("Stacked needs at least one (mechanism, copies) pair")
+        if len({id(mechanism) for mechanism, _ in members}) != len(members):
+            raise ValueError("Stacked members must be distinct objects: one mechanism plays its own copies")
         for mechanism, count in members:
             if not isinstance(mechanism, Mechanism):
                 raise TypeError(f"Stacked members must be Mechanisms, got {mechanism!r}")
@@ -431,11 +434,15 @@ class Stacked(Mechanism):
 
     def start_episodes(self, batch_size: int, which: np.ndarray | None = None) -> None:
         self._check_batch(batch_size)
+        if which is not None:
+            which = np.asarray(which)
+            if which.size and (which.min() < 0 or which.max() >= self.n_copies):
+                raise ValueError(f"which holds copies outside 0..{self.n_copies - 1}: {which.tolist()}")
         for (mechanism, count), rows in zip(self.members, self.slices, strict=True):
             if which is None:
                 mechanism.start_episodes(count)
                 continue
-            mine = np.asarray(which)
+            mine = which
             mine = mine[(mine >= rows.start) & (mine < rows.stop)] - rows.start
             if len(mine):
                 mechanism.start_episodes(count, mine)
@@ -453,15 +460,31 @@ class Stacked(Mechanism):
             mechanism.update(PeriodFeedback(*(None if field is None else field[rows] for field in feedback)))
 
     def info(self) -> dict[str, np.ndarray]:
-        return {}
+        """The facts every member reports, one value per copy (a fact some member lacks is left out)."""
+        parts = [mechanism.info() for mechanism, _ in self.members]
+        shared = set.intersection(*(set(part) for part in parts))
+        out = {}
+        for key in sorted(shared):
+            values = [np.asarray(part[key]) for part in parts]
+            if all(
+                v.ndim >= 1 and len(v) == count for v, (_, count) in zip(values, self.members, strict=True)
+            ):
+                out[key] = np.concatenate(values)
+        return out
 
     def state_dict(self) -> dict[str, Any]:
-        return {"members": [mechanism.state_dict() for mechanism, _ in self.members]}
+        return {
+            "counts": [count for _, count in self.members],
+            "members": [mechanism.state_dict() for mechanism, _ in self.members],
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         saved = state.get("members") if isinstance(state, dict) else None
         if not isinstance(saved, list) or len(saved) != len(self.members):
             raise ValueError(f"this state does not hold {len(self.members)} members' states")
+        counts = [count for _, count in self.members]
+        if state.get("counts") != counts:
+            raise ValueError(f"this state was saved with copies {state.get('counts')}; this one has {counts}")
         for (mechanism, _), member in zip(self.members, saved, strict=True):
             mechanism.load_state_dict(member)
 

@@ -18,6 +18,7 @@ references; the test suite checks the 0.85 bound on every preset.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -143,7 +144,11 @@ PRESETS: dict[str, Preset] = {
 
 def split_name(name: str) -> tuple[str, str | None]:
     """``"env:label"`` -> ``("env", "label")``; a bare env name -> ``(name, None)``."""
-    env, _, label = name.partition(":")
+    if not isinstance(name, str):
+        raise TypeError(f"an env or preset name must be a str, got {name!r}")
+    env, colon, label = name.partition(":")
+    if colon and not label:
+        raise ValueError(f"{name!r} names no preset after the ':'; presets: {sorted(PRESETS)}")
     return env, (label or None)
 
 
@@ -163,7 +168,16 @@ def env_kwargs(name: str, **overrides: Any) -> tuple[str, dict[str, Any]]:
     get_env_module(env)  # a clear KeyError for an unknown env
     if label is None:
         return env, dict(overrides)
-    return env, {**get_preset(name).kwargs, **overrides}
+    preset = get_preset(name)
+    changed = sorted(k for k, v in overrides.items() if k in preset.kwargs and preset.kwargs[k] != v)
+    if changed:
+        warnings.warn(
+            f"{name}: overriding the preset's {changed}; its hardness (the flat incentive's share of the "
+            f"gap at most {FLAT_SHARE_LIMIT}) was checked at its own values only",
+            UserWarning,
+            stacklevel=2,
+        )
+    return env, {**preset.kwargs, **overrides}
 
 
 def parallel_env(name: str, **overrides: Any) -> Any:

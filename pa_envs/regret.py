@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from pa_envs.core.game import check_int
+
 # Student's t quantile 0.975 for 1 to 9 degrees of freedom (the table's values).
 _T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
@@ -108,6 +110,8 @@ def fit_growth(
         raise ValueError("regret must be finite")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
+    check_int("resamples", resamples, 1)
+    check_int("seed", seed, 0)
     log_t = np.log(horizons)
     design = np.column_stack([np.ones_like(log_t), log_t])
 

@@ -58,6 +58,13 @@ def test_regret_is_read_after_each_horizons_own_run(quick):
     np.testing.assert_allclose(regret[:, 0], (setting["optimum"] - welfare[:, :15]).sum(axis=1))
     two_phase = setting["two_phase"]
     assert two_phase.schedule.total.tolist() == [t * 100 for t in (15, 30, 60) for _ in range(2)]
+    # The two-phase regret at T comes from the run built for T (its own schedule), over its first T episodes.
+    runs = setting["welfare"]["two-phase"]  # (H, seeds, max T)
+    own = experiment.regret_at(runs, setting["horizons"], setting["optimum"])
+    for h, t in enumerate(setting["horizons"]):
+        np.testing.assert_allclose(own[:, h], (setting["optimum"] - runs[h, :, :t]).sum(axis=1))
+    assert not np.allclose(runs[0, :, :15], runs[2, :, :15])  # another T, another schedule, another play
+    np.testing.assert_allclose(found["table"]["two-phase"]["regret"], own)
 
 
 def test_bad_arguments_are_usage_errors(capsys):

@@ -397,3 +397,38 @@ def test_a_contract_aware_learner_needs_what_it_reads():
         )  # fmt: skip
     with pytest.raises(ValueError, match="gamma"):
         ContractQLearner(2, 3, 1, gamma=0.5)
+
+
+def test_a_restored_contract_learner_plays_on_identically():
+    """Saved mid-run (its priors cached at the last refresh), restored into a learner built with
+    other seeds: the same actions, utilities and regret from there on."""
+    utility = np.array([0.0, 1.0, 0.3])
+
+    def contract(t):
+        return [1.5, 0.0, 0.0] if t % 50 < 25 else [0.0, 0.0, 0.0]
+
+    first = ContractQLearner(2, 3, 2, batch=3, seed=[1, 2, 3], schedule="power", epsilon0=0.3)
+    contract_bandit(first, utility, contract, 520)  # past episode 20: priors refresh every tenth
+    second = ContractQLearner(2, 3, 2, batch=3, seed=[7, 8, 9], schedule="power", epsilon0=0.3)
+    second.load_state_dict(first.state_dict())
+    states = np.zeros((3, 2), dtype=np.int64)  # (B, N): every agent in state 0
+    np.testing.assert_array_equal(first.utility(states), second.utility(states))
+    a = contract_bandit(first, utility, contract, 60)
+    b = contract_bandit(second, utility, contract, 60)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(first.regret, second.regret)
+    with pytest.raises(ValueError, match="saved q has shape"):
+        second.load_state_dict({**first.state_dict(), "q": np.zeros((1, 1, 1, 1))})
+
+
+def test_a_view_refuses_the_contract_learner_with_a_reason():
+    with pytest.raises(ValueError, match="contract_q_learning reads each agent's contract"):
+        LearnerBehaviour("contract_q_learning")
+
+
+def test_the_contract_learners_probabilities_are_those_it_played_with():
+    learner = ContractQLearner(1, 2, 1, batch=1, seed=0, epsilon0=0.0, schedule="power", min_epsilon=0.0)
+    states = np.zeros(1, dtype=np.int64)
+    contract_bandit(learner, np.array([1.0, 0.0]), lambda t: [0.0, 0.0], 4)  # action 0 is better unpaid
+    learner.act(states, contracts=np.array([[[0.0, 5.0]]]))  # paid 5 on action 1: it plays 1
+    np.testing.assert_allclose(learner.probabilities(states)[0, 0], [0.0, 1.0])

@@ -7,7 +7,7 @@ import pytest
 
 from pa_envs import analysis, get_env_module, pollution_v0
 from pa_envs.learners import ContractQLearner, QLearner
-from pa_envs.learning_loop import AGENTS, ObservationIndex, Situations, make_agents, play
+from pa_envs.learning_loop import ObservationIndex, Situations, make_agents, play
 from pa_envs.mechanisms import FlatSchedule, MechanismInput, NoTransfers, Pigouvian, Stacked
 
 ENV = pollution_v0.parallel_env(n_agents=2, max_cycles=20)
@@ -33,8 +33,10 @@ def test_stacked_members_play_as_they_would_alone():
     flat = FlatSchedule.tax(GAME, 2.0)
     stacked = play(GAME, MODEL, Stacked([(NoTransfers(), 2), (flat, 1)]), [0, 1, 0], 4)
     apart = play(GAME, MODEL, FlatSchedule.tax(GAME, 2.0), [0], 4)
+    alone = play(GAME, MODEL, NoTransfers(), [0, 1], 4)
     np.testing.assert_array_equal(stacked.welfare[2], apart.welfare[0])
     np.testing.assert_array_equal(stacked.transfers[2], apart.transfers[0])
+    np.testing.assert_array_equal(stacked.welfare[:2], alone.welfare)
     assert np.all(stacked.transfers[:2] == 0)
 
 
@@ -59,21 +61,53 @@ def test_stacked_routes_restarts_and_checks_its_batch():
         Stacked([(first, 0)])
     with pytest.raises(TypeError, match="Mechanisms"):
         Stacked([("no_transfers", 1)])
+    with pytest.raises(ValueError, match="distinct"):
+        Stacked([(first, 1), (first, 1)])
+    with pytest.raises(ValueError, match=r"outside 0\.\.4"):
+        stacked.start_episodes(5, np.array([5]))
+    restored = Stacked([(Counting(), 3), (Counting(), 2)])
+    with pytest.raises(ValueError, match="copies"):
+        restored.load_state_dict(stacked.state_dict())
+
+
+def test_stacked_reports_what_every_member_reports_per_copy():
+    from pa_envs.two_phase import TwoPhaseMechanism
+
+    stacked = Stacked([(TwoPhaseMechanism(1000), 2), (TwoPhaseMechanism(2000), 3)])
+    stacked.bind(GAME)
+    stacked.start_episodes(5)
+    assert stacked.info()["phase"].tolist() == [1, 1, 1, 1, 1]
+    assert Stacked([(NoTransfers(), 1), (TwoPhaseMechanism(1000), 1)]).info() == {}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"episodes": 0}, ValueError, "episodes"),
+        ({"seeds": []}, ValueError, "seeds must be a non-empty"),
+        ({"seeds": [-1]}, ValueError, "seeds"),
+        ({"agents": "theroy"}, ValueError, "did you mean"),
+        ({"agents": 3}, TypeError, "agents must be"),
+        ({"checkpoints": (5,)}, ValueError, "checkpoints"),
+    ],
+)
+def test_play_names_bad_arguments(kwargs, error, match):
+    call = {"seeds": [0], "episodes": 2, **kwargs}
+    with pytest.raises(error, match=match):
+        play(GAME, MODEL, NoTransfers(), **call)
 
 
 def test_checkpoints_keep_the_agents_regret_as_it_grows():
-    result = play(GAME, MODEL, NoTransfers(), [0], 8, checkpoints=(2, 4, 8, 99))
+    result = play(GAME, MODEL, NoTransfers(), [0], 8, checkpoints=(2, 4, 8))
     assert result.agent_regret_at.shape == (3, 1, 2)
     np.testing.assert_array_equal(result.agent_regret_at[-1], result.agent_regret)
 
 
 def test_under_the_oracle_the_theory_agents_end_near_the_optimum():
-    """Their exploration vanishes, so under the implementing transfers welfare approaches W*;
-    the 'floor' set-up keeps a 1% exploration floor (the documented failing case)."""
+    """Their exploration vanishes, so under the implementing transfers welfare approaches W*."""
     w_star = analysis.social_optimum(MODEL).social_welfare
     theory = play(GAME, MODEL, Pigouvian(), [0, 1, 2], 150, "theory")
     assert theory.welfare[:, -20:].mean() / w_star > 0.97
-    assert AGENTS["theory"]["min_epsilon"] == 0.0 and AGENTS["floor"]["min_epsilon"] == 0.01
 
 
 def test_observation_index_round_trips():

@@ -42,6 +42,15 @@ def test_every_env_has_a_hard_preset_and_every_preset_says_why():
         assert preset.name == f"{preset.env}:hard" and preset.summary and len(preset.why) > 40
 
 
+def test_a_preset_name_is_checked_and_overriding_it_warns():
+    with pytest.raises(TypeError, match="must be a str"):
+        presets.parallel_env(3)
+    with pytest.raises(ValueError, match="names no preset"):
+        presets.env_kwargs("pollution_v0:")
+    with pytest.warns(UserWarning, match="overriding the preset's"):
+        presets.env_kwargs("pollution_v0:hard", decay=0.2)
+
+
 def test_names_resolve_like_env_names():
     env, kwargs = presets.env_kwargs("pollution_v0:hard", max_cycles=7)
     assert env == "pollution_v0" and kwargs["max_cycles"] == 7 and kwargs["decay"] == 0.1

@@ -28,13 +28,19 @@ def test_the_fit_recovers_the_exponent_and_its_interval_covers_it(alpha):
     assert fit.resamples == 2000
 
 
-def test_linear_growth_is_not_called_sublinear():
-    """A constant plus a linear term (what the old two-phase run had) fits an exponent near 1
-    over these lengths once the linear part dominates: the claim alpha < 0.9 fails, as it must."""
-    regret = 30_000 + 6.0 * HORIZONS * 50  # phase-1 lump, then 6 per period of 50-period episodes
+def test_a_lump_plus_linear_regret_fools_the_cumulative_fit_not_the_final_loss():
+    """A large early lump plus a constant loss per episode (what the old two-phase run had) is
+    linear regret, yet its cumulative exponent over these lengths reads well below 1: the
+    cumulative fit alone cannot show sublinearity. The loss per episode at the end of each run
+    can: its exponent across T is 0 for linear regret, negative only when the loss vanishes."""
+    regret = 30_000 + 6.0 * HORIZONS * 50  # a lump, then 300 per episode forever
     seeds = np.stack([regret * f for f in (0.97, 1.0, 1.03)])
-    fit = fit_growth(HORIZONS, seeds)
-    assert fit.alpha > 0.5  # far from flat: the old "slope over the second half" said 0.09
+    lump = fit_growth(HORIZONS, seeds)
+    assert 0.5 < lump.alpha < 0.9  # looks sublinear over 100..3,200
+    flat = fit_growth(HORIZONS, noisy(0.0, scale=300.0))  # the final loss of linear regret
+    assert abs(flat.alpha) < 0.05 and flat.low <= 0 <= flat.high
+    vanishing = fit_growth(HORIZONS, noisy(-1 / 3, scale=300.0))
+    assert vanishing.high < -0.25
     linear = fit_growth(HORIZONS, np.stack([5.0 * HORIZONS * f for f in (0.98, 1.0, 1.02)]))
     assert linear.low > 0.95
 
@@ -49,6 +55,13 @@ def test_no_fit_when_a_mean_regret_is_not_positive():
     regret = np.stack([np.array([10.0, -50.0, 20, 40, 80, 160])] * 3)
     fit = fit_growth(HORIZONS, regret)
     assert np.isnan(fit.alpha) and "no fit" in fit.describe()
+
+
+def test_bad_bootstrap_settings():
+    with pytest.raises(ValueError, match="resamples"):
+        fit_growth(HORIZONS, noisy(0.7), resamples=0)
+    with pytest.raises(TypeError, match="seed"):
+        fit_growth(HORIZONS, noisy(0.7), seed=1.5)
 
 
 @pytest.mark.parametrize(

@@ -155,6 +155,44 @@ def test_it_reads_no_payoff_probability_or_class_from_the_model(monkeypatch):
     assert not np.array_equal(play(game, model, told, [0, 1], 60).welfare, honest.welfare)
 
 
+class Spaces:
+    """What a principal may know of a game: the spaces, its observation and the horizon; any
+    other attribute raises (payoffs, dynamics, parameters of the economics, the model)."""
+
+    def __init__(self, game):
+        self._game = game
+        self.params = type(
+            "Params", (), {"max_cycles": game.params.max_cycles, "max_transfer": game.params.max_transfer}
+        )()
+        for name in ("name", "n_agents", "n_actions", "n_signals", "signal_names", "action_names"):
+            setattr(self, name, getattr(game, name))
+
+    def principal_features(self, state):
+        return self._game.principal_features(state)
+
+    def principal_features_high(self):
+        return self._game.principal_features_high()
+
+
+class Blinkered(TwoPhaseMechanism):
+    """The mechanism bound to :class:`Spaces` instead of the game."""
+
+    def bind(self, game):
+        super().bind(Spaces(game))
+
+
+@pytest.mark.parametrize("name", ["pollution_v0", "platform_v0"])
+def test_it_needs_nothing_but_the_spaces_and_its_observation(name):
+    """Bound to a game that exposes only the spaces, the principal's observation and the
+    horizon (any other read raises), it plays exactly as when bound to the whole game."""
+    game = get_env_module(name).parallel_env(n_agents=2, max_cycles=10).game
+    model = game.exact_model()
+    whole, blind = TwoPhaseMechanism(50 * 10, min_block=10), Blinkered(50 * 10, min_block=10)
+    first, second = play(game, model, whole, [0], 50), play(game, model, blind, [0], 50)
+    np.testing.assert_array_equal(first.welfare, second.welfare)
+    assert blind.stage[0] == whole.stage[0] == 3  # it got to steering
+
+
 def test_transition_classes_only_where_signals_are_actions():
     game = get_env_module("insurance_v0").parallel_env(n_agents=2).game
     with pytest.raises(ValueError, match="signals are actions"):
@@ -199,8 +237,13 @@ def test_it_runs_on_every_env_and_says_which_assumptions_fail(name):
     assert contract.shape == (2, 2, game.n_signals)
     assert np.all(np.abs(contract) <= game.params.max_transfer)
     report = mechanism.assumptions(0)
-    assert report["signals_are_actions"] == (game.signal_names == game.action_names)
-    assert bool(report["notes"]) or report["signals_are_actions"]
+    visible = game.signal_names == game.action_names
+    assert report["signals_are_actions"] == visible
+    if visible:  # it priced signals it can induce
+        tau = mechanism.estimates(0)["tau"]
+        assert np.isfinite(tau).any() and np.all(tau[np.isfinite(tau)] <= game.params.max_transfer)
+    else:
+        assert any("outcomes, not actions" in note for note in report["notes"])
 
 
 def test_it_binds_to_a_mechanism_env_and_passes_pettingzoo():
@@ -209,19 +252,38 @@ def test_it_binds_to_a_mechanism_env_and_passes_pettingzoo():
 
 
 def test_it_resumes_mid_search_and_in_phase_2():
-    """Save mid-search and in phase 2: a restored copy posts the same contracts and estimates."""
+    """Save mid-search and in phase 2: a restored copy plays on as the original does, period
+    after period (the same contracts, fed the same feedback)."""
+    from pa_envs.core import rng
+    from pa_envs.core.game import resolve_period
+    from pa_envs.mechanisms import PeriodFeedback
+
     game = pollution_v0.parallel_env(n_agents=2, max_cycles=20).game
     model = game.tabular_model()
-    inputs = MechanismInput(np.array([[5]]), np.array([[5.0]], np.float32), np.array([3]))
+    generator = np.random.default_rng(5)
     for episodes in (12, 60):
         first = TwoPhaseMechanism(60 * 20)
         play(game, model, first, [0], episodes)
         second = TwoPhaseMechanism(60 * 20)
         second.bind(game)
         second.load_state_dict(first.state_dict())
-        np.testing.assert_array_equal(first.contract(inputs), second.contract(inputs))
         for key, value in first.estimates(0).items():
             np.testing.assert_array_equal(second.estimates(0)[key], value)
+        state = np.array([[5]])
+        for t in range(200):  # random agents, the same for both
+            period = np.array([t % 20])
+            contracts = [m.post(state, period) for m in (first, second)]
+            np.testing.assert_array_equal(*contracts)
+            actions = generator.integers(0, 3, size=(1, 2))
+            noise = rng.batch_uniforms(np.array([1], np.uint64), np.array([t + 1], np.uint64), 1)
+            outcome = resolve_period(game, state, actions, contracts[0], noise)
+            done = np.array([t % 20 == 19])
+            feedback = PeriodFeedback.of(
+                state, period, contracts[0], outcome, outcome.dynamics.next_state, done
+            )
+            for mechanism in (first, second):
+                mechanism.update(feedback)
+            state = np.array([[0]]) if done[0] else outcome.dynamics.next_state
     assert second.estimates(0)["phase"] == 2
     state = first.state_dict()
     with pytest.raises(ValueError, match="settings"):

@@ -54,7 +54,9 @@ The externality
     efficiently: its laissez-faire is the social optimum (98.96 over 100
     periods). A *myopic* sole owner (``agent_discount = 0``, the default of
     the analysis) ignores the future as open access does and fishes the stock
-    down: 35.88.
+    down: 35.88 (``analysis.laissez_faire(model, agent_discount=a)`` for
+    ``a = 1, 0`` on ``commons_v0.parallel_env(n_agents=1).game.exact_model()``;
+    ``tests/test_commons.py`` checks both).
 Equilibrium selection
     With several fishers the period's game can have several pure equilibria
     (who fishes when the stock is near ``x_OA``). ``analysis.laissez_faire``

@@ -7,10 +7,13 @@ counts of the next observed state. Nothing comes from the env's exact model.
 
 Where a pair ``(o, j)`` was seen rarely or never, the model borrows:
 
-- welfare: a regression of welfare on the observation features, linear, with
-  an intercept per label and a slope shared by the labels plus each label's
-  penalized deviation from it, toward which the pair's own average is shrunk
-  (by one observation's weight: exact in the limit);
+- welfare: a regression on the observation features (linear and quadratic):
+  an overall level and slope, an additive effect of each agent's choice, and
+  each label's penalized departure from their sum; each pair's own average is
+  shrunk toward it with the weight empirical Bayes finds
+  (:func:`shrinkage`, :func:`pa_envs.core.numerics.prior_weight`): many
+  observations where the fit explains the pairs within their noise, few
+  where it does not, so the pairs' own data win in the limit;
 - transitions: a fitted mean displacement ``o' - o`` (the same kind of
   regression) plus the residuals seen under the same label (or transition
   class, when the caller passes classes) in nearby states, kernel-weighted,
@@ -23,6 +26,8 @@ over the labels the principal can implement in each state.
 from __future__ import annotations
 
 import numpy as np
+
+from pa_envs.core.numerics import place_values, prior_weight
 
 
 class EmpiricalModel:
@@ -150,9 +155,9 @@ class EmpiricalModel:
             width *= 2
         sizes = (np.floor((residual.max(axis=0) - low) / width) + 1).astype(np.int64)
         digits = np.minimum(np.round((residual - low) / width).astype(np.int64), sizes - 1)
-        code = digits @ _radix(sizes)
+        code = digits @ place_values(sizes)
         n_bins = int(np.prod(sizes))
-        centers = low + width * ((np.arange(n_bins)[:, None] // _radix(sizes)) % sizes)  # (bins, F)
+        centers = low + width * ((np.arange(n_bins)[:, None] // place_values(sizes)) % sizes)  # (bins, F)
         histogram = np.zeros((n_labels, n_states, n_bins))
         np.add.at(histogram, (members, sources, code), counts[sources, members, targets])
         mixed = histogram + self.others_weight * (histogram.sum(axis=0, keepdims=True) - histogram)
@@ -166,7 +171,7 @@ class EmpiricalModel:
         point = np.clip(coordinates[:, None, None, :] + drift[:, :, None, :] + centers[None, None], 0, high)
         lower = np.floor(point)
         fraction = point - lower
-        order, radix = self._grid_order(), _radix(high + 1)
+        order, radix = self._grid_order(), place_values(high + 1)
         flat_rows = (
             np.arange(n_states)[:, None, None] * n_labels + np.arange(n_labels)[None, :, None]
         ) * n_states
@@ -218,7 +223,7 @@ class EmpiricalModel:
         """Map from the radix index of a grid point to its row in :attr:`coordinates`."""
         high = self.coordinates.max(axis=0)
         order = np.zeros(int(np.prod(high + 1)), dtype=np.int64)
-        order[self.coordinates @ _radix(high + 1)] = np.arange(self.n_states)
+        order[self.coordinates @ place_values(high + 1)] = np.arange(self.n_states)
         return order
 
     # -- saving -------------------------------------------------------------------------
@@ -248,13 +253,7 @@ def shrinkage(visits: np.ndarray, means: np.ndarray, fitted: np.ndarray, within:
     noise = within[visits > 1].sum() / max(float((visits[visits > 1] - 1).sum()), 1.0)
     excess = (means[seen] - fitted[seen]) ** 2 - noise / visits[seen]
     spread = max(float(np.average(excess, weights=visits[seen])), 1e-12)
-    return float(np.clip(noise / spread, 0.5, 1e4))
-
-
-def _radix(sizes: np.ndarray) -> np.ndarray:
-    """Place values of a mixed-radix number with digit ranges ``sizes`` (most significant first)."""
-    sizes = np.asarray(sizes, dtype=np.int64)
-    return np.concatenate([np.cumprod(sizes[::-1])[::-1][1:], [1]]).astype(np.int64)
+    return float(prior_weight(noise, spread, low=0.5))
 
 
 def plan(welfare: np.ndarray, transitions: np.ndarray, allowed: np.ndarray, horizon: int) -> np.ndarray:

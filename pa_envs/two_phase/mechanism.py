@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from pa_envs.core import rng as counter_rng
 from pa_envs.core.game import Game, check_int, check_real
+from pa_envs.core.numerics import place_values
 from pa_envs.mechanisms import Mechanism, MechanismInput, PeriodFeedback
 from pa_envs.two_phase.estimator import EmpiricalModel, plan
 from pa_envs.two_phase.pricing import PriceSearch
@@ -25,7 +26,8 @@ from pa_envs.two_phase.schedule import Schedule
 WARMUP, PRICING, EXPLORE, STEER = 0, 1, 2, 3
 STAGES = ("warm-up", "pricing", "exploring", "steering")
 # Entries of one copy's transition counts (observed states x labels x observed states) at most.
-MAX_MODEL_ENTRIES = 20_000_000
+MAX_MODEL_ENTRIES = 50_000_000
+MECHANISM_STREAM = 2 << 64
 REPLAN_GROWTH = 0.4  # phase 2 plans again once the periods seen have grown by this share
 REPLAN_SOON = 0.05  # ... or by this share, after a target turned out not to be implementable
 COMPLIANCE = 0.5  # share of asked periods an agent must obey in phase 2 before its price is raised
@@ -149,18 +151,18 @@ class TwoPhaseMechanism(Mechanism):
                     f"got shape {classes.shape}"
                 )
         kinds = self.n_labels if classes is None else int(classes.max()) + 1
-        entries = n_states * kinds * n_states
+        # The transition counts, and the residual histograms of a plan (up to max_bins per pair).
+        entries = n_states * kinds * max(n_states, EmpiricalModel.max_bins)
         if entries > MAX_MODEL_ENTRIES:
             raise ValueError(
-                f"TwoPhaseMechanism on {game.name}: its empirical model needs {n_states} observed states x "
-                f"{kinds} labels x {n_states} = {entries:.2e} transition counts per copy, above "
+                f"TwoPhaseMechanism on {game.name}: its empirical model needs {n_states} observed states "
+                f"x {kinds} labels x {max(n_states, EmpiricalModel.max_bins)} = {entries:.2e} numbers per "
+                "copy, above "
                 f"{MAX_MODEL_ENTRIES:.0e}; use fewer agents or a smaller state space, or pass "
                 "transition_classes"
             )
-        self.label_choices = (
-            np.arange(self.n_labels)[:, None] // self.n_choices ** np.arange(n - 1, -1, -1) % self.n_choices
-        )
-        self.radix = self.n_choices ** np.arange(n - 1, -1, -1)
+        self.radix = place_values(np.full(n, self.n_choices))  # label = choices @ radix
+        self.label_choices = np.arange(self.n_labels)[:, None] // self.radix % self.n_choices
         self.coordinates = self.observations.features(np.arange(n_states))
         self.horizon = game.params.max_cycles
         self.bound = float(game.params.max_transfer)
@@ -239,7 +241,10 @@ class TwoPhaseMechanism(Mechanism):
         self.phase2_from = np.full(b, -1, dtype=np.int64)
         self.choices = np.zeros((b, n), dtype=np.int64)  # what was posted: the period's choices
         self.posted = np.full(b, -1, dtype=np.int64)  # the joint option label posted (-1: none)
-        self.keys = np.array([counter_rng.key_from_seed(self.seed + c) for c in range(b)], dtype=np.uint64)
+        # A stream of its own (never an env's or a learner's): seeds offset by 2 * 2**64.
+        self.keys = np.array(
+            [counter_rng.key_from_seed(MECHANISM_STREAM + self.seed + c) for c in range(b)], dtype=np.uint64
+        )
 
     # -- acting ---------------------------------------------------------------------------
     def contract(self, inputs: MechanismInput) -> np.ndarray:
@@ -504,7 +509,11 @@ class TwoPhaseMechanism(Mechanism):
             "total_periods", "phase1_scale", "warmup_share", "pricing_share", "min_block", "threshold",
             "tolerance_scale", "margin_scale", "min_label_periods", "compliance_check", "seed",
         )  # fmt: skip
-        return {name: getattr(self, name) for name in names}
+        settings = {name: getattr(self, name) for name in names}
+        settings["total_periods"] = [int(v) for v in np.atleast_1d(self.total_periods)]
+        classes = self.transition_classes
+        settings["transition_classes"] = None if classes is None else [int(v) for v in classes]
+        return settings
 
     def state_dict(self) -> dict[str, Any]:
         """Settings and every copy's state, as plain values and arrays."""

@@ -141,7 +141,9 @@ class PriceSearch:
             works = level - none >= self.threshold * (most - none)
         self._settle(where, favourite, 0.0)
         self._settle(where, unreachable & ~favourite, np.inf)
-        bisecting = self.searching[rows]
+        # A step is decided only on evidence: a block whose level arm was never offered
+        # in its second half (a very short block) is repeated.
+        bisecting = self.searching[rows] & (level_seen > 0)
         middle = 0.5 * (self.lo[where] + self.hi[where])
         self.hi[where] = np.where(bisecting & works, middle, self.hi[where])
         self.lo[where] = np.where(bisecting & ~works, middle, self.lo[where])

@@ -63,10 +63,13 @@ class Schedule:
         tolerance_scale: float,
         margin_scale: float,
     ) -> Schedule:
+        """The schedule of copies whose runs last ``total_periods`` (``(B,)``) periods of
+        episodes of ``horizon`` periods, with transfers up to ``bound`` on ``n_signals``
+        signals; the keywords are the mechanism's constants (see the module docstring)."""
         total = np.asarray(total_periods, dtype=np.int64)
         episodes = np.maximum(total / horizon, 1.0)
         phase1 = np.minimum(total, np.ceil(phase1_scale * horizon * episodes ** (2 / 3))).astype(np.int64)
-        warmup = np.maximum(np.ceil(warmup_share * phase1), min(min_block, 1)).astype(np.int64)
+        warmup = np.maximum(np.ceil(warmup_share * phase1), 1).astype(np.int64)
         tolerance = tolerance_scale * bound * episodes ** (-1 / 3)
         steps = np.maximum(1, np.ceil(np.log2(bound / tolerance))).astype(np.int64)
         blocks = n_signals * steps

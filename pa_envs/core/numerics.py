@@ -1,0 +1,28 @@
+"""Small numeric helpers shared by the learners and the learning principal."""
+
+from __future__ import annotations
+
+import numpy as np
+
+PRIOR_WEIGHT_CAP = 1e4
+"""The most observations a fitted prior may count as (where the data cannot tell it from the truth)."""
+
+
+def place_values(sizes: np.ndarray) -> np.ndarray:
+    """Place values of a mixed-radix number whose digits range over ``sizes`` (most significant
+    first): ``digits @ place_values(sizes)`` is the index of a grid point."""
+    sizes = np.asarray(sizes, dtype=np.int64).reshape(-1)
+    return np.concatenate([np.cumprod(sizes[::-1])[::-1][1:], [1]]).astype(np.int64)
+
+
+def prior_weight(noise: np.ndarray | float, spread: np.ndarray | float, low: float) -> np.ndarray:
+    """Empirical Bayes: how many observations a fitted prior is worth against a cell's own data.
+
+    ``noise`` is one observation's variance, ``spread`` the variance of the cells' true
+    values around the prior (what the spread of their averages leaves after their noise;
+    it may come out at or below 0 when the prior explains them within their noise). The
+    posterior mean ``(n * mean + k * prior) / (n + k)`` has ``k = noise / spread``, kept
+    within ``[low, PRIOR_WEIGHT_CAP]``.
+    """
+    ratio = np.asarray(noise, dtype=np.float64) / np.maximum(np.asarray(spread, dtype=np.float64), 1e-12)
+    return np.clip(ratio, low, PRIOR_WEIGHT_CAP)
