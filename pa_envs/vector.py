@@ -34,6 +34,7 @@ from gymnasium.vector.utils import batch_space
 
 from pa_envs import analysis
 from pa_envs.core.batch import BatchedEpisodes
+from pa_envs.core.contracts import NormalizedContracts
 from pa_envs.core.episode import agent_observations
 from pa_envs.core.game import PeriodOutcome
 from pa_envs.mechanisms import Mechanism, PeriodFeedback, make_mechanism
@@ -95,7 +96,7 @@ class _VectorView(gymnasium.vector.VectorEnv):
     def __init__(self, env_name: str, num_envs: int, env_kwargs: dict[str, Any]) -> None:
         from pa_envs.views import _parallel_env
 
-        limit = env_kwargs.pop("max_episode_steps", None)  # gymnasium.make_vec passes the registered one
+        limit = env_kwargs.pop("max_episode_steps", None)  # a user's, through gymnasium.make_vec
         if env_kwargs.get("render_mode") is not None:
             raise ValueError(
                 "the vector views do not render; render one copy with gymnasium.make(id, render_mode=...)"
@@ -224,6 +225,10 @@ class PrincipalVectorView(_VectorView):
         A registered env.
     behaviour : str, int or list of int
         ``"best_response"`` (default) or fixed actions.
+    normalize_actions : bool
+        Actions in ``[-1, 1]``, each paying ``a * max_transfer``
+        (:class:`~pa_envs.core.contracts.NormalizedContracts`), as in
+        :class:`~pa_envs.views.PrincipalView`.
     **env_kwargs
         The env's parameters.
     """
@@ -233,13 +238,22 @@ class PrincipalVectorView(_VectorView):
         num_envs: int = 1,
         env_name: str = "pollution_v0",
         behaviour: Any = "best_response",
+        normalize_actions: bool = False,
         **env_kwargs: Any,
     ) -> None:
+        if not isinstance(normalize_actions, (bool, np.bool_)):
+            raise TypeError(f"normalize_actions must be True or False, got {normalize_actions!r}")
         super().__init__(env_name, num_envs, env_kwargs)
-        n = self.game.n_agents
-        self.behaviour = _BatchedBehaviour(behaviour, self.game, list(range(n)), num_envs, "behaviour")
+        game = self.game
+        self.behaviour = _BatchedBehaviour(behaviour, game, list(range(game.n_agents)), num_envs, "behaviour")
         spaces = self.engine.spaces
-        self._set_spaces(spaces.principal_observation, spaces.principal_action)
+        self.normalized = (
+            NormalizedContracts(spaces.principal_action, game.n_agents, game.n_signals)
+            if normalize_actions
+            else None
+        )
+        action = spaces.principal_action if self.normalized is None else self.normalized.space
+        self._set_spaces(spaces.principal_observation, action)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         game = self.game
@@ -251,6 +265,8 @@ class PrincipalVectorView(_VectorView):
         flat = raw.astype(np.float64)
         if flat.shape != expected:
             raise ValueError(f"principal_0: actions have shape {flat.shape}, expected {space}")
+        if self.normalized is not None:
+            flat = self.normalized.contracts(flat, "principal_0")
         self._contracts = self.engine.check_contracts(flat.reshape(self._contracts.shape), "principal_0")
         joint = np.zeros((self.num_envs, game.n_agents), dtype=np.int64)
         joint = self.behaviour.act(self.engine.state, self._contracts, joint)

@@ -10,6 +10,10 @@ For each env ``<name>_v0`` two ids are registered in the ``pa_envs`` namespace
   ``"q_learning"`` (alias ``"tabular_q"``), ``"hedge"``,
   ``"myopic_best_response"``, an int for a fixed action, a callable, a
   :class:`~pa_envs.behaviours.Behaviour`). Reward: the principal's.
+  With ``normalize_actions=True`` its action space is ``Box(-1, 1)`` and an
+  action ``a`` pays ``a * max_transfer`` (what SB3's PPO, A2C and SAC
+  explore well, and what gymnasium's and SB3's checkers ask for); the default
+  is the contract in money, ``Box(-max_transfer, max_transfer)``.
 - ``pa_envs/<Name>-Agent-v0`` (:class:`AgentView`): one agent (``learner``,
   default 0) learns; the principal runs ``mechanism`` (a bundled name such as
   ``"no_transfers"``, ``"pigouvian"``, ``"best_flat_tax"``, or a
@@ -24,10 +28,13 @@ Other keywords go to the env (``n_agents``, ``max_cycles``, ...)::
 ``gymnasium.make_vec(id, num_envs=B)`` gives the batched form of either view
 (:mod:`pa_envs.vector`: B copies stepped in one numpy call).
 
-``max_episode_steps`` is registered as the env's default ``max_cycles``; the
-views also truncate at their own ``max_cycles``, so with a longer episode pass
-``max_episode_steps`` to ``gymnasium.make`` too (gymnasium's time limit is a
-wrapper the view cannot see, so it cannot warn you).
+The views end their episodes themselves, at the env's ``max_cycles``
+(truncation) or earlier where the env terminates, so the ids are registered
+without a ``TimeLimit``: ``gymnasium.make(id, max_cycles=150)`` runs 150
+periods. ``env.spec.max_episode_steps`` is therefore ``None``; the episode
+length is ``env.unwrapped.env.params.max_cycles``. A ``max_episode_steps``
+passed to ``gymnasium.make`` still adds gymnasium's ``TimeLimit``, which cuts
+episodes at that many steps.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import gymnasium
 import numpy as np
 
 from pa_envs.behaviours import Behaviour, make_behaviour
+from pa_envs.core.contracts import NormalizedContracts
 from pa_envs.core.episode import PRINCIPAL
 from pa_envs.core.render import RENDER_MODES
 from pa_envs.mechanisms import Mechanism, mechanism_env
@@ -65,13 +73,21 @@ class PrincipalView(gymnasium.Env):
         env_name: str = "pollution_v0",
         behaviour: Any = "best_response",
         render_mode: str | None = None,
+        normalize_actions: bool = False,
         **env_kwargs: Any,
     ) -> None:
+        if not isinstance(normalize_actions, (bool, np.bool_)):
+            raise TypeError(f"normalize_actions must be True or False, got {normalize_actions!r}")
         self.env = _parallel_env(env_name, render_mode, env_kwargs)
         self.behaviour: Behaviour = make_behaviour(behaviour)
         self.behaviour.bind(self.env, self.env.possible_agents[1:])
         self.observation_space = self.env.observation_space(PRINCIPAL)
-        self.action_space = self.env.action_space(PRINCIPAL)
+        contract_space = self.env.action_space(PRINCIPAL)
+        game = self.env.game
+        self.normalized = (
+            NormalizedContracts(contract_space, game.n_agents, game.n_signals) if normalize_actions else None
+        )
+        self.action_space = contract_space if self.normalized is None else self.normalized.space
         self.render_mode = render_mode
 
     def reset(
@@ -85,6 +101,8 @@ class PrincipalView(gymnasium.Env):
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         if not self.env.agents:
             raise RuntimeError("the episode is over; call reset()")
+        if self.normalized is not None:
+            action = self.normalized.contract(action, PRINCIPAL).reshape(-1)
         seen = self.env.post_contract(action)
         agents = {a: seen[a] for a in self.behaviour.agents}
         chosen = self.behaviour.act(agents)
@@ -185,7 +203,7 @@ def register_views(env_names: list[str]) -> list[str]:
 
     ids = []
     for name in env_names:
-        horizon = get_env_module(name).parallel_env_class.game_class.params_class().max_cycles
+        get_env_module(name)  # an unknown name fails here, not at make()
         for env_id, cls in zip(view_ids(name), ("PrincipalView", "AgentView"), strict=True):
             if env_id not in gymnasium.registry:
                 gymnasium.register(
@@ -193,7 +211,8 @@ def register_views(env_names: list[str]) -> list[str]:
                     entry_point=f"pa_envs.views:{cls}",
                     # gymnasium.make_vec builds B copies in one numpy call (pa_envs.vector).
                     vector_entry_point=f"pa_envs.vector:{cls.replace('View', 'VectorView')}",
-                    max_episode_steps=horizon,
+                    # No TimeLimit: the views end episodes at their own max_cycles, which
+                    # a registered limit would silently cut (gymnasium.make(id, max_cycles=150)).
                     kwargs={"env_name": name},
                 )
             ids.append(env_id)

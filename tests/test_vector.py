@@ -168,6 +168,23 @@ def test_make_vec_follows_the_sync_vector_env_of_single_views(env_id):
         assert_same_step(fast.step(actions), slow.step(actions), step)
 
 
+@pytest.mark.parametrize("env_id", [i for i in GYMNASIUM_IDS if "Principal" in i])
+def test_normalized_principal_vector_view_follows_the_single_views(env_id):
+    kwargs = {"n_agents": N_AGENTS, "max_cycles": MAX_CYCLES, "normalize_actions": True}
+    fast, slow = sync_and_vector(env_id, **kwargs)
+    unit = gymnasium.spaces.Box(-1.0, 1.0, fast.single_action_space.shape, np.float32)
+    assert fast.single_action_space == unit
+    fast.reset(seed=SEED)
+    slow.reset(seed=SEED)
+    fast.action_space.seed(1)
+    for step in range(MAX_CYCLES + 2):
+        actions = fast.action_space.sample()
+        assert_same_step(fast.step(actions), slow.step(actions), step)
+    actions[1, 0] = -1.25
+    with pytest.raises(ValueError, match=r"principal_0, copy 1 \(normalized actions\).*-1\.25"):
+        fast.step(actions)
+
+
 def test_vector_views_refuse_what_they_cannot_batch():
     with pytest.raises(ValueError, match="vectorization_mode='sync'"):
         PrincipalVectorView(2, behaviour="hedge")

@@ -104,10 +104,11 @@ def test_step_types(env_id):
 
 
 @all_ids
-def test_time_limit_is_registered_and_episodes_are_truncated(env_id):
+def test_no_time_limit_is_registered_and_episodes_are_truncated(env_id):
+    """The views end their own episodes; a registered TimeLimit would cut a longer max_cycles."""
     horizon = default_max_cycles(env_id)
     env = gymnasium.make(env_id)
-    assert env.spec.max_episode_steps == horizon
+    assert env.spec.max_episode_steps is None
     env.reset(seed=0)
     for t in range(1, horizon + 1):
         _, _, terminated, truncated, _ = env.step(env.action_space.sample())
@@ -125,19 +126,25 @@ def test_view_truncates_at_its_own_max_cycles(env_id):
         env.unwrapped.step(env.action_space.sample())
 
 
+def _episode_length(env) -> int:
+    env.reset(seed=0)
+    steps, done = 0, False
+    while not done:
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        done = terminated or truncated
+        steps += 1
+    return steps
+
+
 @all_ids
-def test_longer_episodes_need_max_episode_steps_too(env_id):
-    """As the views' docstring says: the registered TimeLimit is the env's default max_cycles."""
+def test_max_cycles_given_to_make_is_honoured(env_id):
+    """gymnasium.make(id, max_cycles=longer) runs `longer` periods; an explicit
+    max_episode_steps is gymnasium's TimeLimit and cuts where the user asked."""
     horizon = default_max_cycles(env_id)
     longer = horizon + 5
-    for kwargs, expected in [({}, horizon), ({"max_episode_steps": longer}, longer)]:
-        env = gymnasium.make(env_id, max_cycles=longer, n_agents=2, **kwargs)
-        env.reset(seed=0)
-        steps, truncated = 0, False
-        while not truncated:
-            truncated = env.step(env.action_space.sample())[3]
-            steps += 1
-        assert steps == expected
+    assert _episode_length(gymnasium.make(env_id, max_cycles=longer, n_agents=2)) == longer
+    cut = gymnasium.make(env_id, max_cycles=longer, n_agents=2, max_episode_steps=horizon + 2)
+    assert _episode_length(cut) == horizon + 2
 
 
 @all_ids
@@ -208,7 +215,7 @@ print("made", env.spec.max_episode_steps, env.unwrapped.env.game.n_agents, type(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["made", str(default_max_cycles(env_id)), "2", "float"]
+    assert result.stdout.split() == ["made", "None", "2", "float"]
 
 
 # -- the principal view --------------------------------------------------------------------
@@ -284,6 +291,51 @@ def test_principal_view_callable_behaviour(env_id):
     for *_, info in rollout(env, seed=0, steps=4)[1:]:
         assert info["actions"].tolist() == [0, 0]
     assert seen == [["agent_0", "agent_1"]] * 4
+
+
+@principal_ids
+def test_normalized_principal_actions_pay_a_times_max_transfer(env_id):
+    """A normalized action a gives, bit for bit, the episode of the raw contract a * max_transfer."""
+    raw = gymnasium.make(env_id, n_agents=2, max_cycles=6)
+    unit = gymnasium.make(env_id, n_agents=2, max_cycles=6, normalize_actions=True)
+    bound = float(raw.action_space.high[0])
+    assert unit.action_space == gymnasium.spaces.Box(-1.0, 1.0, raw.action_space.shape, np.float32)
+    rng = np.random.default_rng(3)
+    actions = [rng.uniform(-1, 1, unit.action_space.shape).astype(np.float32) for _ in range(6)]
+    actions[0][:] = 1.0  # the corners reach the bounds exactly
+    actions[1][:] = -1.0
+    raw.reset(seed=4)
+    unit.reset(seed=4)
+    for a in actions:
+        expected = raw.step(a.astype(np.float64) * bound)
+        got = unit.step(a)
+        assert_identical(got, expected)
+    assert float(np.abs(expected[4]["transfers"]).max()) <= bound
+
+
+@principal_ids
+def test_normalized_principal_actions_refuse_outside_the_unit_box(env_id):
+    env = gymnasium.make(env_id, n_agents=2, normalize_actions=True)
+    env.reset(seed=0)
+    action = np.zeros(env.action_space.shape, np.float32)
+    action[1] = 1.5
+    with pytest.raises(ValueError, match=r"principal_0 \(normalized actions\).*1\.5.*Box\(-1, 1"):
+        env.step(action)
+    action[1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        env.step(action)
+    with pytest.raises(TypeError, match="normalize_actions must be True or False"):
+        gymnasium.make(env_id, normalize_actions="yes")
+
+
+@principal_ids
+def test_normalized_principal_view_passes_the_checkers_without_warnings(env_id):
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gymnasium_check_env(gymnasium.make(env_id, normalize_actions=True).unwrapped, skip_render_check=True)
+        sb3_check_env(gymnasium.make(env_id, normalize_actions=True).unwrapped, warn=True)
 
 
 @principal_ids

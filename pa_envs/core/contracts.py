@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from gymnasium import spaces
 
 
 def contract_matrix(flat: np.ndarray, n_agents: int, n_signals: int) -> np.ndarray:
@@ -58,6 +59,7 @@ def check_contract(
     bound: float,
     clip: bool,
     signal_names: Sequence[str] | None = None,
+    clip_hint: bool = True,
 ) -> np.ndarray:
     """Validate a contract and return it as a float64 ``(n_agents, n_signals)`` matrix.
 
@@ -78,6 +80,9 @@ def check_contract(
     signal_names : sequence of str, optional
         Labels of the signals, named in the shape error (a contract pays per
         *signal*, which need not be the agent's action: e.g. a claim).
+    clip_hint : bool
+        Whether the out-of-bound error suggests ``out_of_bound_transfers='clip'``
+        (not where the caller offers no such option).
 
     Raises
     ------
@@ -125,8 +130,58 @@ def check_contract(
         return np.clip(array, -bound, bound)
     if np.any(np.abs(array) > bound):
         worst = float(array.reshape(-1)[np.argmax(np.abs(array))])
+        hint = "; pass out_of_bound_transfers='clip' to clip instead" if clip_hint else ""
         raise ValueError(
-            f"{player}: transfer {worst!r} is outside [-{bound:g}, {bound:g}], expected "
-            f"{expected}; pass out_of_bound_transfers='clip' to clip instead"
+            f"{player}: transfer {worst!r} is outside [-{bound:g}, {bound:g}], expected {expected}{hint}"
         )
     return array.copy()
+
+
+class NormalizedContracts:
+    """The principal's action in ``[-1, 1]``, mapped linearly onto ``[-max_transfer, max_transfer]``.
+
+    Learners that sample a Gaussian around 0 with unit scale (SB3's PPO, A2C,
+    SAC) explore a few units of money at most on the raw contract Box; on the
+    unit Box they reach every contract. Entry ``a`` pays ``a * max_transfer``.
+
+    Parameters
+    ----------
+    contract_space : gymnasium.spaces.Box
+        The principal's contract space, symmetric: ``[-bound, bound]``.
+    n_agents, n_signals : int
+        The contract's dimensions.
+    """
+
+    def __init__(self, contract_space: spaces.Box, n_agents: int, n_signals: int) -> None:
+        self.bound = float(contract_space.high.reshape(-1)[0])
+        self.n_agents, self.n_signals = n_agents, n_signals
+        self.space = spaces.Box(-1.0, 1.0, shape=contract_space.shape, dtype=np.float32)
+
+    def contract(self, action: object, player: str) -> np.ndarray:
+        """The ``(n_agents, n_signals)`` contract a normalized action stands for.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :func:`check_contract` does, against the unit Box.
+        """
+        unit = check_contract(
+            action,
+            player=f"{player} (normalized actions)",
+            n_agents=self.n_agents,
+            n_signals=self.n_signals,
+            bound=1.0,
+            clip=False,
+            clip_hint=False,
+        )
+        return unit * self.bound
+
+    def contracts(self, actions: np.ndarray, player: str) -> np.ndarray:
+        """A batch ``(B, n_agents * n_signals)`` of normalized actions as ``(B, n_agents, n_signals)``
+        contracts; shape and type are the caller's to check."""
+        actions = np.asarray(actions, dtype=np.float64)
+        if actions.size and np.abs(actions).max() <= 1.0:  # NaN fails this too
+            return actions.reshape(-1, self.n_agents, self.n_signals) * self.bound
+        bad = np.flatnonzero(~(np.abs(actions) <= 1.0).all(axis=1))[0]
+        self.contract(actions[bad], f"{player}, copy {bad}")  # raises, naming the entry
+        raise AssertionError("unreachable")
