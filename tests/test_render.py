@@ -1,4 +1,4 @@
-"""Rendering: every env in every mode and form, the vector forms' frames, videos.
+"""Rendering: every env in every mode and form, the vector forms' frames, videos, the docs' GIFs.
 
 Every test that takes ``env_module`` runs once per registered env (tests/conftest.py), so
 a new env is covered without a line here. Human mode never opens a window in the tests
@@ -8,16 +8,19 @@ a new env is covered without a line here. Human mode never opens a window in the
 from __future__ import annotations
 
 import copy
+import importlib.util
 import itertools
 import pickle
 import re
 import sys
 import types
 import warnings
+from pathlib import Path
 
 import gymnasium
 import numpy as np
 import pytest
+from PIL import Image
 
 from pa_envs import ENVS, PRINCIPAL
 from pa_envs.core import render
@@ -27,6 +30,7 @@ from pa_envs.mechanisms import mechanism_env
 from pa_envs.sb3 import MechanismVecEnv
 from pa_envs.views import view_ids
 
+ROOT = Path(__file__).resolve().parent.parent
 MODES = ("ansi", "rgb_array", "human")
 FORMS = ("parallel", "aec", "raw_aec", "principal_view", "agent_view")
 PERIODS, N_AGENTS, COPIES, SEED = 4, 2, 3, 5
@@ -433,3 +437,39 @@ def test_sb3_video_recorder_writes_a_video(tmp_path):
     venv = MechanismVecEnv("pollution_v0", "pigouvian", 2, seed=0, max_cycles=5, render_mode="rgb_array")
     record_video(venv, tmp_path, 4)
     assert list(tmp_path.glob("*.mp4"))
+
+
+# -- the env pages' rollouts ---------------------------------------------------------------
+
+
+def load_make_rollouts():
+    spec = importlib.util.spec_from_file_location("make_rollouts", ROOT / "docs" / "make_rollouts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_env_page_shows_its_rollout(env_module):
+    name = env_name(env_module)
+    page = (ROOT / "docs" / "envs" / f"{name}.md").read_text(encoding="utf-8")
+    assert f"](rollouts/{name}.gif)" in page and "Pigouvian mechanism" in page
+    gif = ROOT / "docs" / "envs" / "rollouts" / f"{name}.gif"
+    assert gif.stat().st_size < 300_000
+    with Image.open(gif) as image:
+        assert image.n_frames > 10
+        # Drawn by the current renderer (else: python docs/make_rollouts.py).
+        frame = env_module.parallel_env(render_mode="rgb_array")
+        frame.reset(seed=0)
+        assert image.size == frame.render().shape[1::-1]
+
+
+def test_the_rollouts_are_deterministic(tmp_path):
+    make_rollouts = load_make_rollouts()
+    first = make_rollouts.rollout_frames("platform_v0", periods=3)
+    second = make_rollouts.rollout_frames("platform_v0", periods=3)
+    assert len(first) == 4
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    assert_good_frames(first)
+    sizes = [make_rollouts.write_gif(first, tmp_path / f"{k}.gif") for k in range(2)]
+    assert sizes[0] == sizes[1]
+    assert (tmp_path / "0.gif").read_bytes() == (tmp_path / "1.gif").read_bytes()
