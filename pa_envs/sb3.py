@@ -42,6 +42,7 @@ except ImportError as missing:  # pragma: no cover - exercised only without the 
 from pa_envs.core.batch import BatchedEpisodes, copy_seeds
 from pa_envs.core.episode import agent_observations
 from pa_envs.core.game import Game
+from pa_envs.core.render import RENDER_FPS, PeriodRecord, Renderer, check_render_mode
 from pa_envs.mechanisms import Mechanism, PeriodFeedback, make_mechanism
 
 _NO_INFO = MappingProxyType({})
@@ -75,7 +76,10 @@ class MechanismVecEnv(VecEnv):
         Copy ``b`` uses ``seed + b`` (or ``seed[b]``); ``None`` draws fresh entropy.
     mechanism_kwargs : dict, optional
     **env_kwargs
-        Parameters of the env when ``env`` is a name (``n_agents``, ``max_cycles``, ...).
+        Parameters of the env when ``env`` is a name (``n_agents``, ``max_cycles``, ...),
+        and ``render_mode``: ``None`` or ``"rgb_array"``, with which :meth:`get_images`
+        gives one frame per copy (its N agents share it) and ``render()`` tiles them, so
+        SB3's ``VecVideoRecorder`` records the batch.
     """
 
     def __init__(
@@ -87,6 +91,8 @@ class MechanismVecEnv(VecEnv):
         mechanism_kwargs: dict[str, Any] | None = None,
         **env_kwargs: Any,
     ) -> None:
+        render_mode = env_kwargs.pop("render_mode", None)
+        check_render_mode(render_mode, ("rgb_array",), "render_mode of MechanismVecEnv")
         base = _parallel_env(env, env_kwargs)
         if isinstance(mechanism, Mechanism):
             if mechanism_kwargs:
@@ -100,8 +106,12 @@ class MechanismVecEnv(VecEnv):
         self.num_copies = num_copies
         self.n_agents = self.game.n_agents
         spaces = self.engine.spaces
-        self.render_mode = None  # before VecEnv.__init__, which warns when it is missing
+        self.render_mode = render_mode  # before VecEnv.__init__, which warns when it is missing
         super().__init__(num_copies * self.n_agents, spaces.agent_observation, spaces.agent_action)
+        self.metadata["render_fps"] = RENDER_FPS  # VecVideoRecorder's frame rate
+        # What the frames show of the last period: kept only when rendering (it costs step time).
+        self._record = None if render_mode is None else PeriodRecord(num_copies, self.n_agents)
+        self._renderer = Renderer(self.game)
         copy_seeds(seed, num_copies)  # check it now rather than at the first reset
         self._copy_seed = seed
         self._actions: np.ndarray | None = None
@@ -118,6 +128,8 @@ class MechanismVecEnv(VecEnv):
         self.engine.reset(self._copy_seed)
         self._copy_seed = None  # later resets continue each copy's stream
         self.mechanism.start_episodes(self.num_copies)
+        if self._record is not None:
+            self._record.start()
         self._post()
         return self._observe()
 
@@ -138,6 +150,8 @@ class MechanismVecEnv(VecEnv):
             outcome.social_welfare, dynamics.externality, outcome.transfers, outcome.principal_reward, done,
             dynamics.signals,
         )  # fmt: skip
+        if self._record is not None:
+            self._record.record(actions, outcome)
         rewards = outcome.agent_rewards.reshape(-1).astype(np.float32)
         dones = np.repeat(done, self.n_agents)
         finished = np.flatnonzero(done)
@@ -154,11 +168,23 @@ class MechanismVecEnv(VecEnv):
                     infos[row]["TimeLimit.truncated"] = bool(truncated[copy])
             engine.restart(finished)
             self.mechanism.start_episodes(self.num_copies, finished)
+            if self._record is not None:  # a restarted copy shows its new episode's start
+                self._record.start(finished)
         self._post()
         return self._observe(), rewards, dones, infos
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def get_images(self) -> list[np.ndarray]:
+        """One ``(H, W, 3)`` uint8 frame per copy (not per agent: a copy's N agents share
+        one state and period), from the batch's own state; SB3's ``render()`` tiles them.
+        Needs ``render_mode="rgb_array"``."""
+        if self._record is None:
+            raise RuntimeError("get_images() needs MechanismVecEnv(..., render_mode='rgb_array')")
+        if self.engine.state is None:
+            raise RuntimeError("call reset() before get_images()")
+        return self._renderer.frames(self.engine.state, self.engine.periods, self._record, "rgb_array")
 
     def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
         return [getattr(self, attr_name)] * len(list(self._get_indices(indices)))

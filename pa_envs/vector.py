@@ -21,6 +21,11 @@ Autoreset follows gymnasium's default ``NEXT_STEP`` mode: the step after an
 episode ends resets that copy (its action is ignored, its reward is 0).
 Infos are dicts of ``(B, ...)`` arrays with ``_key`` masks, as gymnasium's
 vector envs give.
+
+With ``render_mode="rgb_array"`` (or ``"ansi"``), ``render()`` returns one
+frame (or text block) per copy, drawn from the batch's own state and last
+period (:mod:`pa_envs.core.render`), so gymnasium's vector ``RecordVideo``
+and ``HumanRendering`` wrappers can use them.
 """
 
 from __future__ import annotations
@@ -37,9 +42,11 @@ from pa_envs.core.batch import BatchedEpisodes
 from pa_envs.core.contracts import NormalizedContracts
 from pa_envs.core.episode import agent_observations
 from pa_envs.core.game import PeriodOutcome
+from pa_envs.core.render import RENDER_FPS, PeriodRecord, Renderer, check_render_mode
 from pa_envs.mechanisms import Mechanism, PeriodFeedback, make_mechanism
 
 VECTOR_BEHAVIOURS = ("best_response", "an int (one fixed action)", "a list of ints (one per agent)")
+VECTOR_RENDER_MODES = ("rgb_array", "ansi")
 
 
 class _BatchedBehaviour:
@@ -91,17 +98,24 @@ class _BatchedBehaviour:
 class _VectorView(gymnasium.vector.VectorEnv):
     """What both vector views share: the engine, NEXT_STEP autoreset and vector infos."""
 
-    metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP}  # noqa: RUF012
+    metadata: dict[str, Any] = {  # noqa: RUF012
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+        "render_modes": list(VECTOR_RENDER_MODES),
+        "render_fps": RENDER_FPS,
+    }
 
     def __init__(self, env_name: str, num_envs: int, env_kwargs: dict[str, Any]) -> None:
         from pa_envs.views import _parallel_env
 
         limit = env_kwargs.pop("max_episode_steps", None)  # a user's, through gymnasium.make_vec
-        if env_kwargs.get("render_mode") is not None:
+        render_mode = env_kwargs.pop("render_mode", None)
+        if render_mode == "human":
             raise ValueError(
-                "the vector views do not render; render one copy with gymnasium.make(id, render_mode=...)"
+                "the vector views render 'rgb_array' or 'ansi' (one per copy), not 'human'; wrap an "
+                "'rgb_array' one in gymnasium.wrappers.vector.HumanRendering (needs pygame), or "
+                "watch one copy with gymnasium.make(id, render_mode='human')"
             )
-        env_kwargs.pop("render_mode", None)
+        check_render_mode(render_mode, VECTOR_RENDER_MODES, "render_mode of the vector views")
         self.base = _parallel_env(env_name, None, env_kwargs)
         horizon = self.base.params.max_cycles
         if limit is not None and limit < horizon:
@@ -113,7 +127,10 @@ class _VectorView(gymnasium.vector.VectorEnv):
         self.game = self.base.game
         self.engine = BatchedEpisodes(self.game, num_envs)
         self.num_envs = num_envs
-        self.render_mode = None
+        self.render_mode = render_mode
+        # What the frames show of the last period: kept only when rendering (it costs a step time).
+        self._record = None if render_mode is None else PeriodRecord(num_envs, self.game.n_agents)
+        self._renderer = Renderer(self.game)
         self._autoreset = np.zeros(num_envs, dtype=bool)
         self._contracts = np.zeros((num_envs, self.game.n_agents, self.game.n_signals))
 
@@ -132,6 +149,8 @@ class _VectorView(gymnasium.vector.VectorEnv):
         self.engine.reset(seed)
         self._autoreset[:] = False
         self._start(slice(None))
+        if self._record is not None:
+            self._record.start()
         return self._observe(), self._infos(None, np.ones(self.num_envs, dtype=bool))
 
     def _play(self, joint: np.ndarray) -> tuple[PeriodOutcome, np.ndarray, np.ndarray]:
@@ -143,6 +162,8 @@ class _VectorView(gymnasium.vector.VectorEnv):
             which = np.flatnonzero(restarting)
             engine.restart(which)
             self._start(which)
+            if self._record is not None:
+                self._record.start(which)
         active = ~restarting
         state, periods = engine.state.copy(), engine.periods.copy()
         if not active.any():  # copies run in lockstep: usually all restart at once
@@ -150,6 +171,8 @@ class _VectorView(gymnasium.vector.VectorEnv):
             return self._idle_outcome(), active, active
         # Restarted copies sit this step out: they keep their fresh state and period.
         outcome, done = engine.play(joint, self._contracts, check=False, active=active)
+        if self._record is not None:
+            self._record.record(joint, outcome, active)
         self._feedback(state, periods, outcome, done, active)
         self._autoreset = done
         return outcome, active, done
@@ -195,6 +218,19 @@ class _VectorView(gymnasium.vector.VectorEnv):
             infos[name] = engine.state[:, k].copy()
         mask = np.ones(b, dtype=bool)
         return {**infos, **{f"_{key}": mask for key in infos}}
+
+    def render(self) -> tuple[np.ndarray, ...] | tuple[str, ...] | None:
+        """One frame (``render_mode="rgb_array"``, each ``(H, W, 3)`` uint8) or text block
+        (``"ansi"``) per copy, as gymnasium's vector envs give, drawn from the batch's own
+        state and last period (see :mod:`pa_envs.core.render`); ``None`` without a render mode.
+        """
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() called without a render_mode; pass render_mode= to make_vec")
+            return None
+        engine = self.engine
+        if engine.state is None:
+            raise RuntimeError("call reset() before render()")
+        return tuple(self._renderer.frames(engine.state, engine.periods, self._record, self.render_mode))
 
     # hooks
     def _start(self, which: np.ndarray | slice) -> None:

@@ -47,7 +47,7 @@ import numpy as np
 from pa_envs.behaviours import Behaviour, make_behaviour
 from pa_envs.core.contracts import NormalizedContracts
 from pa_envs.core.episode import PRINCIPAL
-from pa_envs.core.render import RENDER_MODES
+from pa_envs.core.render import RENDER_FPS, RENDER_MODES
 from pa_envs.mechanisms import Mechanism, mechanism_env
 
 NAMESPACE = "pa_envs"
@@ -66,7 +66,7 @@ def _parallel_env(env_name: str, render_mode: str | None, env_kwargs: dict[str, 
 class PrincipalView(gymnasium.Env):
     """The principal as a gymnasium learner; see the module docstring."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": RENDER_FPS}
 
     def __init__(
         self,
@@ -127,7 +127,7 @@ class PrincipalView(gymnasium.Env):
 class AgentView(gymnasium.Env):
     """One agent as a gymnasium learner under a mechanism; see the module docstring."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": RENDER_FPS}
 
     def __init__(
         self,

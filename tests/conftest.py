@@ -22,3 +22,12 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def headless(monkeypatch):
+    """Human mode prints its text in every test, even on a machine with a display: a test
+    never opens a window (tests/test_render.py checks the window path with a stand-in)."""
+    from pa_envs.core import render
+
+    monkeypatch.setattr(render, "gui_available", lambda: False)

@@ -2,7 +2,8 @@
 
 Every ```python block of the pages in ``RUN_PAGES`` runs: the blocks of one page
 in order, in one namespace, in a fresh temporary working directory. A block
-whose fence reads ```python no-test is shown but not run (none is, today).
+whose fence reads ```python no-test is shown but not run (docs/vector.md's
+``VecVideoRecorder`` block: it needs moviepy, which no extra installs).
 The site build (``sphinx-build -W``) runs when Sphinx is installed (the
 ``docs`` extra).
 """

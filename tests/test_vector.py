@@ -270,8 +270,8 @@ def test_vector_views_name_the_player_and_the_space_on_bad_input():
     principal.reset(seed=0)
     with pytest.raises(TypeError, match="principal_0: actions must be numbers"):
         principal.step(np.full((2, 6), "x"))
-    with pytest.raises(ValueError, match="do not render"):
-        gymnasium.make_vec("pa_envs/Pollution-Agent-v0", num_envs=2, render_mode="ansi")
+    with pytest.raises(ValueError, match="render 'rgb_array' or 'ansi' \\(one per copy\\), not 'human'"):
+        gymnasium.make_vec("pa_envs/Pollution-Agent-v0", num_envs=2, render_mode="human")
     with pytest.raises(ValueError, match="behaviour: the vector form"):
         PrincipalVectorView(2, behaviour="myopic")
 

@@ -36,6 +36,7 @@ class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
         self.agent_selection = PRINCIPAL
         self._joint = np.zeros(self.game.n_agents, dtype=np.int64)
         self._remember(None)
+        self._show()
 
     def observe(self, agent: str) -> np.ndarray:
         self._check_known(agent)
@@ -89,8 +90,7 @@ class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
         self.terminations = dict.fromkeys(self.agents, terminated)
         self.truncations = dict.fromkeys(self.agents, truncated)
         self.agent_selection = PRINCIPAL
-        if self.render_mode == "human":
-            self.render()
+        self._show()
 
     def state(self) -> np.ndarray:
         """The state vector followed by the flat contract last posted, float32."""

@@ -10,7 +10,7 @@ from pettingzoo.utils import wrappers
 from pa_envs.core.aec import PrincipalAgentAECEnv
 from pa_envs.core.game import Game
 from pa_envs.core.parallel import PrincipalAgentParallelEnv
-from pa_envs.core.render import RENDER_MODES
+from pa_envs.core.render import RENDER_FPS, RENDER_MODES
 
 
 class EnvFactories(NamedTuple):
@@ -32,7 +32,7 @@ def define_env(game_class: type[Game], module: str) -> EnvFactories:
         "name": game_class.name,
         "render_modes": list(RENDER_MODES),
         "is_parallelizable": True,
-        "render_fps": 4,
+        "render_fps": RENDER_FPS,
     }
     attrs = {"game_class": game_class, "metadata": metadata, "__module__": module}
     raw_env = type("raw_env", (PrincipalAgentAECEnv,), {**attrs, "__doc__": _doc("AEC", game_class)})

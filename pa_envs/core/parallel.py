@@ -18,7 +18,7 @@ from pettingzoo import ParallelEnv
 from pa_envs.core.contracts import contract_matrix, flat_contract
 from pa_envs.core.episode import PRINCIPAL, Episode
 from pa_envs.core.game import Game, GameParams, PeriodOutcome
-from pa_envs.core.render import check_render_mode, render_frame, render_text
+from pa_envs.core.render import PeriodRecord, Renderer, check_render_mode
 from pa_envs.core.tabular import TabularModel
 
 
@@ -63,7 +63,8 @@ class GameEnvMixin:
         self.possible_agents = list(self._episode.players)
         self.agents: list[str] = []
         self.state_space = self._spaces.state
-        self._shown: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._record = PeriodRecord(1, self.game.n_agents)
+        self._renderer = Renderer(self.game)
         # The contract the agents observe: in force next period (parallel) or
         # posted for this period (AEC).
         self._contract = np.zeros((self.game.n_agents, self.game.n_signals))
@@ -108,33 +109,39 @@ class GameEnvMixin:
         return self.game.tabular_model()
 
     def _remember(self, outcome: PeriodOutcome | None) -> None:
+        """Keep the period just played (or, with ``None``, start the record of an episode)."""
         if outcome is None:
-            n = self.game.n_agents
-            self._shown = (np.full(n, -1), np.zeros(n), np.full(n, -1))
+            self._record.start()
         else:
-            self._shown = (self._episode.last_actions, outcome.transfers[0], outcome.dynamics.signals[0])
+            self._record.record(self._episode.last_actions[None], outcome)
+
+    def _show(self) -> None:
+        """Human mode: the env shows itself after ``reset`` and each period, once."""
+        if self.render_mode == "human":
+            self._renderer.show(self._episode.state[0], self._episode.period, self._record)
 
     def render(self, mode: str | None = None) -> str | np.ndarray | None:
-        """Render the last period (``mode`` overrides ``render_mode``, for callers that pass one)."""
+        """Render the last period: the text (``"ansi"``), an ``(H, W, 3)`` uint8 frame
+        (``"rgb_array"``, the same size all episode), or ``None`` in ``"human"`` mode, where
+        the env shows itself on ``reset`` and each period (gymnasium's convention, so that
+        calling ``render()`` too never shows a period twice). ``mode`` overrides
+        ``render_mode``, for callers that pass one; ``render("human")`` on an env of another
+        mode shows the period once. See :mod:`pa_envs.core.render`.
+        """
         mode = mode or self.render_mode
         if mode is None:
             logger.warn("render() called without a render_mode; pass render_mode= to the env")
             return None
         check_render_mode(mode)
-        if self._shown is None:
+        if self._episode.state is None:
             raise RuntimeError("call reset() before render()")
-        actions, transfers, signals = self._shown
-        state = self._episode.state[0]
-        if mode == "rgb_array":
-            return render_frame(self.game, state, actions, transfers)
-        text = render_text(self.game, state, self._episode.period, actions, transfers, signals)
-        if mode == "human":
-            print(text)
-            return None
-        return text
+        if mode == "human" and self.render_mode == "human":
+            return None  # shown already by reset() or step()
+        return self._renderer.render(mode, self._episode.state[0], self._episode.period, self._record)
 
     def close(self) -> None:
-        """Nothing to release: rendering holds no window."""
+        """Close the human-mode window, if one is open."""
+        self._renderer.close()
 
 
 class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
@@ -145,6 +152,8 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
     params : GameParams, optional
         The env's parameters; or give them as keywords.
     render_mode : {"ansi", "rgb_array", "human"}, optional
+        Text, labelled frames, or a window (printed text without a display);
+        see :mod:`pa_envs.core.render`.
     out_of_bound_transfers : {"raise", "clip"}
         Whether a transfer outside ``[-max_transfer, max_transfer]`` raises
         ``ValueError`` (default) or is clipped to the bound.
@@ -159,6 +168,7 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
         self._contract = episode.reset(seed, options)
         self.agents = list(self.possible_agents)
         self._remember(None)
+        self._show()
         return self._observations(), episode.infos(None, self._contract)
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
@@ -191,8 +201,7 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
         infos = episode.infos(outcome, in_force)
         if terminated or truncated:
             self.agents = []
-        if self.render_mode == "human":
-            self.render()
+        self._show()
         return observations, rewards, terminations, truncations, infos
 
     def state(self) -> np.ndarray:
