@@ -31,6 +31,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
+    "sphinxarg.ext",  # docs/cli.md: the pa-envs reference, generated from its parser
 ]
 
 source_suffix = {".md": "markdown"}

@@ -22,7 +22,7 @@ and :class:`Budgeted` (caps what another mechanism pays per episode).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -144,7 +144,7 @@ class Mechanism:
 
 
 class NoTransfers(Mechanism):
-    """Laissez-faire: the principal never pays or taxes."""
+    """Laissez-faire: the principal never pays or taxes (the ``W_LF`` baseline)."""
 
     name = "no_transfers"
 
@@ -153,7 +153,10 @@ class NoTransfers(Mechanism):
 
 
 class FlatSchedule(Mechanism):
-    """The same transfer per signal for every agent, state and period (a coarse incentive).
+    """A contract you write (``transfers``): one transfer per signal for every agent, state and period.
+
+    A coarse incentive: it cannot change with the state or the period. Build a
+    tax on one signal with :meth:`tax`, the best such tax with :meth:`best_flat_tax`.
 
     Parameters
     ----------
@@ -177,8 +180,11 @@ class FlatSchedule(Mechanism):
 
     @classmethod
     def tax(cls, game_or_env: Any, amount: float, signal: int | None = None) -> FlatSchedule:
-        """A tax of ``amount`` (> 0 taxes) on one signal (default: the game's
-        :attr:`~pa_envs.core.game.Game.taxed_signal`, e.g. ``high`` production)."""
+        """A flat tax you set (``amount``) on one signal, by default the one a tax targets (e.g. ``high``).
+
+        ``amount`` > 0 taxes, < 0 pays. ``signal`` defaults to the game's
+        :attr:`~pa_envs.core.game.Game.taxed_signal` (e.g. ``high`` production).
+        """
         game = _game_of(game_or_env)
         signal = game.taxed_signal if signal is None else signal
         _check_signal(game.n_signals, signal)
@@ -196,11 +202,12 @@ class FlatSchedule(Mechanism):
         amounts: np.ndarray | None = None,
         model: TabularModel | None = None,
     ) -> FlatSchedule:
-        """The best single flat transfer on ``signal`` (default: the game's
-        :attr:`~pa_envs.core.game.Game.taxed_signal`) by the exact analysis.
+        """The flat tax with the highest equilibrium welfare, found by solving the env's exact model.
 
-        Candidates default to 101 taxes from 0 to ``max_transfer``; the
-        equilibrium welfare of each is exact (:func:`pa_envs.analysis.best_flat_transfer`).
+        The tax is on ``signal`` (default: the game's
+        :attr:`~pa_envs.core.game.Game.taxed_signal`). Candidates default to 101
+        taxes from 0 to ``max_transfer``; the equilibrium welfare of each is exact
+        (:func:`pa_envs.analysis.best_flat_transfer`).
         """
         game = _game_of(game_or_env)
         signal = game.taxed_signal if signal is None else signal
@@ -254,7 +261,7 @@ class FlatSchedule(Mechanism):
 
 
 class Pigouvian(Mechanism):
-    """The oracle: posts the minimal transfers that implement the social optimum.
+    """The oracle: the least transfers per agent, state and period that make the optimum an equilibrium.
 
     On :meth:`bind` it solves the env's exact model (``game.exact_model()``:
     the joint-action model, or the count model when that is too big) and then
@@ -309,7 +316,7 @@ class Pigouvian(Mechanism):
 
 
 class Budgeted(Mechanism):
-    """Caps what another mechanism pays per episode.
+    """Wraps another mechanism and caps what it pays per episode at a ``budget``.
 
     Payments (positive transfers) count against ``budget``; taxes collected do
     not refill it. Before each period the positive entries of the inner
@@ -497,10 +504,35 @@ MECHANISMS: dict[str, type[Mechanism]] = {
 }
 
 
+MECHANISM_NAMES: tuple[str, ...] = (*MECHANISMS, "flat_tax", "best_flat_tax", "two_phase")
+"""Every name :func:`make_mechanism` builds."""
+
+
 def _two_phase(**kwargs: Any) -> Mechanism:
     from pa_envs.two_phase import TwoPhaseMechanism
 
     return TwoPhaseMechanism(**kwargs)
+
+
+def _unknown_mechanism(name: str) -> ValueError:
+    hint = did_you_mean(name, MECHANISM_NAMES)
+    return ValueError(f"no mechanism named {name!r}{hint} Known: {sorted(MECHANISM_NAMES)}")
+
+
+def mechanism_builder(name: str) -> Callable[..., Mechanism]:
+    """The class or factory :func:`make_mechanism` builds ``name`` with.
+
+    Its docstring documents that mechanism, and the docstring's first line says
+    in one sentence what it is (``pa-envs list`` shows it).
+    """
+    if name == "two_phase":
+        from pa_envs.two_phase import TwoPhaseMechanism  # it imports this module: on use only
+
+        return TwoPhaseMechanism
+    builders = {**MECHANISMS, "flat_tax": FlatSchedule.tax, "best_flat_tax": FlatSchedule.best_flat_tax}
+    if name not in builders:
+        raise _unknown_mechanism(name)
+    return builders[name]
 
 
 def make_mechanism(name: str, env: Any = None, /, **kwargs: Any) -> Mechanism:
@@ -521,8 +553,7 @@ def make_mechanism(name: str, env: Any = None, /, **kwargs: Any) -> Mechanism:
     if name == "flat_tax":
         return FlatSchedule.tax(env, **kwargs)
     if name not in MECHANISMS:
-        names = [*MECHANISMS, "best_flat_tax", "flat_tax", "two_phase"]
-        raise ValueError(f"no mechanism named {name!r}{did_you_mean(name, names)} Known: {sorted(names)}")
+        raise _unknown_mechanism(name)
     return MECHANISMS[name](**kwargs)
 
 

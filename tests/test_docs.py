@@ -127,6 +127,7 @@ def test_site_builds_without_warnings(tmp_path):
     pytest.importorskip("sphinx")
     pytest.importorskip("myst_parser")
     pytest.importorskip("furo")
+    pytest.importorskip("sphinxarg")  # docs/cli.md: the pa-envs reference
     result = subprocess.run(
         [
             sys.executable,
@@ -148,5 +149,13 @@ def test_site_builds_without_warnings(tmp_path):
         timeout=600,
     )
     assert result.returncode == 0, f"sphinx-build failed:\n{result.stdout}\n{result.stderr}"
-    for page in ("index", "getting_started", "game", "envs/pollution_v0", "api/index", "tutorials/index"):
+    for page in (
+        "index",
+        "getting_started",
+        "cli",
+        "game",
+        "envs/pollution_v0",
+        "api/index",
+        "tutorials/index",
+    ):
         assert (tmp_path / "html" / f"{page}.html").is_file(), page

@@ -1,4 +1,4 @@
-"""The benchmark harness: names, resumable sweeps, exact metrics, reports, and the pa-envs command."""
+"""The benchmark harness: names, resumable sweeps, exact metrics and reports."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 
 from baselines import harness
 from pa_envs import analysis, congestion_v0
-from pa_envs.cli import main as cli_main
 from pa_envs.envs.congestion import ROAD
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -142,46 +141,6 @@ def test_harness_command_line(tmp_path, capsys):
         harness.main(["--agents", "PP0", "--out", str(tmp_path)])
 
 
-# -- the pa-envs command ---------------------------------------------------------------------
-
-
-def test_cli_list_describe_play(capsys):
-    cli_main(["list"])
-    out = capsys.readouterr().out
-    assert "grid_v0" in out and "pigouvian" in out and "pa_envs/Pollution-Agent-v0" in out
-    cli_main(["describe", "congestion_v0", "--n-agents", "2"])
-    out = capsys.readouterr().out
-    assert "Env card" in out and "W*  (social optimum)" in out and "price of anarchy" in out
-    cli_main(["play", "pollution_v0", "--max-cycles", "3"])
-    out = capsys.readouterr().out
-    assert out.count("period") >= 3 and "episode social welfare" in out
-
-
-@pytest.mark.parametrize(
-    ("argv", "fragment"),
-    [(["describ", "pollution_v0"], "did you mean 'describe'"), (["describe", "polution_v0"], "pollution_v0")],
-)
-def test_cli_unknown_names_suggest_the_closest(argv, fragment, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        cli_main(argv)
-    captured = capsys.readouterr()
-    assert fragment in captured.err + str(exit_info.value.code)
-
-
-def test_cli_help_everywhere():
-    for argv in (
-        ["--help"],
-        ["describe", "--help"],
-        ["play", "--help"],
-        ["train", "--help"],
-        ["harness", "--help"],
-    ):
-        result = subprocess.run(
-            [sys.executable, "-m", "pa_envs.cli", *argv], capture_output=True, text=True, check=False
-        )
-        assert result.returncode == 0 and "usage" in result.stdout.lower(), (argv, result.stderr)
-
-
 def test_a_users_module_in_the_working_directory_runs_from_the_command_line(tmp_path):
     """As the tutorial does: a learner in ./my_algorithms.py, `python -m baselines.harness`
     run from that folder (not this repository's)."""
@@ -234,23 +193,3 @@ def test_a_learning_principal_gets_one_run_per_seed():
     learning = [s for s in specs if s.principal == "learn:PPO"]
     assert len(learning) == 2 and {s.agents for s in learning} == {"best_response"}
     assert len(specs) == 2 + 2 * 2
-
-
-@pytest.mark.parametrize(
-    ("argv", "fragment"),
-    [
-        (["play", "pollution_v0", "--mechanism", "pigouvan"], "did you mean ['pigouvian']"),
-        (["describe", "pollution_v0", "--n-agents", "0"], "n_agents must be an int >= 1, got 0"),
-    ],
-)
-def test_cli_bad_parameters_are_one_line_errors(argv, fragment, capsys):
-    with pytest.raises(SystemExit):
-        cli_main(argv)
-    assert fragment in capsys.readouterr().err
-
-
-def test_cli_script_usage_names_the_subcommand():
-    result = subprocess.run(
-        [sys.executable, "-m", "pa_envs.cli", "train", "--help"], capture_output=True, text=True, check=False
-    )
-    assert result.stdout.startswith("usage: pa-envs train")

@@ -34,7 +34,9 @@ COMPLIANCE = 0.5  # share of asked periods an agent must obey in phase 2 before 
 
 
 class TwoPhaseMechanism(Mechanism):
-    """Phase 1 learns the prices of incentives and what they buy; phase 2 plans and steers.
+    """A principal that learns from play, not the model: phase 1 prices incentives, phase 2 steers.
+
+    Phase 1 learns the prices of incentives and what they buy; phase 2 plans and steers.
 
     It reads nothing from the env's exact model: only the spaces (players,
     actions and signals, the principal's observation grid, the horizon,
