@@ -873,8 +873,9 @@ def notes(rows: list[dict[str, Any]]) -> list[str]:
     if quiet:
         out.append(
             f"externality/episode is the damage borne by no agent; it is 0 on {', '.join(quiet)}, whose "
-            "externality falls on the agents themselves (commons_v0: a fish landed today does not breed "
-            "for the others; its third-party stock_value is 0 by default): it shows in the welfare."
+            "agents impose their externality on one another (the road's delay in congestion_v0, the "
+            "fish a catch leaves unbred in commons_v0, whose third-party stock_value is 0 by default): "
+            "it shows in their welfare, not in this column."
         )
     over = [r for r in rows if r["steps"] != r["spec"]["steps"]]
     if over:
@@ -884,7 +885,8 @@ def notes(rows: list[dict[str, Any]]) -> list[str]:
             f"agent-steps is what ran: {len(over)} of {len(rows)} run(s) played "
             f"{', '.join(f'{n:,}' for n in ran)} "
             f"for a budget of {', '.join(f'{n:,}' for n in budgets)} (SB3 runs whole rollouts, the tabular "
-            "learners whole periods; --fit-budget fits PPO's and A2C's n_steps to the budget)."
+            "learners whole periods; --fit-budget brings PPO's and A2C's within 1% of it, or as near as "
+            "whole periods allow)."
         )
     return [f"- {line}" for line in out]
 
