@@ -37,8 +37,21 @@ hindsight would have earned against what they played); agent-steps and wall time
 
 Results stream to a JSON-lines file, one line per finished run: a sweep that stops
 resumes where it stopped (runs already in the file are skipped). ``--out`` also gets
-``leaderboard.md``, ``leaderboard.csv`` (mean ± 95% CI over seeds), ``curves.png``
-(learning curves with bands) and ``welfare_vs_transfers.png``.
+``leaderboard.md``, ``leaderboard.csv`` (mean ± half-width of a 95% Student-t interval
+over seeds), ``curves.png`` (learning curves with bands, ``W*`` and ``W_LF`` marked) and
+``welfare_vs_transfers.png``.
+
+Budgets: ``steps`` is honoured or the difference is said. SB3 rounds a budget up to
+whole collections (PPO: rollouts of ``n_steps`` x copies x agents, 24,576 agent-steps
+at its defaults on 4 copies of 3 agents); the sweep warns before it starts, with the
+exact numbers, every result records the agent-steps actually run, and the leaderboard
+says where they differ from the budget. ``--fit-budget`` (:func:`fit_budgets`) shrinks
+PPO's and A2C's ``n_steps`` instead, so that whole rollouts meet it (within 1%).
+
+Progress: a bar counts agent-steps as they are played (every learner, in every run,
+``--jobs`` processes included). SB3 learners log like ``train_sb3``: their VecEnv is in a
+``VecMonitor`` (``rollout/ep_rew_mean``) and, with ``--log-dir DIR``, each run logs CSV
+and TensorBoard into ``DIR/<env>_<principal>_<agents>_seed<seed>_<k>``.
 """
 
 from __future__ import annotations
@@ -51,21 +64,24 @@ import importlib
 import io
 import json
 import math
+import multiprocessing
 import os
+import queue
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from baselines.common import json_dict
-from pa_envs import ENVS, analysis, get_env_module, presets
+from baselines import sb3_tools
+from baselines.common import json_dict, progress_bar
+from pa_envs import ENVS, analysis, presets
 from pa_envs.core.names import did_you_mean
 from pa_envs.learners import counterfactual_rewards
 from pa_envs.mechanisms import MECHANISMS, Mechanism, make_mechanism
-from pa_envs.regret import mean_interval
+from pa_envs.regret import mean_interval, t975
 
 SB3_ALGORITHMS = ("PPO", "A2C", "DQN")
 TABULAR = ("q_learning", "contract_q_learning", "hedge")
@@ -151,6 +167,12 @@ def grid(
             learner = name.removeprefix("learn:")
             if learner not in SB3_ALGORITHMS:
                 load_object(learner)
+            for env in envs:
+                problem = sb3_tools.action_space_problem(
+                    learner, principal_action_space(env, settings), "the principal"
+                )
+                if problem:
+                    raise ValueError(f"principal {name!r} on {env}: {problem}")
         elif ":" in name:
             make_principal(name, None, common.get("principal_kwargs", {}))
     for name in agents:
@@ -171,6 +193,14 @@ def grid(
                     )
                     specs.setdefault(spec.key, spec)
     return list(specs.values())
+
+
+def principal_action_space(env: str, settings: dict[str, Any]) -> Any:
+    """The action space of an env's principal (its gymnasium view) at a grid's settings."""
+    from baselines.train_sb3 import principal_view
+
+    name, kwargs = presets.env_kwargs(env, n_agents=settings["n_agents"], **settings.get("env_kwargs", {}))
+    return principal_view(name, kwargs).action_space
 
 
 def _closest(name: str, known: Iterable[str], what: str) -> ValueError:
@@ -223,7 +253,14 @@ class AgentAlgorithm:
 
 
 class SB3Agents(AgentAlgorithm):
-    """An SB3 algorithm (or any class with its interface), one policy shared by the agents."""
+    """An SB3 algorithm (or any class with its interface), one policy shared by the agents.
+
+    With ``log_folder`` set, an SB3 model logs CSV and TensorBoard there (SB3's
+    ``rollout/`` and ``train/`` keys, and the welfare accounting under ``welfare/``);
+    ``status`` hears what an on-policy learner is doing (collecting, updating)."""
+
+    log_folder: Path | None = None
+    status: Callable[[str], object] | None = None
 
     def __init__(self, algorithm: type, **kwargs: Any) -> None:
         self.algorithm, self.kwargs = algorithm, kwargs
@@ -234,7 +271,26 @@ class SB3Agents(AgentAlgorithm):
         torch.set_num_threads(1)  # small networks: threads only fight over the cores
         kwargs = {"device": "cpu", "verbose": 0, **self.kwargs}
         model = self.algorithm("MlpPolicy", venv, seed=seed, **kwargs)
-        model.learn(total_timesteps=steps)
+        callbacks = _sb3_callbacks(model, self.log_folder, self.status, kwargs["verbose"])
+        if self.log_folder is not None and hasattr(model, "set_logger"):
+            from baselines.train_sb3 import make_callback
+
+            callbacks.append(make_callback(venv.unwrapped.n_agents))
+        model.learn(total_timesteps=steps, **({"callback": callbacks} if callbacks else {}))
+
+
+def _sb3_callbacks(
+    model: Any, folder: Path | None, status: Callable[[str], object] | None, verbose: int
+) -> list[Any]:
+    """An SB3 model's logger in ``folder`` (set now) and the callback that tells ``status``
+    its phases (on-policy learners)."""
+    from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+
+    if folder is not None and hasattr(model, "set_logger"):
+        model.set_logger(sb3_tools.make_logger(folder, verbose))
+    if status is not None and isinstance(model, OnPolicyAlgorithm):
+        return [sb3_tools.training_progress(status)]
+    return []
 
 
 class TabularAgents(AgentAlgorithm):
@@ -309,8 +365,9 @@ def make_principal(name: str, env: Any, kwargs: dict[str, Any]) -> Mechanism:
 # -- recording -------------------------------------------------------------------------------
 
 
-def _recorder(venv: Any, model: Any) -> Any:
-    """Wrap the agents' VecEnv: per-episode welfare, transfers, externality, agents' regret."""
+def _recorder(venv: Any, model: Any, tick: Callable[[int], object] | None = None) -> Any:
+    """Wrap the agents' VecEnv: per-episode welfare, transfers, externality, agents' regret
+    (and ``tick(agent_steps)`` after every step, for a progress bar)."""
     from stable_baselines3.common.vec_env import VecEnvWrapper
 
     class Recorder(VecEnvWrapper):
@@ -351,6 +408,8 @@ def _recorder(venv: Any, model: Any) -> Any:
             for copy in np.flatnonzero(accounts.done):
                 self.episodes.append(tuple(float(x) for x in self.running[:, copy]))
                 self.running[:, copy] = 0.0
+            if tick is not None:
+                tick(self.num_envs)
             return out
 
         def agents_regret(self) -> float:
@@ -376,8 +435,18 @@ def env_parameters(spec: RunSpec) -> tuple[str, dict[str, Any]]:
     return presets.env_kwargs(spec.env, n_agents=spec.n_agents, **spec.env_kwargs)
 
 
-def run(spec: RunSpec) -> dict[str, Any]:
-    """Train, record and score one run; returns a JSON-ready result (with its learning curve)."""
+def run(
+    spec: RunSpec,
+    *,
+    log_dir: str | Path | None = None,
+    progress: Callable[[int | str], object] | None = None,
+) -> dict[str, Any]:
+    """Train, record and score one run; returns a JSON-ready result (with its learning curve).
+
+    ``log_dir``: an SB3 learner logs CSV and TensorBoard into a new folder of it
+    (:func:`run_name`). ``progress(agent_steps)`` is told of the steps as they are
+    played (a few times a second at most), and ``progress(text)`` of what an SB3
+    on-policy learner is doing (collecting, or updating its policy)."""
     start = time.perf_counter()
     _, env_kwargs = env_parameters(spec)
     base = presets.parallel_env(spec.env, **env_kwargs)
@@ -385,10 +454,14 @@ def run(spec: RunSpec) -> dict[str, Any]:
     references = analysis.exact_references(model)
     optimum = references.optimum.social_welfare
     laissez_faire = references.laissez_faire.social_welfare
+    folder = None if log_dir is None else sb3_tools.run_folder(log_dir, run_name(spec))
+    tick = _Ticker(progress) if progress is not None else None
     if spec.principal.startswith("learn:"):
-        curve, steps, agents_regret = _run_principal_learner(spec)
+        curve, steps, agents_regret = _run_principal_learner(spec, folder, tick)
     else:
-        curve, steps, agents_regret = _run_agent_learners(spec, base, model)
+        curve, steps, agents_regret = _run_agent_learners(spec, base, model, folder, tick)
+    if tick is not None:
+        tick.flush()
     welfare = np.array([episode[0] for episode in curve])
     tail = welfare[-max(1, len(welfare) // 10) :] if len(welfare) else welfare
     cumulative = analysis.cumulative_regret(welfare, optimum)
@@ -422,35 +495,78 @@ def run(spec: RunSpec) -> dict[str, Any]:
     }
 
 
-def _run_agent_learners(spec: RunSpec, base: Any, model: Any) -> tuple[list, int, float]:
+def run_name(spec: RunSpec) -> str:
+    """A run's name for its log folder: ``<env>_<principal>_<agents>_seed<seed>`` (``:`` as ``-``)."""
+    name = f"{spec.env}_{spec.principal}_{spec.agents}_seed{spec.seed}"
+    return name.replace(":", "-").replace("/", "-").replace(os.sep, "-")
+
+
+class _Ticker:
+    """Passes agent-steps on to a progress sink at most every 0.2 s (a queue between
+    processes, or a bar), and the rest at :meth:`flush`."""
+
+    interval = 0.2  # seconds
+
+    def __init__(self, sink: Callable[[int | str], object]) -> None:
+        self.sink, self.pending, self.last = sink, 0, time.monotonic()
+
+    def __call__(self, steps: int) -> None:
+        self.pending += steps
+        if time.monotonic() - self.last >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.sink(self.pending)
+        self.pending, self.last = 0, time.monotonic()
+
+    def say(self, text: str) -> None:
+        """Pass on what the learner is doing now (after the steps played so far)."""
+        self.flush()
+        self.sink(text)
+
+
+def _run_agent_learners(
+    spec: RunSpec, base: Any, model: Any, folder: Path | None, tick: _Ticker | None
+) -> tuple[list, int, float]:
+    from stable_baselines3.common.vec_env import VecMonitor
+
     from pa_envs.sb3 import MechanismVecEnv
 
     mechanism = make_principal(spec.principal, base, spec.principal_kwargs)
     venv = MechanismVecEnv(base, mechanism, spec.copies, seed=spec.seed)
-    recorder = _recorder(venv, model)
-    make_agents(spec.agents, spec.agent_kwargs).train(recorder, spec.steps, spec.seed)
+    recorder = _recorder(venv, model, tick)
+    learner = make_agents(spec.agents, spec.agent_kwargs)
+    if isinstance(learner, SB3Agents):
+        learner.log_folder, learner.status = folder, None if tick is None else tick.say
+    learner.train(VecMonitor(recorder), spec.steps, spec.seed)
     steps = recorder.periods * venv.num_envs
     return recorder.episodes, steps, recorder.agents_regret()
 
 
-def _run_principal_learner(spec: RunSpec) -> tuple[list, int, float]:
-    import gymnasium
-    import torch
-    from stable_baselines3.common.env_util import make_vec_env
-
-    from pa_envs.views import view_ids
-
-    torch.set_num_threads(1)
+def _principal_algorithm(spec: RunSpec) -> Any:
+    """The class of a ``learn:`` principal's learner."""
     learner = spec.principal.removeprefix("learn:")
     if learner in SB3_ALGORITHMS:
         import stable_baselines3
 
-        algorithm = getattr(stable_baselines3, learner)
-    else:
-        algorithm = load_object(learner)
+        return getattr(stable_baselines3, learner)
+    return load_object(learner)
+
+
+def _run_principal_learner(
+    spec: RunSpec, folder: Path | None, tick: _Ticker | None
+) -> tuple[list, int, float]:
+    import gymnasium
+    import torch
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from baselines.train_sb3 import principal_view
+
+    torch.set_num_threads(1)
+    algorithm = _principal_algorithm(spec)
     episodes: list[tuple[float, float, float]] = []
     env_name, env_kwargs = env_parameters(spec)
-    horizon = get_env_module(env_name).parallel_env(**env_kwargs).params.max_cycles
 
     class Record(gymnasium.Wrapper):
         def reset(self, **kwargs: Any):
@@ -462,15 +578,18 @@ def _run_principal_learner(spec: RunSpec) -> tuple[list, int, float]:
             self.totals += [info["social_welfare"], info["total_transfers"], info["externality"]]
             if terminated or truncated:
                 episodes.append(tuple(float(x) for x in self.totals))
+            if tick is not None:
+                tick(1)
             return observation, reward, terminated, truncated, info
 
-    def make() -> gymnasium.Env:
-        view = gymnasium.make(view_ids(env_name)[0], max_episode_steps=horizon, **env_kwargs)
-        return Record(view)
-
-    venv = make_vec_env(make, n_envs=spec.copies, seed=spec.seed)
-    model = algorithm("MlpPolicy", venv, seed=spec.seed, device="cpu", verbose=0, **spec.agent_kwargs)
-    model.learn(total_timesteps=spec.steps)
+    # Each copy in SB3's Monitor (make_vec_env's), which logs rollout/ep_rew_mean.
+    venv = make_vec_env(
+        lambda: Record(principal_view(env_name, env_kwargs)), n_envs=spec.copies, seed=spec.seed
+    )
+    kwargs = {"device": "cpu", "verbose": 0, **spec.agent_kwargs}
+    model = algorithm("MlpPolicy", venv, seed=spec.seed, **kwargs)
+    callbacks = _sb3_callbacks(model, folder, None if tick is None else tick.say, kwargs["verbose"])
+    model.learn(total_timesteps=spec.steps, **({"callback": callbacks} if callbacks else {}))
     return episodes, int(model.num_timesteps), float("nan")
 
 
@@ -486,49 +605,197 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def _sb3_class(spec: RunSpec) -> tuple[Any, int] | None:
+    """The SB3-style class a run trains and its number of sub-environments (``None`` for
+    the tabular learners and :class:`AgentAlgorithm` subclasses)."""
+    if spec.principal.startswith("learn:"):
+        return _principal_algorithm(spec), spec.copies
+    if spec.agents in TABULAR:
+        return None
+    if spec.agents in SB3_ALGORITHMS:
+        import stable_baselines3
+
+        return getattr(stable_baselines3, spec.agents), spec.copies * spec.n_agents
+    loaded = load_object(spec.agents)
+    if isinstance(loaded, type) and issubclass(loaded, AgentAlgorithm):
+        return None
+    return loaded, spec.copies * spec.n_agents
+
+
+def planned_steps(spec: RunSpec) -> int | None:
+    """The agent-steps a run will play for its budget ``spec.steps``: SB3's whole
+    collections, the tabular learners' whole periods (rounded down); ``None`` when not
+    known (a user's :class:`AgentAlgorithm`)."""
+    if spec.agents in TABULAR and not spec.principal.startswith("learn:"):
+        n_envs = spec.copies * spec.n_agents
+        return max(1, spec.steps // n_envs) * n_envs
+    found = _sb3_class(spec)
+    if found is None:
+        return None
+    algorithm, n_envs = found
+    return sb3_tools.planned_steps(
+        spec.steps, sb3_tools.steps_per_collection(algorithm, n_envs, spec.agent_kwargs)
+    )
+
+
+def budget_notices(specs: Sequence[RunSpec]) -> list[str]:
+    """What the runs will make of their budgets where it is not exactly ``steps``: one line
+    per kind of run, with the exact numbers."""
+    notes: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        found = _sb3_class(spec)
+        if found is not None:
+            algorithm, n_envs = found
+            note = sb3_tools.budget_notice(
+                algorithm,
+                n_envs,
+                spec.steps,
+                spec.agent_kwargs,
+                budget_option="--steps",
+                fit_option="--fit-budget",
+            )
+        elif spec.agents in TABULAR and planned_steps(spec) != spec.steps:
+            n_envs = spec.copies * spec.n_agents
+            note = (
+                f"{spec.agents} plays whole periods of {n_envs} agent-steps (copies x agents): --steps "
+                f"{spec.steps:,} runs {planned_steps(spec):,}"
+            )
+        else:
+            note = None
+        if note is not None:
+            notes.setdefault(note, []).append(spec)
+    return [
+        f"{len(runs)} run(s) ({', '.join(sorted({f'{s.principal} / {s.agents}' for s in runs}))}): {note}"
+        for note, runs in notes.items()
+    ]
+
+
+def fit_budgets(specs: Sequence[RunSpec]) -> tuple[list[RunSpec], list[str]]:
+    """The runs with PPO's and A2C's ``n_steps`` (in ``agent_kwargs``) shrunk so that whole
+    rollouts meet each budget (within 1%: :func:`~baselines.sb3_tools.fitted_n_steps`),
+    and a line saying each change."""
+    from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+
+    fitted_specs, said = [], {}
+    for spec in specs:
+        found = _sb3_class(spec)
+        if found is not None and isinstance(found[0], type) and issubclass(found[0], OnPolicyAlgorithm):
+            algorithm, n_envs = found
+            n_steps = sb3_tools.steps_per_collection(algorithm, n_envs, spec.agent_kwargs) // n_envs
+            fitted = sb3_tools.fitted_n_steps(spec.steps, n_envs, n_steps)
+            if fitted != n_steps:
+                spec = dataclasses.replace(spec, agent_kwargs={**spec.agent_kwargs, "n_steps": fitted})
+                planned = sb3_tools.planned_steps(spec.steps, fitted * n_envs)
+                said[f"{algorithm.__name__} n_steps {n_steps} -> {fitted}"] = (
+                    f"({planned:,} agent-steps per run for --steps {spec.steps:,})"
+                )
+        fitted_specs.append(spec)
+    return fitted_specs, [f"--fit-budget: {change} {result}" for change, result in said.items()]
+
+
+_PROGRESS_QUEUE: Any = None  # a sweep's worker processes report their agent-steps here
+
+
+def _worker_start(progress_queue: Any) -> None:
+    global _PROGRESS_QUEUE
+    _PROGRESS_QUEUE = progress_queue
+
+
+def _run_in_worker(spec: RunSpec, log_dir: str | Path | None) -> dict[str, Any]:
+    return run(spec, log_dir=log_dir, progress=_PROGRESS_QUEUE.put)
+
+
 def sweep(
-    specs: Sequence[RunSpec], results: str | Path, *, jobs: int = 1, progress: bool = True
+    specs: Sequence[RunSpec],
+    results: str | Path,
+    *,
+    jobs: int = 1,
+    progress: bool = True,
+    log_dir: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Run every spec not yet in ``results`` (JSON lines, appended as each run finishes),
-    ``jobs`` at a time in separate processes; return every result of the grid."""
+    ``jobs`` at a time in separate processes; return every result of the grid.
+
+    Before the first run it warns (stderr) where a run's agent-steps will differ from its
+    budget (:func:`budget_notices`). With ``progress`` a bar counts agent-steps as they are
+    played, and a line reports each finished run. ``log_dir``: as :func:`run`."""
     results = Path(results)
     results.parent.mkdir(parents=True, exist_ok=True)
     done = {row["key"]: row for row in read_results(results)}
     todo = [spec for spec in specs if spec.key not in done]
-    bar = _progress(len(specs), len(specs) - len(todo)) if progress else None
+    for note in budget_notices(todo):
+        print(f"warning: {note}", file=sys.stderr, flush=True)
+    total = sum(planned_steps(spec) or spec.steps for spec in todo)
+    bar = progress_bar(total, "agent-steps", "step", enabled=progress, unit_scale=True)
+    finished, doing = len(specs) - len(todo), ""
+
+    def report(news: int | str) -> None:
+        """Agent-steps played, or what a learner is doing now."""
+        nonlocal doing
+        if isinstance(news, str):
+            doing = f"; {news}"
+            bar.set_postfix_str(f"runs {finished}/{len(specs)} done{doing}", refresh=False)
+        else:
+            bar.update(news)
+
+    bar.set_postfix_str(f"runs {finished}/{len(specs)} done", refresh=False)
     with results.open("a") as out:
 
         def keep(row: dict[str, Any]) -> None:
+            nonlocal finished
             out.write(json.dumps(row) + "\n")
             out.flush()  # an interrupted sweep keeps every finished run
             done[row["key"]] = row
-            if bar is not None:
-                bar.update(1)
+            finished += 1
+            bar.set_postfix_str(f"runs {finished}/{len(specs)} done", refresh=False)
+            if progress:
+                bar.write(_finished_line(row, finished, len(specs)), file=sys.stderr)
 
         if jobs <= 1:
             for spec in todo:
-                keep(run(spec))
+                keep(run(spec, log_dir=log_dir, progress=report))
         else:
-            with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-                for future in concurrent.futures.as_completed([pool.submit(run, s) for s in todo]):
-                    keep(future.result())
-    if bar is not None:
-        bar.close()
+            reports = multiprocessing.Queue()
+            with concurrent.futures.ProcessPoolExecutor(
+                max_workers=jobs, initializer=_worker_start, initargs=(reports,)
+            ) as pool:
+                pending = {pool.submit(_run_in_worker, spec, log_dir) for spec in todo}
+                while pending:
+                    ended, pending = concurrent.futures.wait(
+                        pending, timeout=0.2, return_when="FIRST_COMPLETED"
+                    )
+                    _drain(reports, report)
+                    for future in ended:
+                        keep(future.result())
+            _drain(reports, report)
+    bar.close()
     return [done[spec.key] for spec in specs]
 
 
-def _progress(total: int, initial: int) -> Any:
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, initial=initial, desc="runs", unit="run")
+def _drain(reports: Any, report: Callable[[int | str], object]) -> None:
+    """Pass on what the workers reported."""
+    while True:
+        try:
+            report(reports.get_nowait())
+        except queue.Empty:
+            return
+
+
+def _finished_line(row: dict[str, Any], finished: int, total: int) -> str:
+    spec = row["spec"]
+    budget = "" if row["steps"] == spec["steps"] else f" (budget {spec['steps']:,})"
+    return (
+        f"run {finished}/{total} done: {spec['env']} {spec['principal']} / {spec['agents']} "
+        f"seed {spec['seed']}: "
+        f"{row['steps']:,} agent-steps{budget} in {row['seconds']:.0f} s, final W/W* {row['final_share']:.3f}"
+    )
 
 
 # -- reporting -------------------------------------------------------------------------------
 
 COLUMNS = (
     ("final_share", "final W/W*", 3),
+    ("final_gap_closed", "final gap closed", 3),
     ("auc_share", "AUC W/W*", 3),
     ("regret_per_episode", "regret/episode", 2),
     ("regret_slope", "regret slope", 2),
@@ -550,13 +817,22 @@ def summary_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for (env, principal, agents), members in groups.items():
         line: dict[str, Any] = {"env": env, "principal": principal, "agents": agents, "seeds": len(members)}
         for key, _, _ in COLUMNS:
-            line[key], line[f"{key}_ci"] = mean_interval([float(m[key]) for m in members])
+            line[key], line[f"{key}_ci"] = mean_interval([_metric(m, key) for m in members])
         out.append(line)
     return out
 
 
+def _metric(row: dict[str, Any], key: str) -> float:
+    """A run's value of a leaderboard column (the share of the gap from its final welfare,
+    so that results files written before that column have it too)."""
+    if key == "final_gap_closed":
+        return analysis.share_of_gap(row["final_welfare"], row["optimum"], row["laissez_faire"])
+    return float(row[key])
+
+
 def leaderboard(rows: list[dict[str, Any]]) -> str:
-    """A Markdown table, best final share first, ``mean ± CI`` over seeds."""
+    """A Markdown table, best final share first, ``mean ± CI`` over seeds, and the notes
+    that say what its numbers mean (:func:`notes`)."""
     lines = summary_rows(rows)
     lines.sort(key=lambda r: (r["env"], -(r["final_share"] if not math.isnan(r["final_share"]) else -1e9)))
     header = ["env", "principal", "agents", "seeds", *[label for _, label, _ in COLUMNS]]
@@ -570,7 +846,49 @@ def leaderboard(rows: list[dict[str, Any]]) -> str:
                 cell += f" ± {ci:,.{digits}f}"
             cells.append(cell)
         text.append("| " + " | ".join(cells) + " |")
-    return "\n".join(text)
+    return "\n".join([*text, "", *notes(rows)])
+
+
+def notes(rows: list[dict[str, Any]]) -> list[str]:
+    """The leaderboard's footnotes: what ± is, how to read the welfare columns, and what
+    in these rows needs a word (a budget overrun, an externality of 0, a welfare below 0)."""
+    out = [
+        "± is the half-width of a 95% confidence interval of the mean over seeds (Student t, "
+        "n = seeds); with one seed there is none.",
+        "final W/W* is the welfare of the last 10% of episodes as a share of the exact optimum W* "
+        "(1 at W*; for costs 1 - (W* - W)/|W*|). final gap closed is (W - W_LF)/(W* - W_LF): 0 at "
+        "laissez-faire, 1 at the optimum, below 0 worse than laissez-faire; it reads alike on every env.",
+    ]
+    by_env: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_env.setdefault(row["spec"]["env"], []).append(row)
+    low = sorted(env for env, members in by_env.items() if any(m["final_share"] < 0 for m in members))
+    if low:
+        out.append(
+            f"A W/W* below 0 ({', '.join(low)}): the welfare is below 0 (for costs, over twice W*'s), "
+            "far from W* and usually below W_LF too (learners still exploring, or a depleted "
+            "stock); the gap closed says how it compares with laissez-faire."
+        )
+    quiet = sorted(env for env, members in by_env.items() if all(m["externality"] == 0 for m in members))
+    if quiet:
+        out.append(
+            f"externality/episode is the damage borne by no agent; it is 0 on {', '.join(quiet)}, whose "
+            "agents impose their externality on one another (the road's delay in congestion_v0, the "
+            "fish a catch leaves unbred in commons_v0, whose third-party stock_value is 0 by default): "
+            "it shows in their welfare, not in this column."
+        )
+    over = [r for r in rows if r["steps"] != r["spec"]["steps"]]
+    if over:
+        budgets = sorted({r["spec"]["steps"] for r in over})
+        ran = sorted({r["steps"] for r in over})
+        out.append(
+            f"agent-steps is what ran: {len(over)} of {len(rows)} run(s) played "
+            f"{', '.join(f'{n:,}' for n in ran)} "
+            f"for a budget of {', '.join(f'{n:,}' for n in budgets)} (SB3 runs whole rollouts, the tabular "
+            "learners whole periods; --fit-budget brings PPO's and A2C's within 1% of it, or as near as "
+            "whole periods allow)."
+        )
+    return [f"- {line}" for line in out]
 
 
 def leaderboard_csv(rows: list[dict[str, Any]]) -> str:
@@ -583,8 +901,9 @@ def leaderboard_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def plots(rows: list[dict[str, Any]], out: str | Path) -> list[Path]:
-    """Learning curves (welfare share of W* per episode, mean ± 95% CI band over seeds) per
-    env, and each group's final welfare against the transfers it paid."""
+    """Learning curves (welfare share of W* per episode, mean and a 95% Student-t band over
+    seeds, with W* and W_LF marked) per env, and each group's final welfare against the
+    transfers it paid."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -598,6 +917,16 @@ def plots(rows: list[dict[str, Any]], out: str | Path) -> list[Path]:
         by_env.setdefault(spec["env"], {}).setdefault((spec["principal"], spec["agents"]), []).append(row)
     fig, axes = plt.subplots(1, len(by_env), figsize=(6 * len(by_env), 4), squeeze=False)
     for ax, (env, groups) in zip(axes[0], by_env.items(), strict=True):
+        references = {(m["optimum"], m["laissez_faire"]) for members in groups.values() for m in members}
+        for optimum, laissez_faire in sorted(references):
+            ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label=f"W* = {optimum:,.2f}")
+            ax.axhline(
+                share_of_optimum(laissez_faire, optimum),
+                color="tab:red",
+                linestyle=":",
+                linewidth=1.2,
+                label=f"W_LF = {laissez_faire:,.2f} (laissez-faire)",
+            )
         for (principal, agents), members in groups.items():
             length = min(len(m["curve"]) for m in members)
             if length == 0:
@@ -605,11 +934,11 @@ def plots(rows: list[dict[str, Any]], out: str | Path) -> list[Path]:
             optimum = members[0]["optimum"]
             curves = np.array([share_of_optimum(np.array(m["curve"][:length]), optimum) for m in members])
             mean = curves.mean(axis=0)
-            band = 1.96 * curves.std(axis=0, ddof=1) / np.sqrt(len(curves)) if len(curves) > 1 else 0 * mean
+            spread = curves.std(axis=0, ddof=1) / np.sqrt(len(curves)) if len(curves) > 1 else 0 * mean
+            band = t975(max(1, len(curves) - 1)) * spread  # as the leaderboard's ±
             x = np.arange(1, length + 1)
             ax.plot(x, mean, label=f"{principal} / {agents}")
             ax.fill_between(x, mean - band, mean + band, alpha=0.2)
-        ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
         ax.set_title(env)
         ax.set_xlabel("episode (all copies, in order of completion)")
         ax.set_ylabel("welfare as a share of W*")
@@ -670,7 +999,17 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         help="PPO, A2C, DQN, q_learning, contract_q_learning, hedge, module:Class",
     )
     parser.add_argument("--seeds", type=lambda t: [int(x) for x in _names(t)], default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=20_000, help="agent-steps per run")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=20_000,
+        help="agent-steps per run (SB3 runs whole rollouts: an overrun is said before the sweep)",
+    )
+    parser.add_argument(
+        "--fit-budget",
+        action="store_true",
+        help="shrink PPO's and A2C's n_steps so that whole rollouts meet --steps (within 1%%)",
+    )
     parser.add_argument("--copies", type=int, default=4)
     parser.add_argument("--n-agents", type=int, default=3)
     parser.add_argument("--env-kwargs", type=json_dict, default={})
@@ -678,6 +1017,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--agent-kwargs", type=json_dict, default={})
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes")
     parser.add_argument("--out", type=Path, default=Path("results/harness"))
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        default=None,
+        help="SB3 learners' CSV and TensorBoard logs, a new folder per run: "
+        "DIR/<env>_<principal>_<agents>_seed<seed>_<k>",
+    )
     parser.add_argument("--no-progress", action="store_true")
     return parser
 
@@ -704,7 +1050,13 @@ def run_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         )
     except (KeyError, ValueError) as error:
         parser.error(str(error.args[0]) if error.args else str(error))
-    rows = sweep(specs, args.out / "runs.jsonl", jobs=args.jobs, progress=not args.no_progress)
+    if args.fit_budget:
+        specs, changes = fit_budgets(specs)
+        for change in changes:
+            print(change, file=sys.stderr)
+    rows = sweep(
+        specs, args.out / "runs.jsonl", jobs=args.jobs, progress=not args.no_progress, log_dir=args.log_dir
+    )
     paths = write_reports(rows, args.out)
     print(leaderboard(rows))
     print("\nwrote " + ", ".join(str(p) for p in paths))

@@ -20,6 +20,7 @@ import argparse
 import concurrent.futures
 import contextlib
 import io
+import sys
 import time
 
 from baselines import references, train_sb3
@@ -31,6 +32,8 @@ MECHANISMS = ("no_transfers", "pigouvian")
 def exact_columns(env_name: str, n_agents: int | None) -> dict[str, str]:
     """The exact part of an env's (or a preset's) row (myopic agents)."""
     found = references.env_references(env_name, n_agents, 0.0)
+    for note in found.notes:
+        print(f"note: {env_name}: {note}", file=sys.stderr)
     refs, share = found.exact, found.incentive_share_of_gap
     w_star, gap, poa = refs.optimum.social_welfare, refs.welfare_gap, refs.price_of_anarchy
     return {
@@ -52,8 +55,9 @@ def exact_columns(env_name: str, n_agents: int | None) -> dict[str, str]:
     }
 
 
-def ppo_welfare(env_name: str, mechanism: str, n_agents: int, timesteps: int, seed: int) -> str:
-    """Train PPO agents under ``mechanism`` and return ``welfare ± s.e. (share of the gap closed)``."""
+def ppo_welfare(env_name: str, mechanism: str, n_agents: int, timesteps: int, seed: int) -> tuple[str, int]:
+    """Train PPO agents under ``mechanism``; return ``welfare ± s.e. (share of the gap closed)``
+    and the agent-steps PPO ran (whole rollouts: at least ``timesteps``)."""
     import torch
 
     torch.set_num_threads(1)  # tiny networks: threads only fight over the cores
@@ -66,7 +70,7 @@ def ppo_welfare(env_name: str, mechanism: str, n_agents: int, timesteps: int, se
         )
     gap = evaluation.optimum - evaluation.laissez_faire
     closed = f", {evaluation.share_of_gap_closed:+.2f} of gap" if gap > 1e-9 else ""
-    return f"{evaluation.welfare:.2f} ± {evaluation.welfare_stderr:.2f}{closed}"
+    return f"{evaluation.welfare:.2f} ± {evaluation.welfare_stderr:.2f}{closed}", evaluation.trained_steps
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -80,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     names = [get_env_module(name).parallel_env_class.game_class.name for name in (args.env or sorted(ENVS))]
     start = time.perf_counter()
     rows = {name: exact_columns(name, args.n_agents) for name in names}
+    ran: set[int] = set()
     if args.timesteps > 0:
         with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
             runs = {
@@ -90,7 +95,8 @@ def main(argv: list[str] | None = None) -> None:
                 for mechanism in MECHANISMS
             }
             for (name, mechanism), run in runs.items():
-                rows[name][f"PPO under {mechanism}"] = run.result()
+                rows[name][f"PPO under {mechanism}"], steps = run.result()
+                ran.add(steps)
     columns = list(next(iter(rows.values())))
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
@@ -109,7 +115,12 @@ def main(argv: list[str] | None = None) -> None:
             shares = f" | {row['its share of gap']} | {oracle} |"
             print(f"| `{name}` | " + " | ".join(cells) + shares, flush=True)
     seconds = time.perf_counter() - start
-    print(f"\n({seconds:.0f} s; PPO: {args.timesteps} agent-steps per run, seed {args.seed})")
+    steps = ", ".join(f"{n:,}" for n in sorted(ran)) or "0"
+    print(
+        f"\n({seconds:.0f} s; PPO: {steps} agent-steps per run (--timesteps {args.timesteps:,}, "
+        f"rounded up to whole rollouts), seed {args.seed}; ± is the standard error of the mean over the "
+        "20 evaluation episodes)"
+    )
 
 
 if __name__ == "__main__":

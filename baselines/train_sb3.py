@@ -7,10 +7,22 @@ SuperSuit's conversion instead, with the same trajectories). Principal
 (``--learner principal``): SB3 trains the principal through its gymnasium view
 while the agents best-respond.
 
-Logs welfare, externality and transfers (per step and per episode) through
-SB3's logger: CSV in ``--log-dir``, and TensorBoard too when the
-``tensorboard`` package is installed. After training it evaluates the policy
-and prints its welfare against the exact references ``W*`` and ``W_LF``.
+The agents' VecEnv is wrapped in SB3's ``VecMonitor`` (the principal's view in
+``Monitor``), so SB3 logs ``rollout/ep_rew_mean``; welfare, externality and
+transfers (per step and per episode) are logged under ``welfare/``. With
+``--log-dir DIR`` each run logs into a folder of its own,
+``DIR/<env>_<learner>_<algo>_seed<seed>_<k>`` (CSV, and TensorBoard when the
+``tensorboard`` package is installed; ``k`` counts up, so an earlier run is never
+overwritten); ``--verbose 1`` prints SB3's table after each rollout.
+
+SB3 rounds a budget up to whole collections (PPO and A2C: rollouts of
+``n_steps`` x the sub-environments): the script says so before training, with the
+exact numbers, and prints the steps actually run after it; ``--fit-budget`` shrinks
+``n_steps`` so that whole rollouts meet ``--timesteps`` (within 1%).
+
+After training it evaluates the policy (deterministic, one episode on each of
+``--eval-episodes`` copies, through SB3's ``evaluate_policy``) and prints its
+welfare against the exact references ``W*`` and ``W_LF``.
 
 Examples::
 
@@ -24,6 +36,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,9 +45,10 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from baselines.common import json_dict
+from baselines import sb3_tools
+from baselines.common import json_dict, progress_bar
 from pa_envs import analysis, get_env_module
-from pa_envs.mechanisms import MechanismEnv, mechanism_env
+from pa_envs.mechanisms import mechanism_env
 from pa_envs.views import view_ids
 
 ALGORITHMS = ("PPO", "A2C", "DQN")
@@ -45,11 +60,12 @@ class Evaluation:
 
     episodes: int
     welfare: float
-    welfare_stderr: float
+    welfare_stderr: float  # nan for one episode
     transfers: float
     externality: float
     optimum: float
     laissez_faire: float
+    trained_steps: int = 0  # what SB3 ran (model.num_timesteps), not the budget asked for
 
     @property
     def share_of_optimum(self) -> float:
@@ -57,13 +73,17 @@ class Evaluation:
 
     @property
     def share_of_gap_closed(self) -> float:
-        return (self.welfare - self.laissez_faire) / (self.optimum - self.laissez_faire)
+        return analysis.share_of_gap(self.welfare, self.optimum, self.laissez_faire)
 
     def table(self) -> str:
+        if self.episodes > 1:
+            spread = f" +- {self.welfare_stderr:.2f} (std. error over {self.episodes} episodes)"
+        else:
+            spread = " (n=1: one episode, no spread)"
         return "\n".join(
             [
                 f"episodes evaluated            {self.episodes}",
-                f"episode social welfare        {self.welfare:.2f} +- {self.welfare_stderr:.2f} (std. error)",
+                f"episode social welfare        {self.welfare:.2f}{spread}",
                 f"  exact optimum W*            {self.optimum:.2f}",
                 f"  exact laissez-faire W_LF    {self.laissez_faire:.2f}",
                 f"  share of W*                 {self.share_of_optimum:.3f}",
@@ -132,9 +152,12 @@ def agents_vec_env(
     seed: int,
     form: str = "vector",
 ) -> Any:
-    """SB3 VecEnv of ``n_envs`` copies x N agents under ``mechanism``: the batched vector
-    form (``form="vector"``, one numpy call per step) or SuperSuit's conversion of the
-    PettingZoo env (``"supersuit"``). Both give the same trajectories for the same seed."""
+    """SB3 VecEnv of ``n_envs`` copies x N agents under ``mechanism``, in a ``VecMonitor``:
+    the batched vector form (``form="vector"``, one numpy call per step) or SuperSuit's
+    conversion of the PettingZoo env (``"supersuit"``). Both give the same trajectories
+    for the same seed."""
+    from stable_baselines3.common.vec_env import VecMonitor
+
     if form == "vector":
         from pa_envs.sb3 import MechanismVecEnv
 
@@ -142,7 +165,7 @@ def agents_vec_env(
             env_name, mechanism, n_envs, seed=seed, mechanism_kwargs=mechanism_kwargs, **env_kwargs
         )
         venv.reset()  # seeded now, as the SuperSuit path must be: SB3's first reset goes on from here
-        return venv
+        return VecMonitor(venv)
     import supersuit as ss
 
     env = mechanism_env(get_env_module(env_name).parallel_env(**env_kwargs), mechanism, **mechanism_kwargs)
@@ -151,10 +174,12 @@ def agents_vec_env(
     # SuperSuit's SB3 wrapper cannot seed; a seeded reset underneath fixes every copy's
     # random stream, and the unseeded resets SB3 makes later continue those streams.
     venv.venv.reset(seed=seed)
-    return venv
+    return VecMonitor(venv)
 
 
 def principal_vec_env(env_name: str, env_kwargs: dict, n_envs: int, seed: int) -> Any:
+    """The principal's view in ``n_envs`` copies (each in SB3's ``Monitor``); copy ``i`` seeded
+    ``seed + i``."""
     from stable_baselines3.common.env_util import make_vec_env
 
     return make_vec_env(lambda: principal_view(env_name, env_kwargs), n_envs=n_envs, seed=seed)
@@ -166,42 +191,54 @@ def principal_view(env_name: str, env_kwargs: dict) -> gymnasium.Env:
     return gymnasium.make(view_ids(env_name)[0], max_episode_steps=horizon, **env_kwargs)
 
 
-def evaluate_agents(model: Any, env: MechanismEnv, episodes: int, seed: int) -> list[dict[str, float]]:
-    """Roll out the shared policy deterministically; per-episode welfare, transfers, externality."""
-    results = []
-    for episode in range(episodes):
-        observations, _ = env.reset(seed=seed + episode)
-        totals = {"social_welfare": 0.0, "total_transfers": 0.0, "externality": 0.0}
-        while env.agents:
-            batch = np.stack([observations[a] for a in env.agents])
-            actions, _ = model.predict(batch, deterministic=True)
-            observations, _, _, _, infos = env.step(dict(zip(env.agents, actions.tolist(), strict=True)))
-            info = next(iter(infos.values()))
-            for key in totals:
-                totals[key] += info[key]
-        results.append(totals)
-    return results
+def evaluate_agents(
+    model: Any,
+    env_name: str,
+    mechanism: str,
+    mechanism_kwargs: dict,
+    env_kwargs: dict,
+    episodes: int,
+    seed: int,
+    progress: Any = None,
+) -> list[dict[str, float]]:
+    """The shared policy, deterministic, for one episode in each of ``episodes`` copies of the
+    batched vector form (copy ``b`` seeded ``seed + b``, the trajectory of a PettingZoo env
+    reset with that seed); per episode its welfare, transfers and externality.
+
+    The copies step together through SB3's ``evaluate_policy``; the welfare is the copy's,
+    so it is read once per copy, from the first agent's sub-environment."""
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    from pa_envs.sb3 import MechanismVecEnv
+
+    engine = MechanismVecEnv(
+        env_name, mechanism, episodes, seed=seed, mechanism_kwargs=mechanism_kwargs, **env_kwargs
+    )
+    n = engine.n_agents
+
+    def welfare_of(i: int, info: dict) -> tuple[float, float, float] | None:
+        if i % n:
+            return None
+        period, copy = engine.last_period, i // n
+        return period.social_welfare[copy], period.transfers[copy].sum(), period.externality[copy]
+
+    return sb3_tools.evaluate_welfare(model, VecMonitor(engine), welfare_of, progress)
 
 
-def evaluate_principal(model: Any, env: gymnasium.Env, episodes: int, seed: int) -> list[dict[str, float]]:
-    results = []
-    for episode in range(episodes):
-        observation, _ = env.reset(seed=seed + episode)
-        totals = {"social_welfare": 0.0, "total_transfers": 0.0, "externality": 0.0}
-        done = False
-        while not done:
-            action, _ = model.predict(observation, deterministic=True)
-            observation, _, terminated, truncated, info = env.step(action)
-            done = terminated or truncated
-            for key in totals:
-                totals[key] += info[key]
-        results.append(totals)
-    return results
+def evaluate_principal(
+    model: Any, env_name: str, env_kwargs: dict, episodes: int, seed: int, progress: Any = None
+) -> list[dict[str, float]]:
+    """The principal's policy, deterministic, for one episode in each of ``episodes`` copies
+    of its view (copy ``i`` seeded ``seed + i``), through SB3's ``evaluate_policy``."""
+    venv = principal_vec_env(env_name, env_kwargs, episodes, seed)
+    return sb3_tools.evaluate_welfare(
+        model, venv, lambda i, info: tuple(info[key] for key in sb3_tools.WELFARE_KEYS), progress
+    )
 
 
 def summarize(results: list[dict[str, float]], optimum: float, laissez_faire: float) -> Evaluation:
     welfare = np.array([r["social_welfare"] for r in results])
-    stderr = float(welfare.std(ddof=1) / np.sqrt(len(welfare))) if len(welfare) > 1 else 0.0
+    stderr = float(welfare.std(ddof=1) / np.sqrt(len(welfare))) if len(welfare) > 1 else float("nan")
     return Evaluation(
         episodes=len(results),
         welfare=float(welfare.mean()),
@@ -232,7 +269,18 @@ def main(argv: list[str] | None = None) -> Evaluation:
         help='JSON, e.g. \'{"amount": 1.5}\' for flat_tax, \'{"mechanism": "pigouvian", "budget": 100}\'',
     )
     parser.add_argument("--algo", choices=ALGORITHMS, default="PPO")
-    parser.add_argument("--timesteps", type=int, default=200_000, help="SB3 timesteps (agent-steps)")
+    parser.add_argument(
+        "--timesteps",
+        type=int,
+        default=200_000,
+        help="SB3 timesteps (agent-steps); SB3 runs whole rollouts, which may overrun it (said before "
+        "training; see --fit-budget)",
+    )
+    parser.add_argument(
+        "--fit-budget",
+        action="store_true",
+        help="PPO/A2C: shrink n_steps so that whole rollouts meet --timesteps (within 1%%)",
+    )
     parser.add_argument("--n-envs", type=int, default=4, help="copies of the env")
     parser.add_argument(
         "--env-form",
@@ -246,22 +294,46 @@ def main(argv: list[str] | None = None) -> Evaluation:
         "--algo-kwargs", type=json_dict, default={}, help="JSON for the algorithm, e.g. '{\"n_steps\": 256}'"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--eval-episodes", type=int, default=20)
-    parser.add_argument("--log-dir", type=Path, default=None, help="CSV (and TensorBoard) logs")
+    parser.add_argument("--eval-episodes", type=int, default=20, help="evaluation episodes (at least 1)")
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        default=None,
+        help="CSV (and TensorBoard) logs, in a new folder per run: DIR/<env>_<learner>_<algo>_seed<seed>_<k>",
+    )
+    parser.add_argument(
+        "--verbose", type=int, choices=(0, 1, 2), default=0, help="SB3's verbosity (1: its table per rollout)"
+    )
     parser.add_argument("--save", type=Path, default=None, help="save the trained model here")
     parser.add_argument("--load", type=Path, default=None, help="start from this saved model")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="PyTorch's threads: small networks gain nothing from more, and on a busy machine "
+        "they wait on each other (PPO's update: minutes instead of seconds)",
+    )
     args = parser.parse_args(argv)
 
     import stable_baselines3
-    from stable_baselines3.common.logger import configure
+    import torch
     from stable_baselines3.common.utils import set_random_seed
 
-    set_random_seed(args.seed)
+    torch.set_num_threads(args.torch_threads)
+
     env_kwargs = {"n_agents": args.n_agents, **args.env_kwargs}
     algo = getattr(stable_baselines3, args.algo)
     if args.learner == "principal" and (args.mechanism != "no_transfers" or args.mechanism_kwargs):
         parser.error("--mechanism and --mechanism-kwargs choose the principal of --learner agents only")
+    if args.eval_episodes < 1:
+        parser.error(f"--eval-episodes must be at least 1, got {args.eval_episodes}")
+    if args.learner == "principal":
+        problem = sb3_tools.action_space_problem(
+            args.algo, principal_view(args.env, env_kwargs).action_space, "the principal"
+        )
+        if problem:
+            parser.error(f"--learner principal --algo {args.algo}: {problem}")
     if args.learner == "agents":
         venv = agents_vec_env(
             args.env, args.mechanism, args.mechanism_kwargs, env_kwargs, args.n_envs, args.seed, args.env_form
@@ -270,62 +342,98 @@ def main(argv: list[str] | None = None) -> Evaluation:
     else:
         venv = principal_vec_env(args.env, env_kwargs, args.n_envs, args.seed)
         per_copy = 1
-    if args.load is not None:
-        model = algo.load(args.load, env=venv, device="cpu")
-    else:
+
+    def build(**changes: Any) -> Any:
+        set_random_seed(args.seed)  # the same policy whether or not --fit-budget rebuilds it
+        if args.load is not None:
+            return algo.load(args.load, env=venv, device="cpu", verbose=args.verbose, **changes)
         # The agents' vec envs are seeded at construction (SuperSuit's cannot be seeded later);
         # set_random_seed above seeds the learner.
         seed = None if args.learner == "agents" else args.seed
-        model = algo("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **args.algo_kwargs)
-    if args.log_dir is not None:
-        formats = ["csv"]
-        try:
-            import tensorboard  # noqa: F401
+        kwargs = {**args.algo_kwargs, **changes}
+        return algo("MlpPolicy", venv, seed=seed, device="cpu", verbose=args.verbose, **kwargs)
 
-            formats.append("tensorboard")
-        except ImportError:
-            pass
-        model.set_logger(configure(str(args.log_dir), formats))
+    model = build()
+    if args.timesteps > 0:
+        model = _meet_the_budget(model, build, venv.num_envs, args.timesteps, args.fit_budget)
+    if args.log_dir is not None:
+        learner = f"agents-{args.mechanism}" if args.learner == "agents" else "principal"
+        folder = sb3_tools.run_folder(args.log_dir, f"{args.env}_{learner}_{args.algo}_seed{args.seed}")
+        model.set_logger(sb3_tools.make_logger(folder, args.verbose))
+        print(f"logging to {folder} (tensorboard --logdir {args.log_dir})", file=sys.stderr)
 
     start = time.perf_counter()
     if args.timesteps > 0:
-        model.learn(
-            total_timesteps=args.timesteps,
-            callback=make_callback(per_copy),
-            progress_bar=not args.no_progress and _progress_bar_available(),
+        # A bar of the steps SB3 will run (not only the budget), and what it is doing: collecting,
+        # or updating its policy minibatch by minibatch (the last update comes after the last step).
+        planned = sb3_tools.planned_steps(
+            args.timesteps, sb3_tools.steps_per_collection(model, venv.num_envs)
         )
+        bar = progress_bar(planned or args.timesteps, "training", "step", enabled=not args.no_progress)
+        progress = sb3_tools.training_progress(
+            lambda text: bar.set_postfix_str(text, refresh=False), bar.update
+        )
+        model.learn(total_timesteps=args.timesteps, callback=[make_callback(per_copy), progress])
+        bar.close()
     seconds = time.perf_counter() - start
+    who = f"agents under {args.mechanism}" if args.learner == "agents" else "the principal"
+    if args.timesteps > 0:
+        print(
+            f"{args.algo} trained {who} on {args.env} {env_kwargs}: {model.num_timesteps:,} agent-steps "
+            f"(--timesteps {args.timesteps:,}) in {seconds:.0f} s"
+        )
+    else:
+        print(f"{args.algo} {who} on {args.env} {env_kwargs}: no training (--timesteps 0)")
     if args.save is not None:
         args.save.parent.mkdir(parents=True, exist_ok=True)
         model.save(args.save)
 
+    print("solving the exact references W*, W_LF ...", file=sys.stderr, flush=True)
     base = get_env_module(args.env).parallel_env(**env_kwargs)
     references = analysis.exact_references(base.game.exact_model())
     optimum = references.optimum.social_welfare
     laissez_faire = references.laissez_faire.social_welfare
     eval_seed = args.seed + 10_000
+    bar = progress_bar(
+        base.params.max_cycles,
+        f"evaluating {args.eval_episodes} episode(s)",
+        "period",
+        enabled=not args.no_progress,
+    )
     if args.learner == "agents":
-        eval_env = mechanism_env(
-            get_env_module(args.env).parallel_env(**env_kwargs), args.mechanism, **args.mechanism_kwargs
+        results = evaluate_agents(
+            model,
+            *(args.env, args.mechanism, args.mechanism_kwargs, env_kwargs),
+            *(args.eval_episodes, eval_seed, bar.update),
         )
-        results = evaluate_agents(model, eval_env, args.eval_episodes, eval_seed)
     else:
-        eval_env = principal_view(args.env, env_kwargs)
-        results = evaluate_principal(model, eval_env, args.eval_episodes, eval_seed)
+        results = evaluate_principal(model, args.env, env_kwargs, args.eval_episodes, eval_seed, bar.update)
+    bar.close()
     evaluation = summarize(results, optimum, laissez_faire)
-    who = f"agents under {args.mechanism}" if args.learner == "agents" else "the principal"
-    print(f"{args.algo} trained {who} on {args.env} {env_kwargs}: {args.timesteps} steps in {seconds:.0f} s")
+    evaluation.trained_steps = int(model.num_timesteps) if args.timesteps > 0 else 0
     print(evaluation.table())
     return evaluation
 
 
-def _progress_bar_available() -> bool:
-    try:
-        import rich  # noqa: F401
-        import tqdm  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _meet_the_budget(model: Any, build: Any, n_envs: int, budget: int, fit: bool) -> Any:
+    """Say before training what SB3 will make of ``budget``; with ``fit``, first rebuild an
+    on-policy model with the ``n_steps`` that meets it."""
+    notice = sb3_tools.budget_notice(
+        model, n_envs, budget, budget_option="--timesteps", fit_option=None if fit else "--fit-budget"
+    )
+    if notice is not None and fit and hasattr(model, "n_steps"):
+        fitted = sb3_tools.fitted_n_steps(budget, n_envs, model.n_steps)
+        planned = sb3_tools.planned_steps(budget, fitted * n_envs)
+        print(
+            f"--fit-budget: n_steps {model.n_steps} -> {fitted}: {math.ceil(budget / (fitted * n_envs))} "
+            f"rollout(s) of {fitted} x {n_envs} envs run {planned:,} steps for --timesteps {budget:,}",
+            file=sys.stderr,
+        )
+        model = build(n_steps=fitted)
+        notice = sb3_tools.budget_notice(model, n_envs, budget, budget_option="--timesteps")
+    if notice is not None:
+        print(f"warning: {notice}", file=sys.stderr)
+    return model
 
 
 if __name__ == "__main__":

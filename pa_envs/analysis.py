@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 
@@ -774,6 +775,14 @@ def welfare_gap(optimum: float, equilibrium_welfare: float) -> float:
     return optimum - equilibrium_welfare
 
 
+def share_of_gap(welfare: float, optimum: float, laissez_faire: float) -> float:
+    """The share of the gap ``W* - W_LF`` that ``welfare`` closes: 0 at laissez-faire, 1 at the
+    optimum, negative below laissez-faire (``nan`` when there is no gap). Unlike a share of
+    ``W*`` it reads the same for costs (negative welfare) and for an optimum near 0."""
+    gap = welfare_gap(optimum, laissez_faire)
+    return (welfare - laissez_faire) / gap if gap > 1e-9 else float("nan")
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class ExactReferences:
     """The exact benchmarks of one env configuration.
@@ -864,6 +873,7 @@ def best_flat_transfer(
     horizon: float | None = None,
     discount: float = 1.0,
     prefer: str = "smallest",
+    progress: Callable[[], object] | None = None,
 ) -> tuple[float, PolicyValue]:
     """The single transfer on one signal, the same for every agent, state and period,
     whose equilibrium has the highest social welfare (a grid search, exact at each point).
@@ -879,12 +889,35 @@ def best_flat_transfer(
         agents are exactly indifferent: the analysis keeps their current action on a tie,
         learning agents may not), or the one nearest the middle of them (robust to noisy
         learners: what the experiments post).
+    progress : callable, optional
+        Called with no argument after each candidate amount is solved (a progress bar's tick).
 
     Returns
     -------
     (amount, outcome)
-        The best transfer and the equilibrium it induces.
+        The best transfer and the equilibrium it induces. Amounts at which the agents
+        have no pure equilibrium are skipped, with a ``RuntimeWarning`` that lists them.
     """
+    best, skipped, tried = _flat_transfer_search(
+        model, signal, amounts, agent_discount, horizon, discount, prefer, progress
+    )
+    if skipped:
+        warnings.warn(f"best_flat_transfer: {_skipped_text({signal: skipped}, tried)}", RuntimeWarning, 2)
+    return best
+
+
+def _flat_transfer_search(
+    model: TabularModel,
+    signal: int,
+    amounts: np.ndarray | None,
+    agent_discount: float,
+    horizon: float | None,
+    discount: float,
+    prefer: str,
+    progress: Callable[[], object] | None,
+) -> tuple[tuple[float, PolicyValue], list[float], int]:
+    """:func:`best_flat_transfer`'s search: the best ``(amount, outcome)``, the amounts skipped
+    (no pure equilibrium) and how many were tried."""
     if prefer not in ("smallest", "middle"):
         raise ValueError(f"prefer must be 'smallest' or 'middle', got {prefer!r}")
     n_signals = model.signal_probabilities.shape[3]
@@ -912,6 +945,9 @@ def best_flat_transfer(
             # that candidate has no outcome to compare, the others still do.
             unsettled.append(amount)
             continue
+        finally:
+            if progress is not None:
+                progress()
         found.append((amount, outcome))
         if best is None or outcome.social_welfare > best[1].social_welfare + 1e-9:
             best = (amount, outcome)
@@ -921,14 +957,23 @@ def best_flat_transfer(
         tied = sorted((a, o) for a, o in found if o.social_welfare >= best[1].social_welfare - 1e-9)
         middle = 0.5 * (tied[0][0] + tied[-1][0])
         best = min(tied, key=lambda pair: abs(pair[0] - middle))
-    if unsettled:
-        warnings.warn(
-            f"best_flat_transfer skipped {len(unsettled)} amount(s) without a pure equilibrium: "
-            f"{unsettled[:5]}",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    return best
+    return best, sorted(unsettled), len(amounts)
+
+
+def _skipped_text(skipped: dict[int, list[float]], tried: int) -> str:
+    """What a flat-transfer search skipped and why, its amounts rounded for reading."""
+    count = sum(len(amounts) for amounts in skipped.values())
+    where = "; ".join(
+        f"on signal {signal}: {', '.join(f'{a:+.4g}' for a in amounts[:8])}"
+        + (", ..." if len(amounts) > 8 else "")
+        for signal, amounts in skipped.items()
+        if amounts
+    )
+    return (
+        f"skipped {count} of {tried} candidate amount(s) ({where}): at these transfers the agents "
+        "have no pure-strategy equilibrium (their best responses cycle), so there is no outcome to "
+        "score; the best transfer is chosen among the other amounts"
+    )
 
 
 def best_flat_incentive(
@@ -938,33 +983,24 @@ def best_flat_incentive(
     points: int = 101,
     agent_discount: float = 0.0,
     prefer: str = "smallest",
+    progress: Callable[[], object] | None = None,
 ) -> tuple[int, float, PolicyValue]:
     """The best single flat transfer on any one signal, a tax or a subsidy within ``bound``:
     ``(signal, amount, equilibrium outcome)`` (a grid of ``points`` amounts in
     ``[-bound, bound]`` per signal, exact at each point; see :func:`best_flat_transfer`,
-    whose ``prefer`` picks among amounts of equal welfare)."""
+    whose ``prefer`` picks among amounts of equal welfare, and whose ``progress`` is
+    called after each of the ``points * n_signals`` amounts)."""
     n_signals = model.signal_probabilities.shape[3]
     best: tuple[int, float, PolicyValue] | None = None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RuntimeWarning)
-        for signal in range(n_signals):
-            amount, outcome = best_flat_transfer(
-                model,
-                signal,
-                amounts=np.linspace(-bound, bound, points),
-                agent_discount=agent_discount,
-                prefer=prefer,
-            )
-            if best is None or outcome.social_welfare > best[2].social_welfare + 1e-9:
-                best = (signal, amount, outcome)
-    skipped = sum("skipped" in str(w.message) for w in caught)
-    if skipped:
-        warnings.warn(
-            f"best_flat_incentive: on {skipped} signal(s) some amounts had no pure equilibrium and were "
-            "skipped",
-            RuntimeWarning,
-            stacklevel=2,
+    skipped: dict[int, list[float]] = {}
+    for signal in range(n_signals):
+        (amount, outcome), skipped[signal], _ = _flat_transfer_search(
+            model, signal, np.linspace(-bound, bound, points), agent_discount, None, 1.0, prefer, progress
         )
+        if best is None or outcome.social_welfare > best[2].social_welfare + 1e-9:
+            best = (signal, amount, outcome)
+    if any(skipped.values()):
+        warnings.warn(f"best_flat_incentive: {_skipped_text(skipped, points * n_signals)}", RuntimeWarning, 2)
     assert best is not None
     return best
 

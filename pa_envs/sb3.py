@@ -18,6 +18,15 @@ as arrays (:attr:`MechanismVecEnv.last_period`) rather than copied into
 one shared, read-only empty mapping (SB3 reads infos, and writes into them
 only for finished episodes, which get fresh dicts).
 
+Sub-environment ``i`` is agent ``i % N`` of copy ``i // N``. ``get_attr``,
+``set_attr`` and ``env_method`` honour ``indices`` and act per sub-environment
+(:class:`SubEnv`): ``env_method("seed", 5, indices=[i])`` reseeds copy ``i // N``
+alone at the next ``reset()``; ``get_attr("game_state")`` gives each index its
+copy's state; ``get_attr("spec")`` is ``None`` (no sub-environment is a registered
+gymnasium env). What every copy shares (the mechanism, the game, the spaces, ...)
+comes back once per index, the same object; ``set_attr`` changes such an
+attribute only for every index at once (a subset raises ``ValueError``).
+
 Example::
 
     from stable_baselines3 import PPO
@@ -39,8 +48,9 @@ try:
 except ImportError as missing:  # pragma: no cover - exercised only without the extra
     raise ImportError('pa_envs.sb3 needs Stable-Baselines3: pip install "pa_envs[sb3]"') from missing
 
+from pa_envs.core import rng
 from pa_envs.core.batch import BatchedEpisodes, copy_seeds
-from pa_envs.core.episode import agent_observations
+from pa_envs.core.episode import agent_name, agent_observations
 from pa_envs.core.game import Game
 from pa_envs.core.render import RENDER_FPS, PeriodRecord, Renderer, check_render_mode
 from pa_envs.mechanisms import Mechanism, PeriodFeedback, make_mechanism
@@ -112,21 +122,22 @@ class MechanismVecEnv(VecEnv):
         # What the frames show of the last period: kept only when rendering (it costs step time).
         self._record = None if render_mode is None else PeriodRecord(num_copies, self.n_agents)
         self._renderer = Renderer(self.game)
-        copy_seeds(seed, num_copies)  # check it now rather than at the first reset
-        self._copy_seed = seed
+        # Each copy's seed for the next reset (None: the copy goes on with its stream).
+        self._pending_seeds = copy_seeds(seed, num_copies)
         self._actions: np.ndarray | None = None
         self._contracts: np.ndarray | None = None
         self.last_period: PeriodAccounts | None = None
 
     # -- SB3's VecEnv API -----------------------------------------------------------------
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
-        """Seed the next reset: copy ``b`` gets ``seed + b`` (SB3 calls this for ``PPO(seed=...)``)."""
-        self._copy_seed = seed
-        return copy_seeds(seed, self.num_copies)
+        """Seed the next reset: copy ``b`` gets ``seed + b`` (SB3 calls this for ``PPO(seed=...)``).
+        One copy alone: ``env_method("seed", s, indices=[i])`` (copy ``i // N``)."""
+        self._pending_seeds = copy_seeds(seed, self.num_copies)
+        return list(self._pending_seeds)
 
     def reset(self) -> np.ndarray:
-        self.engine.reset(self._copy_seed)
-        self._copy_seed = None  # later resets continue each copy's stream
+        self.engine.reset(self._pending_seeds)
+        self._pending_seeds = [None] * self.num_copies  # later resets continue each copy's stream
         self.mechanism.start_episodes(self.num_copies)
         if self._record is not None:
             self._record.start()
@@ -187,17 +198,56 @@ class MechanismVecEnv(VecEnv):
         return self._renderer.frames(self.engine.state, self.engine.periods, self._record, "rgb_array")
 
     def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        return [getattr(self, attr_name)] * len(list(self._get_indices(indices)))
+        """Each sub-environment's ``attr_name`` (:class:`SubEnv`): its copy's own where the
+        copy has one, else the attribute every copy shares, once per index."""
+        return [getattr(SubEnv(self, i), attr_name) for i in self._indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        raise AttributeError(f"MechanismVecEnv sub-environments share one engine; cannot set {attr_name!r}")
+        """Set an attribute that every copy shares: only for every index at once."""
+        chosen = self._indices(indices)
+        if attr_name in SubEnv.own():
+            raise AttributeError(f"{attr_name!r} of a MechanismVecEnv sub-environment is read-only")
+        if len(set(chosen)) != self.num_envs:
+            raise ValueError(
+                f"{attr_name!r} is shared by all {self.num_envs} sub-environments of this MechanismVecEnv "
+                f"(one engine and one mechanism step its {self.num_copies} copies together): set it for "
+                f"every index (indices=None), not for {len(set(chosen))} of them"
+            )
+        setattr(self, attr_name, value)
 
     def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
-        method = getattr(self, method_name)
-        return [method(*args, **kwargs) for _ in self._get_indices(indices)]
+        """Call a method of each sub-environment (:class:`SubEnv`), once per index."""
+        if not callable(getattr(SubEnv, method_name, None)) or method_name.startswith("_"):
+            per_copy = sorted(SubEnv.METHODS)
+            raise AttributeError(
+                f"MechanismVecEnv sub-environments have no method {method_name!r}: they are rows of one "
+                f"batched engine, with the per-copy methods {per_copy}; call what acts on the whole batch "
+                "on the MechanismVecEnv itself"
+            )
+        return [getattr(SubEnv(self, i), method_name)(*args, **kwargs) for i in self._indices(indices)]
 
     def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False] * len(list(self._get_indices(indices)))
+        """``False`` for every index: the sub-environments are rows of one engine, not gymnasium
+        envs, and none is wrapped (wrappers such as ``VecMonitor`` wrap the whole
+        VecEnv, where ``is_vecenv_wrapped`` finds them)."""
+        return [False] * len(self._indices(indices))
+
+    def _indices(self, indices: Any) -> list[int]:
+        """SB3's ``indices`` (None, an int or a sequence of ints) as a checked list."""
+        if indices is None:
+            return list(range(self.num_envs))
+        chosen = [indices] if isinstance(indices, (int, np.integer)) else list(indices)
+        out = []
+        for index in chosen:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+                raise TypeError(f"sub-environment indices must be ints, got {index!r}")
+            if not -self.num_envs <= index < self.num_envs:
+                raise IndexError(
+                    f"sub-environment index {index} is out of range: this MechanismVecEnv has "
+                    f"{self.num_envs} ({self.num_copies} copies x {self.n_agents} agents)"
+                )
+            out.append(int(index) % self.num_envs)
+        return out
 
     # -- what learners and recorders may read -------------------------------------------
     @property
@@ -222,6 +272,96 @@ class MechanismVecEnv(VecEnv):
     def _observe(self) -> np.ndarray:
         observations = agent_observations(self.game, self.engine.state, self._contracts)
         return observations.reshape(self.num_envs, -1)
+
+
+class SubEnv:
+    """Sub-environment ``index`` of a :class:`MechanismVecEnv` (agent ``index % N`` of copy
+    ``index // N``), as ``get_attr`` and ``env_method`` see it.
+
+    Its own: :attr:`copy`, :attr:`agent`, :attr:`game_state`, :attr:`contract`,
+    :attr:`episode`, :attr:`period`, :attr:`spec` (``None``) and the methods in
+    ``METHODS`` (:meth:`seed`). Every other attribute is the MechanismVecEnv's, which
+    all its copies share (the mechanism, the game, the spaces, ``render_mode``, ...).
+    """
+
+    METHODS = ("seed", "get_wrapper_attr", "has_wrapper_attr")
+
+    def __init__(self, venv: MechanismVecEnv, index: int) -> None:
+        self._venv = venv
+        self.index = index
+
+    @classmethod
+    def own(cls) -> frozenset[str]:
+        """The names a sub-environment has of its own (the rest are shared)."""
+        properties = [name for name, value in vars(cls).items() if isinstance(value, property)]
+        return frozenset([*properties, *cls.METHODS, "index"])
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return getattr(self._venv, name)
+        except AttributeError:
+            raise AttributeError(
+                f"neither a MechanismVecEnv sub-environment nor the MechanismVecEnv has {name!r}"
+            ) from None
+
+    @property
+    def copy(self) -> int:
+        """The copy this sub-environment's agent plays in."""
+        return self.index // self._venv.n_agents
+
+    @property
+    def agent(self) -> str:
+        """The agent's name within its copy (``agent_0``, ...)."""
+        return agent_name(self.index % self._venv.n_agents)
+
+    @property
+    def spec(self) -> None:
+        """``None``: a sub-environment is not a registered gymnasium env."""
+        return None
+
+    @property
+    def game_state(self) -> np.ndarray:
+        """A copy of this copy's state vector."""
+        state = self._venv.engine.state
+        if state is None:
+            raise RuntimeError("call reset() first: no copy has a state yet")
+        return state[self.copy].copy()
+
+    @property
+    def contract(self) -> np.ndarray:
+        """The contract posted to this agent for the coming period, ``(n_signals,)``."""
+        contracts = self._venv._contracts
+        if contracts is None:
+            raise RuntimeError("call reset() first: no contract is posted yet")
+        return contracts[self.copy, self.index % self._venv.n_agents].copy()
+
+    @property
+    def episode(self) -> int:
+        """Episodes this copy has begun since its stream was seeded (0 for the first)."""
+        return int(self._venv.engine.episodes[self.copy])
+
+    @property
+    def period(self) -> int:
+        """Periods played in this copy's current episode."""
+        return int(self._venv.engine.periods[self.copy])
+
+    def seed(self, seed: int | None = None) -> int | None:
+        """Seed this copy (and so every agent of it) at the next ``reset()`` of the VecEnv, as
+        SB3 seeds a sub-environment; the other copies go on with their streams. ``None``
+        withdraws a seed given before."""
+        if seed is not None:
+            rng.key_from_seed(seed)  # checked now, not at the reset
+        self._venv._pending_seeds[self.copy] = seed
+        return seed
+
+    def get_wrapper_attr(self, name: str) -> Any:
+        """``getattr`` (gymnasium's name: SB3's ``DummyVecEnv`` reads attributes through it)."""
+        return getattr(self, name)
+
+    def has_wrapper_attr(self, name: str) -> bool:
+        return hasattr(self, name)
 
 
 def _parallel_env(env: Any, env_kwargs: dict[str, Any]) -> Any:

@@ -47,18 +47,22 @@ def test_train_logs_welfare_to_csv(tmp_path):
                 *("--log-dir", str(tmp_path / form), "--algo-kwargs", TINY_ALGO),
             )
         )
-        lines = (tmp_path / form / "progress.csv").read_text().splitlines()
+        # Each run logs into a folder of its own under --log-dir.
+        (folder,) = (tmp_path / form).iterdir()
+        assert folder.name == "pollution_v0_agents-no_transfers_PPO_seed0_1"
+        lines = (folder / "progress.csv").read_text().splitlines()
         header = lines[0].split(",")
         for key in (
             "welfare/step_social_welfare",
             "welfare/step_externality",
             "welfare/step_total_transfers",
+            "rollout/ep_rew_mean",  # SB3's own, from the VecMonitor the agents' VecEnv is in
         ):
             assert key in header
         # 64 steps of 2 agents finish 4 episodes of 8 periods.
         column = header.index("welfare/episode_social_welfare")
         logged[form] = [float(line.split(",")[column]) for line in lines[1:] if line.split(",")[column]]
-        assert list((tmp_path / form).glob("events.out.tfevents.*"))  # TensorBoard too (dev extra)
+        assert list(folder.glob("events.out.tfevents.*"))  # TensorBoard too (dev extra)
     # Same trajectories in the first rollout, but SuperSuit replaces the infos of an
     # episode's last step by the reset's, so its log misses each episode's last period;
     # the vector form's arrays keep it.
@@ -193,3 +197,139 @@ def test_both_env_forms_give_ppo_the_same_first_rollout():
     inside[[7, 15]] = False
     assert np.array_equal(rewards[inside], rewards_ss[inside]) and rewards[inside].any()
     assert not np.array_equal(rewards[~inside], rewards_ss[~inside])
+
+
+# -- honest budgets, run folders, progress -------------------------------------------------
+
+
+def test_train_says_the_budget_overrun_and_prints_the_steps_run(capsys):
+    """PPO collects whole rollouts (16 periods x 2 agents = 32 steps): 100 becomes 128, said
+    before training and printed after it; --fit-budget shrinks n_steps to 10 (100 steps)."""
+    result = train_sb3.main(tiny("--timesteps", "100", "--algo-kwargs", TINY_ALGO, "--eval-episodes", "1"))
+    captured = capsys.readouterr()
+    assert "--timesteps 100 will run 128 steps" in captured.err and "--fit-budget" in captured.err
+    assert "128 agent-steps (--timesteps 100)" in captured.out and result.trained_steps == 128
+    fitted = train_sb3.main(
+        tiny("--timesteps", "100", "--algo-kwargs", TINY_ALGO, "--eval-episodes", "1", "--fit-budget")
+    )
+    captured = capsys.readouterr()
+    assert "--fit-budget: n_steps 16 -> 10" in captured.err and "will run" not in captured.err
+    assert "100 agent-steps (--timesteps 100)" in captured.out and fitted.trained_steps == 100
+
+
+def test_train_runs_log_into_folders_of_their_own(tmp_path):
+    for _ in range(2):
+        train_sb3.main(
+            tiny(
+                *("--timesteps", "32", "--algo-kwargs", TINY_ALGO, "--eval-episodes", "1"),
+                *("--log-dir", str(tmp_path), "--mechanism", "pigouvian"),
+            )
+        )
+    assert sorted(folder.name for folder in tmp_path.iterdir()) == [
+        "pollution_v0_agents-pigouvian_PPO_seed0_1",
+        "pollution_v0_agents-pigouvian_PPO_seed0_2",
+    ]
+    assert all((folder / "progress.csv").stat().st_size > 0 for folder in tmp_path.iterdir())
+
+
+def test_agents_vec_env_is_monitored():
+    """Both forms come in one VecMonitor (SB3 logs rollout/ep_rew_mean from it)."""
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    for form in ("vector", "supersuit"):
+        venv = train_sb3.agents_vec_env("pollution_v0", "no_transfers", {}, {"n_agents": 2}, 1, 0, form)
+        assert isinstance(venv, VecMonitor) and not isinstance(venv.venv, VecMonitor), form
+
+
+def test_one_evaluation_episode_claims_no_spread(capsys):
+    result = train_sb3.main(tiny("--timesteps", "0", "--eval-episodes", "1"))
+    out = capsys.readouterr().out
+    assert "(n=1: one episode, no spread)" in out and "+- 0.00" not in out
+    assert np.isnan(result.welfare_stderr)
+
+
+def test_evaluation_matches_the_pettingzoo_env_episode_by_episode():
+    """The batched evaluation (evaluate_policy on one copy per episode) plays the very episodes
+    a PettingZoo env reset with seed + b plays under the same deterministic policy."""
+    from stable_baselines3 import PPO
+
+    from pa_envs.mechanisms import mechanism_env
+
+    kwargs = {"n_agents": 2, "max_cycles": 8}
+    venv = train_sb3.agents_vec_env("pollution_v0", "pigouvian", {}, kwargs, 1, 0)
+    model = PPO("MlpPolicy", venv, n_steps=16, batch_size=16, n_epochs=1, device="cpu", seed=1)
+    batched = train_sb3.evaluate_agents(model, "pollution_v0", "pigouvian", {}, kwargs, 3, 40)
+    env = mechanism_env(train_sb3.get_env_module("pollution_v0").parallel_env(**kwargs), "pigouvian")
+    for episode, found in enumerate(batched):
+        observations, _ = env.reset(seed=40 + episode)
+        welfare = 0.0
+        while env.agents:
+            actions, _ = model.predict(np.stack([observations[a] for a in env.agents]), deterministic=True)
+            observations, _, _, _, infos = env.step(dict(zip(env.agents, actions.tolist(), strict=True)))
+            welfare += next(iter(infos.values()))["social_welfare"]
+        assert found["social_welfare"] == pytest.approx(welfare, abs=1e-9)
+
+
+def test_a_dqn_principal_is_refused_before_anything_runs(capsys):
+    with pytest.raises(SystemExit):
+        train_sb3.main(tiny("--learner", "principal", "--algo", "DQN"))
+    err = capsys.readouterr().err
+    assert "DQN needs a Discrete action space" in err and "Box" in err and "use PPO or A2C" in err
+
+
+def test_references_rows_stream_as_they_are_solved(monkeypatch, capsys):
+    """A row is printed before the next one is solved, and the steps within a row are told."""
+    solved, printed_before, steps = [], [], []
+    real = references.env_references
+
+    def spy(name, n_agents, discount, progress=None):
+        printed_before.append(capsys.readouterr().out.count("| congestion_v0 |"))
+        solved.append(discount)
+        return real(name, n_agents, discount, progress)
+
+    monkeypatch.setattr(references, "env_references", spy)
+    rows = references.solved_rows(["congestion_v0"], [0.0, 0.5], 2, lambda *told: steps.append(told))
+    first = next(rows)
+    assert solved == [0.0] and first["agents look ahead"] == 0.0  # the second is not solved yet
+    assert steps[0] == ("congestion_v0", 0.0, "exact references")
+    assert steps[-1] == ("congestion_v0", 0.0, "flat incentive 202/202")  # 101 amounts x 2 signals
+    references.main(
+        ["--env", "congestion_v0", "--n-agents", "2", *("--agent-discount", "0"), "--no-progress"]
+    )
+    references.main(
+        ["--env", "congestion_v0", "--n-agents", "2", *("--agent-discount", "0", "--agent-discount", "0.5")]
+    )
+    # In the last command the first row was out when the second was being solved.
+    assert printed_before[-1] == 1
+
+
+def test_skipped_flat_amounts_are_rounded_and_explained():
+    from pa_envs import analysis
+
+    text = analysis._skipped_text({1: [0.5999999999999996, 0.8000000000000007]}, 202)
+    assert "skipped 2 of 202 candidate amount(s) (on signal 1: +0.6, +0.8)" in text
+    assert "no pure-strategy equilibrium" in text and "0.59999" not in text
+
+
+def test_training_progress_counts_steps_and_the_update_minibatch_by_minibatch(monkeypatch):
+    """Progress goes on through PPO's update, which plays no step (one epoch of 32 samples
+    in minibatches of 16 per rollout here: 2 minibatches)."""
+    from stable_baselines3 import PPO
+
+    from baselines import sb3_tools
+
+    monkeypatch.setattr(sb3_tools, "_clock", iter(range(10, 10**6, 10)).__next__)  # no throttling
+    said, steps = [], []
+    venv = train_sb3.agents_vec_env(
+        "pollution_v0", "no_transfers", {}, {"n_agents": 2, "max_cycles": 8}, 1, 0
+    )
+    model = PPO("MlpPolicy", venv, n_steps=16, batch_size=16, n_epochs=1, device="cpu")
+    model.learn(64, callback=sb3_tools.training_progress(said.append, steps.append))
+    assert sum(steps) == 64 and set(steps) == {2}
+    assert said[:4] == [
+        "PPO collecting",
+        "PPO updating its policy: minibatch 0/2",
+        "PPO updating its policy: minibatch 1/2",
+        "PPO updating its policy: minibatch 2/2",
+    ]
+    assert said.count("PPO collecting") == 2

@@ -36,6 +36,16 @@ class Shy(harness.Mechanism):
         return out
 
 
+class Monitored(AllRoad):
+    """A user's agent learner that checks the VecEnv it is handed is in SB3's VecMonitor."""
+
+    def train(self, venv, steps, seed):
+        from stable_baselines3.common.vec_env import VecMonitor
+
+        assert isinstance(venv, VecMonitor) and venv.unwrapped.n_agents == 4, venv
+        super().train(venv, steps, seed)
+
+
 def spec(**kwargs) -> harness.RunSpec:
     fields = {
         "env": "congestion_v0",
@@ -79,7 +89,7 @@ def test_sweep_streams_and_resumes(tmp_path, monkeypatch):
     assert len(harness.read_results(results)) == 1 and rows[0]["spec"]["seed"] == 0
     calls = []
     real = harness.run
-    monkeypatch.setattr(harness, "run", lambda s: calls.append(s.seed) or real(s))
+    monkeypatch.setattr(harness, "run", lambda s, **kw: calls.append(s.seed) or real(s, **kw))
     rows = harness.sweep(specs, results, progress=False)
     assert calls == [1]  # the finished run is not run again
     assert [r["spec"]["seed"] for r in rows] == [0, 1]
@@ -193,3 +203,93 @@ def test_a_learning_principal_gets_one_run_per_seed():
     learning = [s for s in specs if s.principal == "learn:PPO"]
     assert len(learning) == 2 and {s.agents for s in learning} == {"best_response"}
     assert len(specs) == 2 + 2 * 2
+
+
+# -- honest budgets, progress, logs, reports ---------------------------------------------------
+
+TINY_PPO = {"n_steps": 16, "batch_size": 16, "n_epochs": 1}
+
+
+def test_a_budget_overrun_is_said_before_the_sweep_and_recorded(tmp_path, capsys):
+    """PPO on 2 copies of 4 commuters collects 16 x 8 = 128 agent-steps a rollout: --steps 100
+    runs 128, said before the run, recorded, and noted under the leaderboard."""
+    runs = [spec(agents="PPO", agent_kwargs=TINY_PPO, steps=100)]
+    assert harness.planned_steps(runs[0]) == 128
+    (note,) = harness.budget_notices(runs)
+    assert "--steps 100 will run 128 steps" in note and "n_steps=16 x 8 envs" in note
+    rows = harness.sweep(runs, tmp_path / "runs.jsonl", progress=False)
+    assert "warning: 1 run(s) (no_transfers / PPO)" in capsys.readouterr().err
+    assert rows[0]["steps"] == 128
+    assert "played 128 for a budget of 100" in harness.leaderboard(rows)
+    # The tabular learners play whole periods of copies x agents: 100 becomes 96.
+    assert harness.planned_steps(spec(agents="q_learning", steps=100)) == 96
+    # Exact budgets say nothing.
+    assert harness.budget_notices([spec(agents="PPO", agent_kwargs=TINY_PPO, steps=256)]) == []
+
+
+def test_fit_budget_shrinks_n_steps_to_meet_the_budget():
+    runs, changes = harness.fit_budgets([spec(agents="PPO", agent_kwargs=TINY_PPO, steps=100), spec()])
+    assert runs[0].agent_kwargs["n_steps"] == 13 and runs[1] == spec()  # 13 x 8 = 104, within 8
+    assert changes == ["--fit-budget: PPO n_steps 16 -> 13 (104 agent-steps per run for --steps 100)"]
+    assert harness.run(runs[0])["steps"] == 104
+
+
+def test_progress_is_told_of_every_step_inside_a_run(monkeypatch):
+    told = []
+    monkeypatch.setattr(harness._Ticker, "interval", 0.0)  # pass on every step, not a few a second
+    row = harness.run(spec(), progress=told.append)
+    assert told == [2 * 4] * 15 and row["steps"] == 2 * 4 * 15  # each period's agent-steps as played
+
+
+def test_sweep_in_parallel_processes_reports_progress(tmp_path, capsys):
+    runs = [spec(seed=s) for s in (0, 1)]
+    rows = harness.sweep(runs, tmp_path / "runs.jsonl", jobs=2, progress=True)
+    assert [r["spec"]["seed"] for r in rows] == [0, 1]
+    err = capsys.readouterr().err
+    assert "run 1/2 done" in err and "run 2/2 done" in err and "agent-steps" in err
+
+
+def test_agent_learners_get_a_monitored_vec_env():
+    assert harness.run(spec(agents="tests.test_harness:Monitored"))["steps"] == 2 * 4 * 15
+
+
+def test_sb3_runs_log_into_folders_of_their_own(tmp_path):
+    run = spec(agents="PPO", agent_kwargs=TINY_PPO, steps=128)
+    for _ in range(2):
+        harness.run(run, log_dir=tmp_path)
+    learning = spec(principal="learn:PPO", agents="best_response", agent_kwargs=TINY_PPO, steps=32)
+    harness.run(learning, log_dir=tmp_path)
+    names = sorted(folder.name for folder in tmp_path.iterdir())
+    assert names == [
+        "congestion_v0_learn-PPO_best_response_seed0_1",
+        "congestion_v0_no_transfers_PPO_seed0_1",
+        "congestion_v0_no_transfers_PPO_seed0_2",
+    ]
+    header = (tmp_path / names[1] / "progress.csv").read_text().splitlines()[0].split(",")
+    assert "rollout/ep_rew_mean" in header and "welfare/episode_social_welfare" in header
+
+
+def test_a_dqn_principal_is_refused_by_the_grid():
+    with pytest.raises(ValueError, match=r"DQN needs a Discrete action space.*Box.*use PPO or A2C"):
+        harness.grid(["pollution_v0"], ["learn:DQN"], ["PPO"])
+
+
+def test_the_leaderboard_defines_its_numbers_and_the_curves_mark_w_lf(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    rows = [harness.run(spec(seed=s)) for s in (0, 1)]
+    table = harness.leaderboard(rows)
+    assert "± is the half-width of a 95% confidence interval of the mean over seeds" in table
+    assert "final gap closed" in table and "| 0.000 ± 0.000 |" in table  # all road is W_LF
+    assert "externality/episode is the damage borne by no agent; it is 0 on congestion_v0" in table
+    labels = []
+    real = Figure.savefig
+    monkeypatch.setattr(
+        Figure,
+        "savefig",
+        lambda fig, *a, **k: labels.append(fig.axes[0].get_legend_handles_labels()[1]) or real(fig, *a, **k),
+    )
+    harness.plots(rows, tmp_path)
+    assert any(label.startswith("W_LF = ") for label in labels[0]) and any(
+        label.startswith("W* = ") for label in labels[0]
+    )

@@ -300,3 +300,104 @@ def test_copies_that_sit_a_period_out_keep_their_state_and_period():
     assert one.state[0, 0] == both.state[0, 0]  # the playing copy followed its own stream
     _, done = one.play(actions, contracts, active=np.array([True, False]))
     assert done.tolist() == [True, False]
+
+
+# -- SB3's per-sub-environment calls: get_attr, set_attr, env_method ---------------------------
+
+
+def test_seeding_one_copy_reseeds_that_copy_alone():
+    """env_method("seed", 5, indices=[i]) reseeds copy i // N at the next reset; the other
+    copies go on with their streams, as if nothing had been seeded."""
+    n = 2
+
+    def venv(seed):
+        return MechanismVecEnv("commons_v0", "no_transfers", 3, seed=seed, n_agents=n, max_cycles=5)
+
+    seeded, untouched = venv(0), venv(0)
+    generator = np.random.default_rng(0)
+    for env in (seeded, untouched):
+        env.reset()
+    for _ in range(7):  # into the second episode
+        actions = generator.integers(0, 3, size=6)
+        seeded.step(actions)
+        untouched.step(actions)
+    assert seeded.env_method("seed", 5, indices=[3]) == [5]  # agent_1 of copy 1
+    assert seeded.get_attr("episode", [0, 2, 4]) == [1, 1, 1]
+    fresh = venv([0, 5, 0])  # copy 1 from seed 5, as a PettingZoo env reset with seed=5
+    first = [seeded.reset(), untouched.reset(), fresh.reset()]
+    assert seeded.get_attr("episode") == [2, 2, 0, 0, 2, 2]
+    copy_1, others = slice(2, 4), np.r_[0:2, 4:6]
+    assert np.array_equal(first[0][copy_1], first[2][copy_1])
+    assert np.array_equal(first[0][others], first[1][others])
+    differs = False
+    for _ in range(8):
+        actions = generator.integers(0, 3, size=6)
+        (obs_s, rew_s), (obs_u, rew_u), (obs_f, rew_f) = [
+            env.step(actions)[:2] for env in (seeded, untouched, fresh)
+        ]
+        assert np.array_equal(obs_s[copy_1], obs_f[copy_1]) and np.array_equal(rew_s[copy_1], rew_f[copy_1])
+        assert np.array_equal(obs_s[others], obs_u[others]) and np.array_equal(rew_s[others], rew_u[others])
+        differs |= not np.array_equal(obs_s[copy_1], obs_u[copy_1])
+    assert differs  # the reseeded copy left the stream it was on
+
+
+def test_get_attr_answers_per_sub_environment():
+    venv = MechanismVecEnv("pollution_v0", "pigouvian", 2, seed=0, n_agents=3)
+    venv.reset()
+    assert venv.get_attr("spec") == [None] * 6  # as SB3's DummyVecEnv of unregistered envs
+    assert venv.get_attr("copy") == [0, 0, 0, 1, 1, 1]
+    assert venv.get_attr("agent", indices=[4, -1]) == ["agent_1", "agent_2"]
+    states = venv.get_attr("game_state")
+    assert all(np.array_equal(state, venv.game_state[i // 3]) for i, state in enumerate(states))
+    assert np.array_equal(venv.get_attr("contract", 4)[0], venv.contracts[1, 1])
+    # What every copy shares comes back once per index, the very object.
+    mechanisms = venv.get_attr("mechanism", [0, 5])
+    assert mechanisms[0] is mechanisms[1] is venv.mechanism
+    assert venv.has_attr("spec") and not venv.has_attr("no_such_attribute")
+    with pytest.raises(AttributeError, match="no_such_attribute"):
+        venv.get_attr("no_such_attribute")
+    with pytest.raises(IndexError, match="6 \\(2 copies x 3 agents\\)"):
+        venv.get_attr("copy", [6])
+
+
+def test_set_attr_sets_shared_attributes_for_every_index_only():
+    venv = MechanismVecEnv("pollution_v0", "no_transfers", 2, seed=0, n_agents=2)
+    venv.set_attr("note", "hello")
+    assert venv.get_attr("note") == ["hello"] * 4
+    venv.set_attr("note", "again", indices=[0, 1, 2, 3])
+    assert venv.note == "again"
+    with pytest.raises(ValueError, match=r"shared by all 4 sub-environments.*not for 1 of them"):
+        venv.set_attr("note", "one", indices=[2])
+    with pytest.raises(AttributeError, match="read-only"):
+        venv.set_attr("copy", 1)
+
+
+def test_env_method_and_env_is_wrapped_honour_indices():
+    from stable_baselines3.common.monitor import Monitor
+
+    venv = MechanismVecEnv("pollution_v0", "no_transfers", 2, seed=0, n_agents=2)
+    assert venv.env_method("seed", 3, indices=[0, 3]) == [3, 3]
+    assert venv.env_method("get_wrapper_attr", "copy") == [0, 0, 1, 1]
+    assert venv.env_is_wrapped(Monitor) == [False] * 4
+    assert venv.env_is_wrapped(Monitor, indices=1) == [False]
+    with pytest.raises(AttributeError, match="per-copy methods"):
+        venv.env_method("reset")
+    with pytest.raises(IndexError):
+        venv.env_is_wrapped(Monitor, indices=[4])
+    with pytest.raises(ValueError, match="non-negative"):
+        venv.env_method("seed", -1, indices=[0])
+
+
+def test_the_engine_reseeds_only_the_copies_given_a_seed():
+    """BatchedEpisodes.reset([s, None]): copy 0 restarts from s, copy 1 goes on with its stream."""
+    from pa_envs.core.batch import BatchedEpisodes
+    from pa_envs.pollution_v0 import parallel_env
+
+    game = parallel_env(n_agents=2).game
+    mixed, plain = BatchedEpisodes(game, 2), BatchedEpisodes(game, 2)
+    mixed.reset(7)
+    plain.reset(7)
+    mixed.reset([11, None])
+    plain.reset()
+    assert mixed.episodes.tolist() == [0, 1] and plain.episodes.tolist() == [1, 1]
+    assert mixed.keys[1] == plain.keys[1] and mixed.keys[0] != plain.keys[0]

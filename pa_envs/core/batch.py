@@ -63,15 +63,20 @@ class BatchedEpisodes:
     def reset(self, seed: int | Sequence[int] | None = None) -> np.ndarray:
         """Start a new episode in every copy; return the ``(B, state_dim)`` initial states.
 
-        As a PettingZoo env's reset: a seed restarts every copy's stream; without one
-        each copy's stream goes on (fresh entropy only at the very first reset).
+        As a PettingZoo env's reset, copy by copy: a copy given a seed (``seed + b``, or
+        ``seed[b]``) restarts its stream from it; a copy given none (``seed=None``, or a
+        ``None`` entry of the sequence) goes on with its stream, from fresh entropy at
+        the very first reset. ``reset([5, None])`` reseeds copy 0 only, as gymnasium's
+        vector envs do.
         """
-        if seed is None and self.state is not None:
-            self.episodes += 1
-        else:
-            keys = [rng.key_from_seed(s) for s in copy_seeds(seed, self.num_copies)]
-            self.keys = np.array(keys, dtype=np.uint64)
-            self.episodes[:] = 0
+        seeds = copy_seeds(seed, self.num_copies)
+        first = self.state is None
+        for copy, copy_seed in enumerate(seeds):
+            if copy_seed is None and not first:
+                self.episodes[copy] += 1
+            else:
+                self.keys[copy] = rng.key_from_seed(copy_seed)
+                self.episodes[copy] = 0
         self.periods[:] = 0
         self.state = self.game.initial_state(self._noise(self.keys, self.episodes, self.periods))
         return self.state
