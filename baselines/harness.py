@@ -26,7 +26,9 @@ Algorithms are named by strings:
   ``principal_kwargs``), ``"module:Class"`` for your own
   :class:`~pa_envs.mechanisms.Mechanism` subclass, or ``"learn:PPO"`` (``A2C``,
   or ``learn:module:Class``): an SB3-style learner trained on the principal's
-  gymnasium view while the agents best-respond (the agent learner is then ignored).
+  gymnasium view while the agents best-respond (the agent learner is then ignored), with
+  normalized actions and social welfare as its reward
+  (:data:`baselines.train_sb3.PRINCIPAL_DEFAULTS`; ``env_kwargs`` override them).
 
 Metrics per run (every episode of every copy is recorded): final social welfare (the
 last 10% of episodes) and the area under the welfare curve (all episodes) as shares of

@@ -29,7 +29,12 @@ Examples::
     python -m baselines.train_sb3 --mechanism no_transfers --timesteps 200000
     python -m baselines.train_sb3 --mechanism pigouvian --save results/ppo_pigouvian
     python -m baselines.train_sb3 --load results/ppo_pigouvian --timesteps 0
-    python -m baselines.train_sb3 --learner principal --algo PPO --timesteps 50000
+    python -m baselines.train_sb3 --learner principal --env insurance_v0 --timesteps 50000
+
+The principal learns with normalized actions (``Box(-1, 1)``, each paying
+``a * max_transfer``) and social welfare as its reward; ``--env-kwargs
+'{"normalize_actions": false}'`` gives it the contract in money,
+``'{"principal_objective": "payoff"}'`` its own payoff.
 """
 
 from __future__ import annotations
@@ -185,10 +190,16 @@ def principal_vec_env(env_name: str, env_kwargs: dict, n_envs: int, seed: int) -
     return make_vec_env(lambda: principal_view(env_name, env_kwargs), n_envs=n_envs, seed=seed)
 
 
+PRINCIPAL_DEFAULTS = {"normalize_actions": True, "principal_objective": "welfare"}
+"""How a learning principal is set up unless the env's keywords say otherwise: actions in
+``[-1, 1]`` (each pays ``a * max_transfer``; on the raw Box an untrained Gaussian policy
+explores a few units of money at most) and rewarded with social welfare (a benevolent
+planner; ``principal_objective="payoff"`` gives a principal that keeps what it taxes)."""
+
+
 def principal_view(env_name: str, env_kwargs: dict) -> gymnasium.Env:
-    """The principal's gymnasium view, its time limit matching the episode length."""
-    horizon = get_env_module(env_name).parallel_env(**env_kwargs).params.max_cycles
-    return gymnasium.make(view_ids(env_name)[0], max_episode_steps=horizon, **env_kwargs)
+    """The principal's gymnasium view as it learns: :data:`PRINCIPAL_DEFAULTS` under ``env_kwargs``."""
+    return gymnasium.make(view_ids(env_name)[0], **{**PRINCIPAL_DEFAULTS, **env_kwargs})
 
 
 def evaluate_agents(
@@ -377,6 +388,8 @@ def main(argv: list[str] | None = None) -> Evaluation:
         bar.close()
     seconds = time.perf_counter() - start
     who = f"agents under {args.mechanism}" if args.learner == "agents" else "the principal"
+    if args.learner == "principal":
+        env_kwargs = {**PRINCIPAL_DEFAULTS, **env_kwargs}  # as it learned, said in the summary
     if args.timesteps > 0:
         print(
             f"{args.algo} trained {who} on {args.env} {env_kwargs}: {model.num_timesteps:,} agent-steps "
@@ -389,7 +402,9 @@ def main(argv: list[str] | None = None) -> Evaluation:
         model.save(args.save)
 
     print("solving the exact references W*, W_LF ...", file=sys.stderr, flush=True)
-    base = get_env_module(args.env).parallel_env(**env_kwargs)
+    # The view's own keyword is not the env's; the references depend on the env alone.
+    env_only = {k: v for k, v in env_kwargs.items() if k != "normalize_actions"}
+    base = get_env_module(args.env).parallel_env(**env_only)
     references = analysis.exact_references(base.game.exact_model())
     optimum = references.optimum.social_welfare
     laissez_faire = references.laissez_faire.social_welfare
