@@ -121,6 +121,21 @@ def test_train_principal_through_its_view():
     assert np.isfinite(result.welfare) and np.isfinite(result.transfers)
 
 
+def test_a_learning_principal_has_normalized_actions_and_a_welfare_reward_by_default():
+    view = train_sb3.principal_view("pollution_v0", {"n_agents": 2})
+    assert (view.action_space.low == -1).all() and (view.action_space.high == 1).all()
+    assert view.unwrapped.env.params.principal_objective == "welfare"
+    view.reset(seed=0)
+    _, reward, _, _, info = view.step(np.ones(view.action_space.shape, np.float32))
+    assert reward == pytest.approx(info["social_welfare"])  # the planner's reward, lambda = 0
+    # The env's keywords override the defaults.
+    raw = train_sb3.principal_view(
+        "pollution_v0", {"n_agents": 2, "normalize_actions": False, "principal_objective": "payoff"}
+    )
+    assert raw.action_space.high[0] == raw.unwrapped.env.params.max_transfer
+    assert raw.unwrapped.env.params.principal_objective == "payoff"
+
+
 def test_demo_runs(capsys):
     demo.main(["--max-cycles", "12"])
     out = capsys.readouterr().out
