@@ -187,6 +187,23 @@ class MechanismVecEnv(VecEnv):
     def close(self) -> None:
         """Nothing to release."""
 
+    FIXED = frozenset(
+        {
+            "num_envs",
+            "num_copies",
+            "n_agents",
+            "observation_space",
+            "action_space",
+            "game",
+            "engine",
+            "mechanism",
+            "render_mode",
+            "metadata",
+            "last_period",
+        }
+    )
+    """What ``set_attr`` refuses: what the engine, the spaces and the renderer were built for."""
+
     def get_images(self) -> list[np.ndarray]:
         """One ``(H, W, 3)`` uint8 frame per copy (not per agent: a copy's N agents share
         one state and period), from the batch's own state; SB3's ``render()`` tiles them.
@@ -196,6 +213,17 @@ class MechanismVecEnv(VecEnv):
         if self.engine.state is None:
             raise RuntimeError("call reset() before get_images()")
         return self._renderer.frames(self.engine.state, self.engine.periods, self._record, "rgb_array")
+
+    def render(self, mode: str | None = None) -> np.ndarray | None:
+        """SB3's tiled image of every copy's frame (``"rgb_array"``, the only mode: a batch has
+        no window; ``VecVideoRecorder`` records it)."""
+        if mode not in (None, "rgb_array"):
+            raise ValueError(
+                f"MechanismVecEnv renders 'rgb_array' only, got mode={mode!r}: a batch has no window; "
+                "record it with VecVideoRecorder, or watch one copy with "
+                "mechanism_env(<env>(render_mode='human'), <mechanism>)"
+            )
+        return super().render("rgb_array")
 
     def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
         """Each sub-environment's ``attr_name`` (:class:`SubEnv`): its copy's own where the
@@ -207,6 +235,12 @@ class MechanismVecEnv(VecEnv):
         chosen = self._indices(indices)
         if attr_name in SubEnv.own():
             raise AttributeError(f"{attr_name!r} of a MechanismVecEnv sub-environment is read-only")
+        if attr_name.startswith("_") or attr_name in self.FIXED:
+            raise AttributeError(
+                f"{attr_name!r} of a MechanismVecEnv is fixed when it is built (the engine, spaces and "
+                "rendering are made for it): build a new MechanismVecEnv instead; "
+                f"fixed: {sorted(self.FIXED)}"
+            )
         if len(set(chosen)) != self.num_envs:
             raise ValueError(
                 f"{attr_name!r} is shared by all {self.num_envs} sub-environments of this MechanismVecEnv "
@@ -297,8 +331,8 @@ class SubEnv:
         return frozenset([*properties, *cls.METHODS, "index"])
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
+        if name.startswith("_"):  # the VecEnv's private state is not a sub-environment's attribute
+            raise AttributeError(f"MechanismVecEnv sub-environments have no attribute {name!r}")
         try:
             return getattr(self._venv, name)
         except AttributeError:

@@ -117,13 +117,12 @@ class _VectorView(gymnasium.vector.VectorEnv):
             )
         check_render_mode(render_mode, VECTOR_RENDER_MODES, "render_mode of the vector views")
         self.base = _parallel_env(env_name, None, env_kwargs)
-        horizon = self.base.params.max_cycles
-        if limit is not None and limit < horizon:
-            # A single view would be cut short by gymnasium's TimeLimit; say so instead.
-            raise ValueError(
-                f"max_episode_steps={limit} is below max_cycles={horizon}: the episode length is "
-                f"max_cycles; pass max_episode_steps >= {horizon} (or a smaller max_cycles)"
-            )
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1
+        ):
+            raise ValueError(f"max_episode_steps must be an int >= 1 or None, got {limit!r}")
+        # As gymnasium's TimeLimit cuts a single view: truncate a copy after `limit` steps.
+        self.max_episode_steps = None if limit is None else int(limit)
         self.game = self.base.game
         self.engine = BatchedEpisodes(self.game, num_envs)
         self.num_envs = num_envs
@@ -174,6 +173,10 @@ class _VectorView(gymnasium.vector.VectorEnv):
         if self._record is not None:
             self._record.record(joint, outcome, active)
         self._feedback(state, periods, outcome, done, active)
+        if self.max_episode_steps is not None:
+            # Cut after the feedback, as TimeLimit cuts a single view whose env (and mechanism)
+            # plays on unaware: the next contract is posted, then the copy restarts.
+            done = done | (active & (engine.periods >= self.max_episode_steps))
         self._autoreset = done
         return outcome, active, done
 

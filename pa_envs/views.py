@@ -34,7 +34,7 @@ without a ``TimeLimit``: ``gymnasium.make(id, max_cycles=150)`` runs 150
 periods. ``env.spec.max_episode_steps`` is therefore ``None``; the episode
 length is ``env.unwrapped.env.params.max_cycles``. A ``max_episode_steps``
 passed to ``gymnasium.make`` still adds gymnasium's ``TimeLimit``, which cuts
-episodes at that many steps.
+episodes at that many steps; ``gymnasium.make_vec`` cuts its copies alike.
 """
 
 from __future__ import annotations

@@ -185,13 +185,31 @@ def test_normalized_principal_vector_view_follows_the_single_views(env_id):
         fast.step(actions)
 
 
+@pytest.mark.parametrize("env_id", GYMNASIUM_IDS)
+def test_max_episode_steps_cuts_the_vector_views_as_time_limit_cuts_single_views(env_id):
+    kwargs = {"n_agents": N_AGENTS, "max_cycles": MAX_CYCLES, "max_episode_steps": MAX_CYCLES - 2}
+    if "Agent" in env_id:
+        kwargs["mechanism"] = "pigouvian"
+    fast, slow = sync_and_vector(env_id, **kwargs)
+    fast.reset(seed=SEED)
+    slow.reset(seed=SEED)
+    fast.action_space.seed(2)
+    truncations = []
+    for step in range(2 * MAX_CYCLES):
+        actions = fast.action_space.sample()
+        step_fast = fast.step(actions)
+        assert_same_step(step_fast, slow.step(actions), step)
+        truncations.append(bool(step_fast[3][0]))
+    assert truncations.index(True) == MAX_CYCLES - 3  # cut after max_episode_steps steps
+
+
 def test_vector_views_refuse_what_they_cannot_batch():
     with pytest.raises(ValueError, match="vectorization_mode='sync'"):
         PrincipalVectorView(2, behaviour="hedge")
     with pytest.raises(ValueError, match="learner"):
         AgentVectorView(2, learner=5)
-    with pytest.raises(ValueError, match="max_episode_steps=10 is below max_cycles=20"):
-        gymnasium.make_vec("pa_envs/Pollution-Agent-v0", num_envs=2, max_cycles=20, max_episode_steps=10)
+    with pytest.raises(ValueError, match="max_episode_steps must be an int >= 1 or None, got 0"):
+        gymnasium.make_vec("pa_envs/Pollution-Agent-v0", num_envs=2, max_episode_steps=0)
     view = AgentVectorView(2, n_agents=2)
     view.reset(seed=0)
     with pytest.raises(ValueError, match="copy 1, agent_0: action 7"):
@@ -370,6 +388,27 @@ def test_set_attr_sets_shared_attributes_for_every_index_only():
         venv.set_attr("note", "one", indices=[2])
     with pytest.raises(AttributeError, match="read-only"):
         venv.set_attr("copy", 1)
+    # What the engine, spaces and renderer were built for cannot change under them.
+    for name, value in [("num_envs", 99), ("observation_space", None), ("render_mode", "rgb_array")]:
+        with pytest.raises(AttributeError, match=f"{name!r} of a MechanismVecEnv is fixed"):
+            venv.set_attr(name, value)
+    with pytest.raises(AttributeError, match="fixed"):
+        venv.set_attr("_record", None)
+    assert venv.num_envs == 4 and venv.render_mode is None
+
+
+def test_get_attr_does_not_reach_private_state():
+    venv = MechanismVecEnv("pollution_v0", "no_transfers", 2, seed=0, n_agents=2)
+    with pytest.raises(AttributeError, match="no attribute '_record'"):
+        venv.get_attr("_record")
+
+
+def test_a_batch_renders_rgb_array_only():
+    venv = MechanismVecEnv("pollution_v0", "no_transfers", 2, seed=0, n_agents=2, render_mode="rgb_array")
+    venv.reset()
+    assert venv.render().ndim == 3
+    with pytest.raises(ValueError, match="renders 'rgb_array' only, got mode='human'"):
+        venv.render("human")
 
 
 def test_env_method_and_env_is_wrapped_honour_indices():
