@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from pa_envs.cli import HelpFormatter
+from pa_envs.cli import _int_at_least as int_at_least
+from pa_envs.cli import _message as message
+
+__all__ = ["HelpFormatter", "existing_path", "int_at_least", "json_dict", "message", "script_parser"]
 
 
 def json_dict(text: str) -> dict:
@@ -19,6 +28,30 @@ def json_dict(text: str) -> dict:
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"key\": 1}}', got {text!r}")
     return value
+
+
+def script_parser(module: str, description: str | None, epilog: str | None = None) -> argparse.ArgumentParser:
+    """The parser of a baselines script: every option's default shown once, after its help
+    (:class:`pa_envs.cli.HelpFormatter`), named ``python -m <module>``, or ``pa-envs <command>``
+    when the ``pa-envs`` command runs it."""
+    called = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    prog = called if called.startswith("pa-envs") else f"python -m {module}"
+    return argparse.ArgumentParser(
+        prog=prog, description=description, epilog=epilog, formatter_class=HelpFormatter
+    )
+
+
+def existing_path(*suffixes: str) -> Callable[[str], Path]:
+    """The type of an option naming a file that must exist (as given, or with one of ``suffixes``)."""
+
+    def parse(text: str) -> Path:
+        path = Path(text)
+        if not any(Path(f"{path}{suffix}").is_file() for suffix in ("", *suffixes)):
+            tried = " or ".join(repr(f"{path}{suffix}") for suffix in ("", *suffixes))
+            raise argparse.ArgumentTypeError(f"no such file: {tried}")
+        return path
+
+    return parse
 
 
 class _Lines:

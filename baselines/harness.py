@@ -35,7 +35,7 @@ last 10% of episodes) and the area under the welfare curve (all episodes) as sha
 ``W*``; the welfare regret ``W* - W`` per episode and the log-log slope of its cumulative
 sum over the second half; transfers paid and externality per episode; the agents' mean
 external regret per period (exact, from the env's model: what the best fixed action in
-hindsight would have earned against what they played); agent-steps and wall time.
+hindsight would have earned against what they played); the steps run and wall time.
 
 Results stream to a JSON-lines file, one line per finished run: a sweep that stops
 resumes where it stopped (runs already in the file are skipped). ``--out`` also gets
@@ -50,7 +50,12 @@ exact numbers, every result records the agent-steps actually run, and the leader
 says where they differ from the budget. ``--fit-budget`` (:func:`fit_budgets`) shrinks
 PPO's and A2C's ``n_steps`` instead, so that whole rollouts meet it (within 1%).
 
-Progress: a bar counts agent-steps as they are played (every learner, in every run,
+Steps: an agent learner's budget counts agent-steps (periods x agents x copies), a
+``learn:`` principal's its own steps (periods x copies); the progress bar, the lines and
+the leaderboard say which. A budget shorter than one episode of every copy is warned of
+before the sweep (its runs score n/a).
+
+Progress: a bar counts steps as they are played (every learner, in every run,
 ``--jobs`` processes included). SB3 learners log like ``train_sb3``: their VecEnv is in a
 ``VecMonitor`` (``rollout/ep_rew_mean``) and, with ``--log-dir DIR``, each run logs CSV
 and TensorBoard into ``DIR/<env>_<principal>_<agents>_seed<seed>_<k>``.
@@ -78,7 +83,7 @@ from typing import Any
 import numpy as np
 
 from baselines import sb3_tools
-from baselines.common import json_dict, progress_bar
+from baselines.common import int_at_least, json_dict, message, progress_bar, script_parser
 from pa_envs import ENVS, analysis, presets
 from pa_envs.core.names import did_you_mean
 from pa_envs.learners import counterfactual_rewards
@@ -103,7 +108,8 @@ class RunSpec:
         A registered env, a principal and an agent learner (see the module docstring).
     seed : int
     steps : int
-        Agent-steps of training (SB3's ``total_timesteps``: periods x agents x copies).
+        Steps of training (SB3's ``total_timesteps``): agent-steps (periods x agents x copies)
+        for agent learners, principal steps (periods x copies) for a ``learn:`` principal.
     copies : int
         Copies of the env stepped together.
     n_agents : int
@@ -160,9 +166,20 @@ def grid(
         value = settings[name]
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
+    from baselines.train_sb3 import split_view_kwargs
+
+    view_kwargs, env_only = split_view_kwargs(common.get("env_kwargs", {}))
+    if view_kwargs and not any(name.startswith("learn:") for name in principals):
+        raise ValueError(
+            f"env_kwargs {sorted(view_kwargs)} set up a learning principal's view (learn: principals), "
+            f"and none of the principals {list(principals)} learns"
+        )
     for name in envs:
         # Builds the env once: unknown names and bad parameters fail here, not in a worker.
-        presets.parallel_env(name, n_agents=settings["n_agents"], **common.get("env_kwargs", {}))
+        try:
+            presets.parallel_env(name, n_agents=settings["n_agents"], **env_only)
+        except (ValueError, TypeError) as error:
+            raise type(error)(f"{name} with env_kwargs {env_only}: {message(error)}") from error
     for name in principals:
         check_principal(name)
         if name.startswith("learn:"):
@@ -176,7 +193,10 @@ def grid(
                 if problem:
                     raise ValueError(f"principal {name!r} on {env}: {problem}")
         elif ":" in name:
-            make_principal(name, None, common.get("principal_kwargs", {}))
+            try:
+                make_principal(name, None, common.get("principal_kwargs", {}))
+            except TypeError as error:
+                raise TypeError(f"principal {name!r} with principal_kwargs: {message(error)}") from error
     for name in agents:
         check_agents(name)
         if ":" in name:
@@ -433,8 +453,33 @@ def share_of_optimum(welfare: float | np.ndarray, optimum: float) -> float | np.
 
 
 def env_parameters(spec: RunSpec) -> tuple[str, dict[str, Any]]:
-    """The registered env of a run and all its parameters (a preset's, then the run's)."""
+    """The registered env of a run and all its parameters (a preset's, then the run's; with the
+    keywords of a learning principal's view, which :func:`base_env` leaves out)."""
     return presets.env_kwargs(spec.env, n_agents=spec.n_agents, **spec.env_kwargs)
+
+
+def base_env(spec: RunSpec) -> Any:
+    """A run's PettingZoo env, built from the env's own parameters (not the view's keywords:
+    :func:`baselines.train_sb3.split_view_kwargs`)."""
+    from baselines.train_sb3 import split_view_kwargs
+
+    _, env_kwargs = env_parameters(spec)
+    return presets.parallel_env(spec.env, **split_view_kwargs(env_kwargs)[1])
+
+
+def step_unit(spec: RunSpec | dict[str, Any]) -> str:
+    """What a run's steps count: a ``learn:`` principal's are its own steps (periods x copies),
+    the agent learners' agent-steps (periods x agents x copies)."""
+    principal = spec["principal"] if isinstance(spec, dict) else spec.principal
+    return "principal steps (periods)" if principal.startswith("learn:") else "agent-steps"
+
+
+def episode_steps(spec: RunSpec) -> int:
+    """The steps (in :func:`step_unit`) a run plays before its first episodes end: one episode
+    of every copy."""
+    periods = base_env(spec).params.max_cycles
+    per_period = spec.copies if spec.principal.startswith("learn:") else spec.copies * spec.n_agents
+    return periods * per_period
 
 
 def run(
@@ -450,8 +495,7 @@ def run(
     played (a few times a second at most), and ``progress(text)`` of what an SB3
     on-policy learner is doing (collecting, or updating its policy)."""
     start = time.perf_counter()
-    _, env_kwargs = env_parameters(spec)
-    base = presets.parallel_env(spec.env, **env_kwargs)
+    base = base_env(spec)
     model = base.game.exact_model()
     references = analysis.exact_references(model)
     optimum = references.optimum.social_welfare
@@ -672,6 +716,27 @@ def budget_notices(specs: Sequence[RunSpec]) -> list[str]:
     ]
 
 
+def short_budget_notices(specs: Sequence[RunSpec]) -> list[str]:
+    """Where a run's budget ends before any episode can: one line per kind of run, naming the
+    episode's length in steps (such a run has no welfare to score: n/a on the leaderboard)."""
+    notes: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        needed = episode_steps(spec)
+        if (planned_steps(spec) or spec.steps) < needed:
+            periods = base_env(spec).params.max_cycles
+            note = (
+                f"no episode can finish within --steps {spec.steps:,} on {spec.env}: an episode of "
+                f"{spec.copies} copies is {needed:,} {step_unit(spec)} ({periods} periods"
+                + ("" if spec.principal.startswith("learn:") else f" x {spec.n_agents} agents")
+                + f" x {spec.copies} copies); its metrics will be n/a"
+            )
+            notes.setdefault(note, []).append(spec)
+    return [
+        f"{len(runs)} run(s) ({', '.join(sorted({f'{s.principal} / {s.agents}' for s in runs}))}): {note}"
+        for note, runs in notes.items()
+    ]
+
+
 def fit_budgets(specs: Sequence[RunSpec]) -> tuple[list[RunSpec], list[str]]:
     """The runs with PPO's and A2C's ``n_steps`` (in ``agent_kwargs``) shrunk so that whole
     rollouts meet each budget (within 1%: :func:`~baselines.sb3_tools.fitted_n_steps`),
@@ -689,7 +754,7 @@ def fit_budgets(specs: Sequence[RunSpec]) -> tuple[list[RunSpec], list[str]]:
                 spec = dataclasses.replace(spec, agent_kwargs={**spec.agent_kwargs, "n_steps": fitted})
                 planned = sb3_tools.planned_steps(spec.steps, fitted * n_envs)
                 said[f"{algorithm.__name__} n_steps {n_steps} -> {fitted}"] = (
-                    f"({planned:,} agent-steps per run for --steps {spec.steps:,})"
+                    f"({planned:,} {step_unit(spec)} per run for --steps {spec.steps:,})"
                 )
         fitted_specs.append(spec)
     return fitted_specs, [f"--fit-budget: {change} {result}" for change, result in said.items()]
@@ -725,10 +790,12 @@ def sweep(
     results.parent.mkdir(parents=True, exist_ok=True)
     done = {row["key"]: row for row in read_results(results)}
     todo = [spec for spec in specs if spec.key not in done]
-    for note in budget_notices(todo):
+    for note in [*budget_notices(todo), *short_budget_notices(todo)]:
         print(f"warning: {note}", file=sys.stderr, flush=True)
     total = sum(planned_steps(spec) or spec.steps for spec in todo)
-    bar = progress_bar(total, "agent-steps", "step", enabled=progress, unit_scale=True)
+    units = sorted({step_unit(spec) for spec in todo})
+    label = units[0] if len(units) == 1 else "steps (agent-steps; learn: principals' steps)"
+    bar = progress_bar(total, label, "step", enabled=progress, unit_scale=True)
     finished, doing = len(specs) - len(todo), ""
 
     def report(news: int | str) -> None:
@@ -789,7 +856,8 @@ def _finished_line(row: dict[str, Any], finished: int, total: int) -> str:
     return (
         f"run {finished}/{total} done: {spec['env']} {spec['principal']} / {spec['agents']} "
         f"seed {spec['seed']}: "
-        f"{row['steps']:,} agent-steps{budget} in {row['seconds']:.0f} s, final W/W* {row['final_share']:.3f}"
+        f"{row['steps']:,} {step_unit(spec)}{budget} in {row['seconds']:.0f} s, "
+        f"final W/W* {row['final_share']:.3f}"
     )
 
 
@@ -804,7 +872,7 @@ COLUMNS = (
     ("transfers", "transfers/episode", 2),
     ("externality", "externality/episode", 2),
     ("agents_regret", "agents' regret/period", 3),
-    ("steps", "agent-steps", 0),
+    ("steps", "steps", 0),
     ("seconds", "seconds", 1),
 )
 
@@ -873,24 +941,61 @@ def notes(rows: list[dict[str, Any]]) -> list[str]:
         )
     quiet = sorted(env for env, members in by_env.items() if all(m["externality"] == 0 for m in members))
     if quiet:
+        how = [f"{env}: {EXTERNALITY_IN_WELFARE[env]}" for env in quiet if env in EXTERNALITY_IN_WELFARE]
         out.append(
             f"externality/episode is the damage borne by no agent; it is 0 on {', '.join(quiet)}, whose "
-            "agents impose their externality on one another (the road's delay in congestion_v0, the "
-            "fish a catch leaves unbred in commons_v0, whose third-party stock_value is 0 by default): "
-            "it shows in their welfare, not in this column."
+            "agents impose their externality on one another"
+            + (f" ({'; '.join(how)})" if how else "")
+            + ": it shows in their welfare, not in this column."
         )
+    empty = [r for r in rows if r["episodes"] == 0]
+    if empty:
+        out.append(
+            f"n/a: {len(empty)} of {len(rows)} run(s) finished no episode within their budget "
+            f"({', '.join(sorted({_short_budget(r) for r in empty}))}): give --steps at least one "
+            "episode of every copy."
+        )
+    units = sorted({step_unit(r["spec"]) for r in rows})
+    out.append(
+        "steps counts "
+        + " and ".join(
+            "agent-steps (periods x agents x copies) for agent learners"
+            if unit == "agent-steps"
+            else "principal steps (periods x copies) for learn: principals"
+            for unit in units
+        )
+        + "."
+    )
     over = [r for r in rows if r["steps"] != r["spec"]["steps"]]
     if over:
         budgets = sorted({r["spec"]["steps"] for r in over})
         ran = sorted({r["steps"] for r in over})
         out.append(
-            f"agent-steps is what ran: {len(over)} of {len(rows)} run(s) played "
+            f"steps is what ran: {len(over)} of {len(rows)} run(s) played "
             f"{', '.join(f'{n:,}' for n in ran)} "
             f"for a budget of {', '.join(f'{n:,}' for n in budgets)} (SB3 runs whole rollouts, the tabular "
             "learners whole periods; --fit-budget brings PPO's and A2C's within 1% of it, or as near as "
             "whole periods allow)."
         )
     return [f"- {line}" for line in out]
+
+
+EXTERNALITY_IN_WELFARE = {
+    "congestion_v0": "the road's delay",
+    "commons_v0": "the fish a catch leaves unbred; its third-party stock_value is 0 by default",
+}
+"""Where an env's agents bear their own externality (the leaderboard's note on a 0 column)."""
+
+
+def _short_budget(row: dict[str, Any]) -> str:
+    """``"<env>: budget B < one episode of E <unit>"`` for a run that finished no episode."""
+    spec = row["spec"]
+    try:
+        known = {f.name for f in dataclasses.fields(RunSpec)}
+        needed = f"{episode_steps(RunSpec(**{k: v for k, v in spec.items() if k in known})):,}"
+    except (KeyError, ValueError, TypeError):
+        needed = "?"
+    return f"{spec['env']}: budget {spec['steps']:,} < one episode of {needed} {step_unit(spec)}"
 
 
 def leaderboard_csv(rows: list[dict[str, Any]]) -> str:
@@ -985,48 +1090,104 @@ def _names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _seeds(text: str) -> list[int]:
+    """Comma-separated non-negative ints (an argparse ``type``)."""
+    try:
+        seeds = [int(x) for x in _names(text)]
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"expected comma-separated ints >= 0 such as 0,1,2, got {text!r}")
+    return seeds
+
+
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    parser = parser or argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    """The options of ``python -m baselines.harness`` (``pa-envs harness``)."""
+    parser = parser or script_parser("baselines.harness", __doc__.split("\n\n")[0])
     parser.add_argument(
         "--envs",
         type=_names,
         default=["pollution_v0"],
-        help=f"comma-separated, of {sorted(ENVS)} or a preset of {sorted(presets.PRESETS)}",
+        metavar="ENVS",
+        help=f"comma-separated, of {', '.join(sorted(ENVS))} or a preset of "
+        f"{', '.join(sorted(presets.PRESETS))}",
     )
-    parser.add_argument("--principals", type=_names, default=["no_transfers", "pigouvian"])
+    parser.add_argument(
+        "--principals",
+        type=_names,
+        default=["no_transfers", "pigouvian"],
+        metavar="NAMES",
+        help=f"comma-separated: mechanisms ({', '.join(BUNDLED_PRINCIPALS)}), module:Class (a "
+        "Mechanism subclass), or learn:PPO, learn:A2C, learn:module:Class (a learning principal)",
+    )
     parser.add_argument(
         "--agents",
         type=_names,
         default=["PPO"],
-        help="PPO, A2C, DQN, q_learning, contract_q_learning, hedge, module:Class",
+        metavar="NAMES",
+        help=f"comma-separated agent learners: {', '.join((*SB3_ALGORITHMS, *TABULAR))} or module:Class",
     )
-    parser.add_argument("--seeds", type=lambda t: [int(x) for x in _names(t)], default=[0, 1, 2])
+    parser.add_argument(
+        "--seeds", type=_seeds, default=[0, 1, 2], metavar="SEEDS", help="comma-separated seeds, one run each"
+    )
     parser.add_argument(
         "--steps",
-        type=int,
+        type=int_at_least(1),
         default=20_000,
-        help="agent-steps per run (SB3 runs whole rollouts: an overrun is said before the sweep)",
+        help="budget per run: agent-steps (periods x agents x copies) for agent learners, principal "
+        "steps (periods x copies) for learn: principals; SB3 runs whole rollouts (an overrun is said "
+        "before the sweep)",
     )
     parser.add_argument(
         "--fit-budget",
         action="store_true",
         help="shrink PPO's and A2C's n_steps so that whole rollouts meet --steps (within 1%%)",
     )
-    parser.add_argument("--copies", type=int, default=4)
-    parser.add_argument("--n-agents", type=int, default=3)
-    parser.add_argument("--env-kwargs", type=json_dict, default={})
-    parser.add_argument("--principal-kwargs", type=json_dict, default={})
-    parser.add_argument("--agent-kwargs", type=json_dict, default={})
-    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes")
-    parser.add_argument("--out", type=Path, default=Path("results/harness"))
+    parser.add_argument(
+        "--copies", type=int_at_least(1), default=4, metavar="N", help="copies of the env stepped together"
+    )
+    parser.add_argument("--n-agents", type=int_at_least(1), default=3, metavar="N", help="agents per copy")
+    parser.add_argument(
+        "--env-kwargs",
+        type=json_dict,
+        default={},
+        metavar="JSON",
+        help="""the env's parameters, e.g. ``'{"decay": 0.1}'``; they override a preset's and, for """
+        """learn: principals, PRINCIPAL_DEFAULTS (``'{"normalize_actions": false}'``)""",
+    )
+    parser.add_argument(
+        "--principal-kwargs",
+        type=json_dict,
+        default={},
+        metavar="JSON",
+        help="""the mechanism's keyword arguments, e.g. ``'{"amount": 1.5}'`` for flat_tax""",
+    )
+    parser.add_argument(
+        "--agent-kwargs",
+        type=json_dict,
+        default={},
+        metavar="JSON",
+        help="""the learner's keyword arguments (a learn: principal's too), e.g. ``'{"n_steps": 64}'``""",
+    )
+    parser.add_argument(
+        "--jobs", type=int_at_least(1), default=1, metavar="N", help="runs at a time, in parallel processes"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/harness"),
+        metavar="DIR",
+        help="results (runs.jsonl: a sweep resumes from it), leaderboard and plots",
+    )
     parser.add_argument(
         "--log-dir",
         type=Path,
         default=None,
+        metavar="DIR",
         help="SB3 learners' CSV and TensorBoard logs, a new folder per run: "
-        "DIR/<env>_<principal>_<agents>_seed<seed>_<k>",
+        "DIR/<env>_<principal>_<agents>_seed<seed>_<k> (default: no logs)",
     )
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar (stderr)")
     return parser
 
 
@@ -1050,8 +1211,8 @@ def run_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             principal_kwargs=args.principal_kwargs,
             agent_kwargs=args.agent_kwargs,
         )
-    except (KeyError, ValueError) as error:
-        parser.error(str(error.args[0]) if error.args else str(error))
+    except (KeyError, ValueError, TypeError) as error:
+        parser.error(message(error))
     if args.fit_budget:
         specs, changes = fit_budgets(specs)
         for change in changes:

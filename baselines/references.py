@@ -18,7 +18,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 
-from baselines.common import progress_bar
+from baselines.common import int_at_least, message, progress_bar, script_parser
 from pa_envs import ENVS, Game, analysis, presets
 
 FLAT_POINTS = 101  # candidate amounts per signal of the best flat incentive
@@ -151,20 +151,43 @@ def solved_rows(
             yield reference_row(name, n_agents, discount, tell)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+def _discount(text: str) -> float:
+    """A look-ahead in [0, 1] (an argparse ``type``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The options of ``python -m baselines.references`` (``pa-envs references``)."""
+    parser = script_parser("baselines.references", __doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--env",
+        action="append",
+        metavar="ENV",
+        help="an env or preset name (repeatable; default: every env)",
     )
-    parser.add_argument("--env", action="append", help="env or preset name (repeatable; default: every env)")
     parser.add_argument("--presets", action="store_true", help="every hard preset instead (myopic agents)")
-    parser.add_argument("--n-agents", type=int, help="agents (default: 3, or the preset's)")
+    parser.add_argument(
+        "--n-agents", type=int_at_least(1), metavar="N", help="agents (default: 3, or the preset's)"
+    )
     parser.add_argument(
         "--agent-discount",
-        type=float,
+        type=_discount,
         action="append",
-        help="agents' discount for the equilibria (repeatable; default: 0 and 0.99, presets 0)",
+        metavar="D",
+        help="agents' discount for the equilibria, in [0, 1] (repeatable; default: 0 and 0.99, presets 0)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar (stderr)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.presets:
         names, discounts = sorted(presets.PRESETS), args.agent_discount or [0.0]
@@ -175,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             presets.env_kwargs(name)
         except KeyError as error:
-            parser.error(str(error.args[0]))
+            parser.error(f"argument --env: {message(error)}")
     # The bar counts rows, a row's candidate amounts in fractions of it: it moves every
     # fraction of a second even on the rows that take a minute.
     signals = {name: env_game(name, n_agents).n_signals for name in names}

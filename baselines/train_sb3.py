@@ -51,7 +51,7 @@ import gymnasium
 import numpy as np
 
 from baselines import sb3_tools
-from baselines.common import json_dict, progress_bar
+from baselines.common import existing_path, int_at_least, json_dict, message, progress_bar, script_parser
 from pa_envs import analysis, get_env_module
 from pa_envs.mechanisms import mechanism_env
 from pa_envs.views import view_ids
@@ -197,9 +197,26 @@ explores a few units of money at most) and rewarded with social welfare (a benev
 planner; ``principal_objective="payoff"`` gives a principal that keeps what it taxes)."""
 
 
+VIEW_KEYWORDS = ("normalize_actions", "behaviour")
+"""Keywords of the principal's gymnasium view (:class:`pa_envs.views.PrincipalView`), not of the env."""
+
+
+def split_view_kwargs(env_kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(view_kwargs, env_only)``: the keywords of the principal's view (:data:`VIEW_KEYWORDS`)
+    and the env's own, which build the base env (its exact model, the agents' VecEnv)."""
+    view = {key: value for key, value in env_kwargs.items() if key in VIEW_KEYWORDS}
+    return view, {key: value for key, value in env_kwargs.items() if key not in VIEW_KEYWORDS}
+
+
+def learning_principal_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keywords a learning principal's view is built with: :data:`PRINCIPAL_DEFAULTS` under
+    ``env_kwargs``."""
+    return {**PRINCIPAL_DEFAULTS, **env_kwargs}
+
+
 def principal_view(env_name: str, env_kwargs: dict) -> gymnasium.Env:
-    """The principal's gymnasium view as it learns: :data:`PRINCIPAL_DEFAULTS` under ``env_kwargs``."""
-    return gymnasium.make(view_ids(env_name)[0], **{**PRINCIPAL_DEFAULTS, **env_kwargs})
+    """The principal's gymnasium view as it learns (:func:`learning_principal_kwargs`)."""
+    return gymnasium.make(view_ids(env_name)[0], **learning_principal_kwargs(env_kwargs))
 
 
 def evaluate_agents(
@@ -261,71 +278,172 @@ def summarize(results: list[dict[str, float]], optimum: float, laissez_faire: fl
     )
 
 
-def main(argv: list[str] | None = None) -> Evaluation:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+def _registered_env(text: str) -> str:
+    """A registered env name (an argparse ``type``: an unknown one names the closest)."""
+    try:
+        get_env_module(text)
+    except KeyError as error:
+        raise argparse.ArgumentTypeError(message(error)) from None
+    return text
+
+
+def _mechanism_name(text: str) -> str:
+    """A mechanism :func:`pa_envs.mechanisms.make_mechanism` builds (an argparse ``type``)."""
+    from pa_envs.mechanisms import mechanism_builder
+
+    try:
+        mechanism_builder(text)
+    except (KeyError, ValueError) as error:
+        raise argparse.ArgumentTypeError(message(error)) from None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The options of ``python -m baselines.train_sb3`` (``pa-envs train``)."""
+    from pa_envs.mechanisms import MECHANISM_NAMES
+
+    parser = script_parser("baselines.train_sb3", __doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--env", type=_registered_env, default="pollution_v0", metavar="ENV", help="a registered env"
     )
-    parser.add_argument("--env", default="pollution_v0", help="registered env name")
-    parser.add_argument("--learner", choices=("agents", "principal"), default="agents")
+    parser.add_argument(
+        "--learner",
+        choices=("agents", "principal"),
+        default="agents",
+        help="who learns: the agents (one shared SB3 policy, under --mechanism) or the principal "
+        "(through its gymnasium view, the agents best-responding)",
+    )
     parser.add_argument(
         "--mechanism",
+        type=_mechanism_name,
         default="no_transfers",
-        help="the principal for --learner agents: no_transfers, pigouvian, best_flat_tax, flat_tax, "
-        "budgeted (arguments in --mechanism-kwargs)",
+        metavar="NAME",
+        help=f"the principal for --learner agents: one of {', '.join(MECHANISM_NAMES)} "
+        "(arguments in --mechanism-kwargs)",
     )
     parser.add_argument(
         "--mechanism-kwargs",
         type=json_dict,
         default={},
-        help='JSON, e.g. \'{"amount": 1.5}\' for flat_tax, \'{"mechanism": "pigouvian", "budget": 100}\'',
+        metavar="JSON",
+        help="""the mechanism's keyword arguments, e.g. ``'{"amount": 1.5}'`` for flat_tax""",
     )
-    parser.add_argument("--algo", choices=ALGORITHMS, default="PPO")
+    parser.add_argument("--algo", choices=ALGORITHMS, default="PPO", help="the SB3 algorithm")
     parser.add_argument(
         "--timesteps",
-        type=int,
+        type=int_at_least(0),
         default=200_000,
-        help="SB3 timesteps (agent-steps); SB3 runs whole rollouts, which may overrun it (said before "
-        "training; see --fit-budget)",
+        metavar="STEPS",
+        help="SB3's training budget (0: no training): agent-steps (periods x agents x copies) for "
+        "--learner agents, principal steps (periods x copies) for --learner principal; SB3 runs "
+        "whole rollouts, which may overrun it (said before training; see --fit-budget)",
     )
     parser.add_argument(
         "--fit-budget",
         action="store_true",
         help="PPO/A2C: shrink n_steps so that whole rollouts meet --timesteps (within 1%%)",
     )
-    parser.add_argument("--n-envs", type=int, default=4, help="copies of the env")
+    parser.add_argument("--n-envs", type=int_at_least(1), default=4, metavar="N", help="copies of the env")
     parser.add_argument(
         "--env-form",
         choices=("vector", "supersuit"),
         default="vector",
-        help="agents' VecEnv: the batched vector form (default) or SuperSuit's conversion",
+        help="the agents' VecEnv: the batched vector form or SuperSuit's conversion",
     )
-    parser.add_argument("--n-agents", type=int, default=3)
-    parser.add_argument("--env-kwargs", type=json_dict, default={}, help="JSON, e.g. '{\"decay\": 0.1}'")
+    parser.add_argument("--n-agents", type=int_at_least(1), default=3, metavar="N", help="agents per copy")
     parser.add_argument(
-        "--algo-kwargs", type=json_dict, default={}, help="JSON for the algorithm, e.g. '{\"n_steps\": 256}'"
+        "--env-kwargs",
+        type=json_dict,
+        default={},
+        metavar="JSON",
+        help="""other env parameters, e.g. ``'{"decay": 0.1}'``; for --learner principal also the """
+        """view's ``normalize_actions`` (its defaults: PRINCIPAL_DEFAULTS)""",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--eval-episodes", type=int, default=20, help="evaluation episodes (at least 1)")
+    parser.add_argument(
+        "--algo-kwargs",
+        type=json_dict,
+        default={},
+        metavar="JSON",
+        help="""the algorithm's keyword arguments, e.g. ``'{"n_steps": 256}'``""",
+    )
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the envs and the learner")
+    parser.add_argument(
+        "--eval-episodes", type=int_at_least(1), default=20, metavar="N", help="evaluation episodes"
+    )
     parser.add_argument(
         "--log-dir",
         type=Path,
         default=None,
-        help="CSV (and TensorBoard) logs, in a new folder per run: DIR/<env>_<learner>_<algo>_seed<seed>_<k>",
+        metavar="DIR",
+        help="CSV (and TensorBoard) logs, in a new folder per run: DIR/<env>_<learner>_<algo>_seed<seed>_<k> "
+        "(default: no logs)",
     )
     parser.add_argument(
         "--verbose", type=int, choices=(0, 1, 2), default=0, help="SB3's verbosity (1: its table per rollout)"
     )
-    parser.add_argument("--save", type=Path, default=None, help="save the trained model here")
-    parser.add_argument("--load", type=Path, default=None, help="start from this saved model")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="save the trained model here (default: not saved)",
+    )
+    parser.add_argument(
+        "--load",
+        type=existing_path(".zip"),
+        default=None,
+        metavar="PATH",
+        help="start from this saved model (default: a new one)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     parser.add_argument(
         "--torch-threads",
-        type=int,
+        type=int_at_least(1),
         default=1,
+        metavar="N",
         help="PyTorch's threads: small networks gain nothing from more, and on a busy machine "
         "they wait on each other (PPO's update: minutes instead of seconds)",
     )
+    return parser
+
+
+def _check_configuration(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """What the arguments ask for, checked before anything is built for training (a bad one is
+    a usage error naming its option); the env's keywords as the learner will use them."""
+    if args.learner == "principal" and (args.mechanism != "no_transfers" or args.mechanism_kwargs):
+        parser.error("--mechanism and --mechanism-kwargs choose the principal of --learner agents only")
+    env_kwargs = {"n_agents": args.n_agents, **args.env_kwargs}
+    view_kwargs, env_only = split_view_kwargs(env_kwargs)
+    if view_kwargs and args.learner != "principal":
+        parser.error(
+            f"--env-kwargs: {sorted(view_kwargs)} set up a learning principal's view: "
+            "give them with --learner principal"
+        )
+    try:
+        base = get_env_module(args.env).parallel_env(**env_only)  # built once: its parameters checked
+    except (KeyError, ValueError, TypeError) as error:
+        parser.error(f"--env-kwargs: {message(error)}")
+    if args.learner == "agents":
+        try:
+            mechanism_env(base, args.mechanism, **args.mechanism_kwargs)
+        except (KeyError, ValueError, TypeError) as error:
+            parser.error(f"--mechanism {args.mechanism} --mechanism-kwargs: {message(error)}")
+        return env_kwargs
+    env_kwargs = learning_principal_kwargs(env_kwargs)
+    try:
+        space = principal_view(args.env, env_kwargs).action_space
+    except (KeyError, ValueError, TypeError) as error:
+        parser.error(f"--env-kwargs: {message(error)}")
+    problem = sb3_tools.action_space_problem(args.algo, space, "the principal")
+    if problem:
+        parser.error(f"--learner principal --algo {args.algo}: {problem}")
+    return env_kwargs
+
+
+def main(argv: list[str] | None = None) -> Evaluation:
+    parser = build_parser()
     args = parser.parse_args(argv)
+    env_kwargs = _check_configuration(args, parser)
 
     import stable_baselines3
     import torch
@@ -333,36 +451,30 @@ def main(argv: list[str] | None = None) -> Evaluation:
 
     torch.set_num_threads(args.torch_threads)
 
-    env_kwargs = {"n_agents": args.n_agents, **args.env_kwargs}
     algo = getattr(stable_baselines3, args.algo)
-    if args.learner == "principal" and (args.mechanism != "no_transfers" or args.mechanism_kwargs):
-        parser.error("--mechanism and --mechanism-kwargs choose the principal of --learner agents only")
-    if args.eval_episodes < 1:
-        parser.error(f"--eval-episodes must be at least 1, got {args.eval_episodes}")
-    if args.learner == "principal":
-        problem = sb3_tools.action_space_problem(
-            args.algo, principal_view(args.env, env_kwargs).action_space, "the principal"
-        )
-        if problem:
-            parser.error(f"--learner principal --algo {args.algo}: {problem}")
     if args.learner == "agents":
         venv = agents_vec_env(
             args.env, args.mechanism, args.mechanism_kwargs, env_kwargs, args.n_envs, args.seed, args.env_form
         )
         per_copy = env_kwargs["n_agents"]
+        unit = "agent-steps"
     else:
         venv = principal_vec_env(args.env, env_kwargs, args.n_envs, args.seed)
         per_copy = 1
+        unit = "principal steps (periods)"
 
     def build(**changes: Any) -> Any:
         set_random_seed(args.seed)  # the same policy whether or not --fit-budget rebuilds it
-        if args.load is not None:
-            return algo.load(args.load, env=venv, device="cpu", verbose=args.verbose, **changes)
-        # The agents' vec envs are seeded at construction (SuperSuit's cannot be seeded later);
-        # set_random_seed above seeds the learner.
-        seed = None if args.learner == "agents" else args.seed
-        kwargs = {**args.algo_kwargs, **changes}
-        return algo("MlpPolicy", venv, seed=seed, device="cpu", verbose=args.verbose, **kwargs)
+        try:
+            if args.load is not None:
+                return algo.load(args.load, env=venv, device="cpu", verbose=args.verbose, **changes)
+            # The agents' vec envs are seeded at construction (SuperSuit's cannot be seeded later);
+            # set_random_seed above seeds the learner.
+            seed = None if args.learner == "agents" else args.seed
+            kwargs = {**args.algo_kwargs, **changes}
+            return algo("MlpPolicy", venv, seed=seed, device="cpu", verbose=args.verbose, **kwargs)
+        except TypeError as error:  # a keyword the algorithm does not take
+            parser.error(f"--algo-kwargs: {args.algo}: {error}")
 
     model = build()
     if args.timesteps > 0:
@@ -388,11 +500,9 @@ def main(argv: list[str] | None = None) -> Evaluation:
         bar.close()
     seconds = time.perf_counter() - start
     who = f"agents under {args.mechanism}" if args.learner == "agents" else "the principal"
-    if args.learner == "principal":
-        env_kwargs = {**PRINCIPAL_DEFAULTS, **env_kwargs}  # as it learned, said in the summary
     if args.timesteps > 0:
         print(
-            f"{args.algo} trained {who} on {args.env} {env_kwargs}: {model.num_timesteps:,} agent-steps "
+            f"{args.algo} trained {who} on {args.env} {env_kwargs}: {model.num_timesteps:,} {unit} "
             f"(--timesteps {args.timesteps:,}) in {seconds:.0f} s"
         )
     else:
@@ -402,9 +512,8 @@ def main(argv: list[str] | None = None) -> Evaluation:
         model.save(args.save)
 
     print("solving the exact references W*, W_LF ...", file=sys.stderr, flush=True)
-    # The view's own keyword is not the env's; the references depend on the env alone.
-    env_only = {k: v for k, v in env_kwargs.items() if k != "normalize_actions"}
-    base = get_env_module(args.env).parallel_env(**env_only)
+    # The references depend on the env alone, not on the view's keywords.
+    base = get_env_module(args.env).parallel_env(**split_view_kwargs(env_kwargs)[1])
     references = analysis.exact_references(base.game.exact_model())
     optimum = references.optimum.social_welfare
     laissez_faire = references.laissez_faire.social_welfare

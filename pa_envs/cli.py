@@ -803,24 +803,43 @@ def main(argv: Sequence[str] | None = None) -> None:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         parser.error(f"unknown command {argv[first]!r}{hint}; commands: {', '.join(known)}")
     if first is not None and argv[first] in SCRIPTS and set(argv[:first]) <= {"--debug"}:
-        # The script's own parser names itself after argv[0]: "pa-envs train", not "pa-envs".
-        program, sys.argv[0] = sys.argv[0], f"pa-envs {argv[first]}"
-        try:
-            _script(SCRIPTS[argv[first]][0])(argv[first + 1 :])
-        finally:
-            sys.argv[0] = program
+        # The script parses its own arguments; --debug (before or after the command) is ours.
+        command, rest = argv[first], argv[first + 1 :]
+        debug = "--debug" in argv[:first] or "--debug" in rest
+        rest = [word for word in rest if word != "--debug"]
+
+        def run_script() -> None:
+            # The script's own parser names itself after argv[0]: "pa-envs train", not "pa-envs".
+            program, sys.argv[0] = sys.argv[0], f"pa-envs {command}"
+            try:
+                _script(SCRIPTS[command][0])(rest)
+            finally:
+                sys.argv[0] = program
+
+        _handle(
+            command,
+            debug,
+            lambda message: parser.exit(2, f"pa-envs {command}: error: {message}\n"),
+            run_script,
+        )
         return
     args = parser.parse_args(argv)
+    _handle(args.command, args.debug, args.parser.error, lambda: args.handler(args))
+
+
+def _handle(command: str, debug: bool, usage: Callable[[str], object], run: Callable[[], object]) -> None:
+    """Run a command: a :class:`UsageError` goes to ``usage`` (exit 2), another error is one line
+    on stderr (exit 1); with ``debug`` either raises (its traceback shows)."""
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
-            args.handler(args)
+            run()
     except UsageError as error:
-        if args.debug:
+        if debug:
             raise
-        args.parser.error(str(error))
+        usage(str(error))
     except KeyboardInterrupt:
-        if args.debug:
+        if debug:
             raise
         print("pa-envs: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
@@ -830,10 +849,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(1) from None
     except Exception as error:  # one line, not a traceback; --debug shows it
-        if args.debug:
+        if debug:
             raise
         print(
-            f"pa-envs {args.command}: error: {type(error).__name__}: {_message(error)} "
+            f"pa-envs {command}: error: {type(error).__name__}: {_message(error)} "
             "(--debug shows the traceback)",
             file=sys.stderr,
         )

@@ -348,3 +348,61 @@ def test_training_progress_counts_steps_and_the_update_minibatch_by_minibatch(mo
         "PPO updating its policy: minibatch 2/2",
     ]
     assert said.count("PPO collecting") == 2
+
+
+# -- train_sb3's usage errors --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--env", "congestion"], "argument --env: no env named 'congestion'; did you mean 'congestion_v0'?"),
+        (["--mechanism", "pigouvan"], "argument --mechanism: no mechanism named 'pigouvan'"),
+        (["--env-kwargs", '{"foo": 1}'], "--env-kwargs: unknown parameter(s) ['foo']"),
+        (["--n-envs", "0"], "argument --n-envs: must be an int >= 1"),
+        (["--n-agents", "0"], "argument --n-agents: must be an int >= 1"),
+        (["--timesteps", "-5"], "argument --timesteps: must be an int >= 0"),
+        (["--eval-episodes", "0"], "argument --eval-episodes: must be an int >= 1"),
+        (["--timesteps", "0", "--load", "/nonexist"], "argument --load: no such file: '/nonexist'"),
+        (["--env-kwargs", '{"normalize_actions": false}'], "give them with --learner principal"),
+        (["--mechanism", "flat_tax"], "--mechanism flat_tax --mechanism-kwargs: "),
+        (["--algo-kwargs", '{"n_step": 5}', "--timesteps", "0"], "--algo-kwargs: PPO: "),
+    ],
+)
+def test_train_refuses_bad_arguments_as_usage_errors(argv, fragment, capsys):
+    with pytest.raises(SystemExit) as stop:
+        train_sb3.main(["--no-progress", *argv])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and fragment in err and "Traceback" not in err
+
+
+def test_train_as_a_module_gives_the_same_usage_errors():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "baselines.train_sb3", "--env-kwargs", '{"foo": 1}'],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(
+        "python -m baselines.train_sb3: error: --env-kwargs: unknown parameter(s) ['foo']"
+    )
+
+
+def test_view_keywords_are_split_from_the_envs():
+    view, env_only = train_sb3.split_view_kwargs({"n_agents": 2, "normalize_actions": False, "decay": 0.1})
+    assert view == {"normalize_actions": False} and env_only == {"n_agents": 2, "decay": 0.1}
+
+
+def test_a_learning_principal_counts_its_own_steps(capsys):
+    train_sb3.main(
+        tiny(
+            "--learner", "principal", "--timesteps", "32", "--algo-kwargs", TINY_ALGO, "--eval-episodes", "1"
+        )
+    )
+    out = capsys.readouterr().out
+    assert "principal steps (periods)" in out and "agent-steps" not in out
+    assert "'normalize_actions': True" in out

@@ -114,7 +114,7 @@ def test_mechanism_descriptions_come_from_the_docstrings():
     for name in MECHANISM_NAMES:
         builder = mechanism_builder(name)
         assert cli.summary(builder.__doc__).split()[:3] == cli.plain_text(builder.__doc__).split()[:3]
-    with pytest.raises(ValueError, match=r"did you mean \['pigouvian'\]"):
+    with pytest.raises(ValueError, match=r"did you mean 'pigouvian'\?"):
         mechanism_builder("pigouvan")
 
 
@@ -225,9 +225,9 @@ def test_play_a_preset_with_a_mechanism_and_its_kwargs(capsys):
     ("argv", "fragment"),
     [
         (["describ", "pollution_v0"], "did you mean 'describe'"),
-        (["describe", "polution_v0"], "did you mean ['pollution_v0'"),
-        (["describe", "pollution_v0:hrd"], "did you mean ['pollution_v0:hard'"),
-        (["play", "pollution_v0", "--mechanism", "pigouvan"], "did you mean ['pigouvian']"),
+        (["describe", "polution_v0"], "did you mean 'pollution_v0'"),
+        (["describe", "pollution_v0:hrd"], "did you mean 'pollution_v0:hard'"),
+        (["play", "pollution_v0", "--mechanism", "pigouvan"], "did you mean 'pigouvian'?"),
         (
             ["describe", "pollution_v0", "--n-agents", "0"],
             "argument --n-agents: must be an int >= 1, got '0'",
@@ -312,3 +312,92 @@ def test_progress_is_silent_when_quick_and_reports_when_slow():
     assert lines[0].startswith("slow task: period 1 of 9 (") and re.fullmatch(
         r"slow task: done in \d+\.\d s", lines[-1]
     )
+
+
+# -- the scripts' subcommands ---------------------------------------------------------------------
+
+
+def script_parsers() -> dict[str, argparse.ArgumentParser]:
+    from baselines import harness, references, train_sb3
+
+    return {
+        "train": train_sb3.build_parser(),
+        "harness": harness.build_parser(),
+        "references": references.build_parser(),
+    }
+
+
+@pytest.mark.parametrize("command", ["train", "harness", "references"])
+def test_every_script_option_has_help_and_shows_its_default_once(command, capsys):
+    parser = script_parsers()[command]
+    status, out, _ = run([command, "--help"], capsys)
+    assert status == 0 and out.startswith(f"usage: pa-envs {command}")
+    flat = " ".join(out.split())
+    for action in parser._actions:
+        assert action.help and action.help != argparse.SUPPRESS, (command, action.dest)
+        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+            assert flat.count(f"(default: {action.default})") >= 1, (command, action.dest)
+    assert "(default: None)" not in flat and "(default: every env) (default:" not in flat
+    assert flat.count("(default:") == len(re.findall(r"\(default:", flat))
+    assert "``" not in out
+
+
+def test_scripts_run_as_modules_name_themselves():
+    result = subprocess.run(
+        [sys.executable, "-m", "baselines.train_sb3", "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0 and result.stdout.startswith("usage: python -m baselines.train_sb3")
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (
+            ["train", "--env", "congestion"],
+            "argument --env: no env named 'congestion'; did you mean 'congestion_v0'?",
+        ),
+        (["train", "--mechanism", "pigouvan"], "did you mean 'pigouvian'?"),
+        (["train", "--env-kwargs", '{"foo": 1}'], "--env-kwargs: unknown parameter(s) ['foo']"),
+        (["train", "--n-envs", "0"], "argument --n-envs: must be an int >= 1"),
+        (["train", "--n-agents", "0"], "argument --n-agents: must be an int >= 1"),
+        (["train", "--timesteps", "-5"], "argument --timesteps: must be an int >= 0"),
+        (["train", "--timesteps", "0", "--load", "/nonexist"], "argument --load: no such file"),
+        (["--debug", "train", "--n-envs", "0"], "argument --n-envs"),
+        (["train", "--n-envs", "0", "--debug"], "argument --n-envs"),
+        (["harness", "--env-kwargs", '{"foo": 1}'], "unknown parameter(s) ['foo']"),
+        (["harness", "--jobs", "0"], "argument --jobs: must be an int >= 1"),
+        (
+            ["references", "--env", "polution_v0"],
+            "argument --env: no env named 'polution_v0'; did you mean 'pollution_v0'",
+        ),
+    ],
+)
+def test_script_subcommands_report_bad_arguments_as_usage_errors(argv, fragment, capsys):
+    status, _, err = run(argv, capsys)
+    assert status == 2 and fragment in err, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("pa-envs ")
+
+
+def test_an_error_in_a_script_is_one_line_and_debug_shows_the_traceback(monkeypatch, capsys):
+    from baselines import references
+
+    def fails(argv: list[str]) -> None:
+        raise RuntimeError("the solver gave up")
+
+    monkeypatch.setattr(references, "main", fails)
+    status, _, err = run(["references"], capsys)
+    assert status == 1 and err == (
+        "pa-envs references: error: RuntimeError: the solver gave up (--debug shows the traceback)\n"
+    )
+    for argv in (["--debug", "references"], ["references", "--debug"]):
+        with pytest.raises(RuntimeError, match="the solver gave up"):
+            main(argv)
+
+
+def test_did_you_mean_names_the_closest_names_as_text():
+    from pa_envs.core.names import did_you_mean
+
+    assert did_you_mean("insurance", ["insurance_v0", "pollution_v0"]) == "; did you mean 'insurance_v0'?"
+    assert did_you_mean("abc", ["abx", "aby"]) == "; did you mean 'aby' or 'abx'?"
+    assert did_you_mean("abc", ["abx", "aby", "abz"]) == "; did you mean 'abz', 'aby' or 'abx'?"
+    assert did_you_mean("zzz", ["abc"]) == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -293,3 +294,69 @@ def test_the_leaderboard_defines_its_numbers_and_the_curves_mark_w_lf(tmp_path, 
     assert any(label.startswith("W_LF = ") for label in labels[0]) and any(
         label.startswith("W* = ") for label in labels[0]
     )
+
+
+# -- usage errors, budgets and units ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--env-kwargs", '{"foo": 1}'], "unknown parameter(s) ['foo']"),
+        (["--jobs", "0"], "argument --jobs: must be an int >= 1"),
+        (["--jobs", "-3"], "argument --jobs: must be an int >= 1"),
+        (["--seeds", "x"], "argument --seeds"),
+        (["--env-kwargs", '{"normalize_actions": false}'], "none of the principals"),
+    ],
+)
+def test_bad_command_lines_are_usage_errors(argv, fragment, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        harness.main([*argv, "--out", str(tmp_path), "--no-progress"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and fragment in err and "Traceback" not in err
+    assert not (tmp_path / "runs.jsonl").exists()
+
+
+def test_view_keywords_reach_a_learning_principal_and_never_the_base_env():
+    specs = harness.grid(
+        ["congestion_v0"],
+        ["learn:PPO", "no_transfers"],
+        ["tests.test_harness:AllRoad"],
+        env_kwargs={**STATIC, "normalize_actions": False},
+        copies=1,
+        n_agents=4,
+    )
+    assert len(specs) == 2
+    learner = next(s for s in specs if s.principal == "learn:PPO")
+    assert harness.base_env(learner).params.max_cycles == STATIC["max_cycles"]
+    space = harness.principal_action_space("congestion_v0", {"n_agents": 4, "env_kwargs": learner.env_kwargs})
+    assert space.high.max() > 1  # the contract in money, not normalized
+    row = harness.run(next(s for s in specs if s.principal == "no_transfers"))
+    assert row["episodes"] > 0
+
+
+def test_a_budget_shorter_than_an_episode_is_warned_of_and_noted(tmp_path, capsys):
+    short = spec(steps=8, copies=2, n_agents=4)  # an episode of 2 copies: 5 x 4 x 2 = 40 agent-steps
+    assert harness.episode_steps(short) == 40
+    (notice,) = harness.short_budget_notices([short])
+    assert "no episode can finish within --steps 8" in notice and "40 agent-steps" in notice
+    rows = harness.sweep([short], tmp_path / "runs.jsonl", progress=False)
+    assert "no episode can finish" in capsys.readouterr().err
+    assert "finished no episode within their budget" in harness.leaderboard(rows)
+    assert harness.short_budget_notices([spec(steps=40, copies=2, n_agents=4)]) == []
+
+
+def test_steps_are_labelled_by_who_learns():
+    assert harness.step_unit(spec()) == "agent-steps"
+    principal = spec(principal="learn:PPO", agents="best_response")
+    assert harness.step_unit(principal) == "principal steps (periods)"
+    assert harness.episode_steps(principal) == STATIC["max_cycles"] * principal.copies
+    row = {"spec": dataclasses.asdict(principal), "steps": 64, "seconds": 1.0, "final_share": 0.5}
+    assert "64 principal steps (periods)" in harness._finished_line(row, 1, 1)
+
+
+def test_the_externality_note_explains_only_the_envs_in_the_table():
+    rows = [harness.run(spec())]
+    table = harness.leaderboard(rows)
+    assert "congestion_v0: the road's delay" in table and "commons_v0" not in table
+    assert "steps counts agent-steps" in table

@@ -7,6 +7,10 @@ from collections.abc import Iterable
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """``"; did you mean ['a', 'b']?"`` for the known names closest to ``name``, else ``""``."""
+    """``"; did you mean 'a' or 'b'?"`` for the known names closest to ``name``, else ``""``."""
     close = difflib.get_close_matches(str(name), list(known), n=3)
-    return f"; did you mean {close}?" if close else ""
+    if not close:
+        return ""
+    quoted = [repr(option) for option in close]
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    return f"; did you mean {listed}?"
