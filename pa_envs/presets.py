@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from pa_envs import ENVS, get_env_module
-from pa_envs.core.names import did_you_mean
+from pa_envs import ENVS, get_env_module, make_parallel_env
+from pa_envs.core.names import UnknownNameError, did_you_mean
 
 FLAT_SHARE_LIMIT = 0.85
 """A hard preset's best flat incentive closes at most this share of the gap ``W* - W_LF``."""
@@ -153,12 +153,13 @@ def split_name(name: str) -> tuple[str, str | None]:
 
 
 def get_preset(name: str) -> Preset:
-    """The preset registered as ``name`` (``KeyError`` naming the known ones otherwise)."""
+    """The preset registered as ``name`` (:class:`~pa_envs.core.names.UnknownNameError`, a
+    ``KeyError`` and a ``ValueError``, naming the known ones otherwise)."""
     try:
         return PRESETS[name]
     except KeyError:
         hint = did_you_mean(name, PRESETS)
-        raise KeyError(f"no preset named {name!r}{hint} Registered: {sorted(PRESETS)}") from None
+        raise UnknownNameError(f"no preset named {name!r}{hint} Registered: {sorted(PRESETS)}") from None
 
 
 def env_kwargs(name: str, **overrides: Any) -> tuple[str, dict[str, Any]]:
@@ -180,10 +181,8 @@ def env_kwargs(name: str, **overrides: Any) -> tuple[str, dict[str, Any]]:
     return env, {**preset.kwargs, **overrides}
 
 
-def parallel_env(name: str, **overrides: Any) -> Any:
-    """The parallel env of a registered env or preset name, with ``overrides``."""
-    env, kwargs = env_kwargs(name, **overrides)
-    return get_env_module(env).parallel_env(**kwargs)
+parallel_env = make_parallel_env
+"""The parallel env of a registered env or preset name, with overrides: :func:`pa_envs.make_parallel_env`."""
 
 
 __all__ = ["FLAT_SHARE_LIMIT", "PRESETS", "Preset", "env_kwargs", "get_preset", "parallel_env", "split_name"]

@@ -55,6 +55,7 @@ except ImportError as missing:  # pragma: no cover - exercised only without Ray
     ) from missing
 
 from pa_envs import get_env_module
+from pa_envs import make_parallel_env as _make_parallel_env
 from pa_envs.core import PRINCIPAL
 from pa_envs.core.parallel import PrincipalAgentParallelEnv
 
@@ -74,12 +75,12 @@ EPISODE_METRICS = ("social_welfare", "total_transfers", "externality")
 def make_parallel_env(
     env_name: str, env_config: Mapping[str, Any] | None = None
 ) -> PrincipalAgentParallelEnv:
-    """Build ``pa_envs.<env_name>.parallel_env(**env_config)`` as RLlib runs it.
+    """Build ``pa_envs.make_parallel_env(env_name, **env_config)`` as RLlib runs it.
 
     Parameters
     ----------
     env_name : str
-        A registered env (a key of ``pa_envs.ENVS``).
+        A registered env (a key of ``pa_envs.ENVS``) or a preset (``"pollution_v0:hard"``).
     env_config : mapping, optional
         Keywords of ``parallel_env``. ``out_of_bound_transfers`` defaults to
         ``"clip"`` here (a learner's Gaussian sample may leave the bound).
@@ -90,7 +91,7 @@ def make_parallel_env(
     """
     kwargs = dict(env_config or {})
     kwargs.setdefault("out_of_bound_transfers", "clip")
-    return get_env_module(env_name).parallel_env(**kwargs)
+    return _make_parallel_env(env_name, **kwargs)
 
 
 class PrincipalAgentRLlibEnv(ParallelPettingZooEnv):

@@ -48,6 +48,7 @@ try:
 except ImportError as missing:  # pragma: no cover - exercised only without the extra
     raise ImportError('pa_envs.sb3 needs Stable-Baselines3: pip install "pa_envs[sb3]"') from missing
 
+from pa_envs import make_parallel_env
 from pa_envs.core import rng
 from pa_envs.core.batch import BatchedEpisodes, copy_seeds
 from pa_envs.core.episode import agent_name, agent_observations
@@ -103,7 +104,7 @@ class MechanismVecEnv(VecEnv):
     ) -> None:
         render_mode = env_kwargs.pop("render_mode", None)
         check_render_mode(render_mode, ("rgb_array",), "render_mode of MechanismVecEnv")
-        base = _parallel_env(env, env_kwargs)
+        base = make_parallel_env(env, **env_kwargs)
         if isinstance(mechanism, Mechanism):
             if mechanism_kwargs:
                 raise TypeError("mechanism_kwargs build a mechanism by name; this one is built already")
@@ -396,16 +397,3 @@ class SubEnv:
 
     def has_wrapper_attr(self, name: str) -> bool:
         return hasattr(self, name)
-
-
-def _parallel_env(env: Any, env_kwargs: dict[str, Any]) -> Any:
-    from pa_envs import get_env_module
-    from pa_envs.core.parallel import PrincipalAgentParallelEnv
-
-    if isinstance(env, str):
-        return get_env_module(env).parallel_env(**env_kwargs)
-    if isinstance(env, PrincipalAgentParallelEnv):
-        if env_kwargs:
-            raise TypeError(f"env parameters {sorted(env_kwargs)} go with an env name, not a built env")
-        return env
-    raise TypeError(f"env must be a registered env name or a pa_envs parallel env, got {env!r}")

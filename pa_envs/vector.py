@@ -105,7 +105,7 @@ class _VectorView(gymnasium.vector.VectorEnv):
     }
 
     def __init__(self, env_name: str, num_envs: int, env_kwargs: dict[str, Any]) -> None:
-        from pa_envs.views import _parallel_env
+        from pa_envs import make_parallel_env
 
         limit = env_kwargs.pop("max_episode_steps", None)  # a user's, through gymnasium.make_vec
         render_mode = env_kwargs.pop("render_mode", None)
@@ -116,7 +116,7 @@ class _VectorView(gymnasium.vector.VectorEnv):
                 "watch one copy with gymnasium.make(id, render_mode='human')"
             )
         check_render_mode(render_mode, VECTOR_RENDER_MODES, "render_mode of the vector views")
-        self.base = _parallel_env(env_name, None, env_kwargs)
+        self.base = make_parallel_env(env_name, **env_kwargs)
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1
         ):

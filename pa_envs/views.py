@@ -44,6 +44,7 @@ from typing import Any, ClassVar
 import gymnasium
 import numpy as np
 
+from pa_envs import make_parallel_env
 from pa_envs.behaviours import Behaviour, make_behaviour
 from pa_envs.core.contracts import NormalizedContracts
 from pa_envs.core.episode import PRINCIPAL
@@ -51,16 +52,6 @@ from pa_envs.core.render import RENDER_FPS, RENDER_MODES
 from pa_envs.mechanisms import Mechanism, mechanism_env
 
 NAMESPACE = "pa_envs"
-
-
-def _parallel_env(env_name: str, render_mode: str | None, env_kwargs: dict[str, Any]):
-    from pa_envs import get_env_module
-
-    try:
-        module = get_env_module(env_name)
-    except KeyError as error:
-        raise ValueError(str(error.args[0])) from None
-    return module.parallel_env(render_mode=render_mode, **env_kwargs)
 
 
 class PrincipalView(gymnasium.Env):
@@ -78,7 +69,7 @@ class PrincipalView(gymnasium.Env):
     ) -> None:
         if not isinstance(normalize_actions, (bool, np.bool_)):
             raise TypeError(f"normalize_actions must be True or False, got {normalize_actions!r}")
-        self.env = _parallel_env(env_name, render_mode, env_kwargs)
+        self.env = make_parallel_env(env_name, render_mode=render_mode, **env_kwargs)
         self.behaviour: Behaviour = make_behaviour(behaviour)
         self.behaviour.bind(self.env, self.env.possible_agents[1:])
         self.observation_space = self.env.observation_space(PRINCIPAL)
@@ -139,7 +130,7 @@ class AgentView(gymnasium.Env):
         render_mode: str | None = None,
         **env_kwargs: Any,
     ) -> None:
-        base = _parallel_env(env_name, render_mode, env_kwargs)
+        base = make_parallel_env(env_name, render_mode=render_mode, **env_kwargs)
         self.env = mechanism_env(base, mechanism, **(mechanism_kwargs or {}))
         agents = self.env.possible_agents
         if (

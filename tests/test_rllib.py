@@ -24,6 +24,7 @@ from pa_envs.rllib import (  # noqa: E402
     AGENTS_POLICY,
     PRINCIPAL_POLICY,
     PrincipalAgentRLlibEnv,
+    make_parallel_env,
     policy_mapping_fn,
     ppo_config,
     register_rllib_env,
@@ -173,3 +174,11 @@ def test_train_rllib_rejects_bad_arguments_before_starting_ray(argv, message, ca
     with pytest.raises(SystemExit):
         train_rllib.main(argv)
     assert message in capsys.readouterr().err
+
+
+def test_make_parallel_env_is_the_library_one_with_clipped_transfers():
+    """``pa_envs.rllib.make_parallel_env`` takes a preset name too (through
+    ``pa_envs.make_parallel_env``) and clips out-of-bound transfers by default."""
+    env = make_parallel_env("pollution_v0:hard", {"max_cycles": 4})
+    assert env.game.params.max_cycles == 4 and env.game.n_agents == 3
+    assert env._episode.clip_transfers
