@@ -87,12 +87,13 @@ from baselines.common import int_at_least, json_dict, message, progress_bar, scr
 from pa_envs import ENVS, analysis, presets
 from pa_envs.core.names import did_you_mean
 from pa_envs.learners import counterfactual_rewards
-from pa_envs.mechanisms import MECHANISMS, Mechanism, make_mechanism
+from pa_envs.mechanisms import MECHANISM_NAMES, Mechanism, make_mechanism
 from pa_envs.regret import mean_interval, t975
 
 SB3_ALGORITHMS = ("PPO", "A2C", "DQN")
 TABULAR = ("q_learning", "contract_q_learning", "hedge")
-BUNDLED_PRINCIPALS = (*MECHANISMS, "best_flat_tax", "flat_tax", "two_phase")
+BUNDLED_PRINCIPALS = MECHANISM_NAMES
+"""The bundled principals: every mechanism :func:`pa_envs.mechanisms.make_mechanism` builds by name."""
 
 
 # -- what a run is -------------------------------------------------------------------------

@@ -506,12 +506,8 @@ MECHANISMS: dict[str, type[Mechanism]] = {
 
 MECHANISM_NAMES: tuple[str, ...] = (*MECHANISMS, "flat_tax", "best_flat_tax", "two_phase")
 """Every name :func:`make_mechanism` builds."""
-
-
-def _two_phase(**kwargs: Any) -> Mechanism:
-    from pa_envs.two_phase import TwoPhaseMechanism
-
-    return TwoPhaseMechanism(**kwargs)
+_BUILT_FOR_AN_ENV = ("flat_tax", "best_flat_tax")
+"""The names whose builder takes the env first (the others take keywords only)."""
 
 
 def _unknown_mechanism(name: str) -> ValueError:
@@ -546,15 +542,10 @@ def make_mechanism(name: str, env: Any = None, /, **kwargs: Any) -> Mechanism:
     if name == "budgeted" and isinstance(kwargs.get("mechanism"), str):
         inner = kwargs.pop("mechanism_kwargs", None) or {}
         kwargs = {**kwargs, "mechanism": make_mechanism(kwargs["mechanism"], env, **inner)}
-    if name == "best_flat_tax":
-        return FlatSchedule.best_flat_tax(env, **kwargs)
-    if name == "two_phase":
-        return _two_phase(**kwargs)
-    if name == "flat_tax":
-        return FlatSchedule.tax(env, **kwargs)
-    if name not in MECHANISMS:
-        raise _unknown_mechanism(name)
-    return MECHANISMS[name](**kwargs)
+    builder = mechanism_builder(name)
+    if name in _BUILT_FOR_AN_ENV:
+        return builder(env, **kwargs)
+    return builder(**kwargs)
 
 
 # -- the wrapper ----------------------------------------------------------------------
