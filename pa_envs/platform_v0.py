@@ -3,7 +3,6 @@
 from pa_envs.envs.marketplace import (
     PlatformGame,
     PlatformParams,
-    commission_sweep,
     env,
     parallel_env,
     parallel_env_class,
@@ -13,7 +12,6 @@ from pa_envs.envs.marketplace import (
 __all__ = [
     "PlatformGame",
     "PlatformParams",
-    "commission_sweep",
     "env",
     "parallel_env",
     "parallel_env_class",

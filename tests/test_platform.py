@@ -14,9 +14,10 @@ import math
 import numpy as np
 import pytest
 
+from baselines.platform_sweep import commission_sweep, format_sweep, main, path_statistics
 from pa_envs import PRINCIPAL, analysis, platform_v0
 from pa_envs.core import rng
-from pa_envs.envs.marketplace import PlatformGame, PlatformParams, commission_sweep, path_statistics
+from pa_envs.envs.marketplace import PlatformGame, PlatformParams
 
 DEFAULTS = PlatformParams()
 # Action a = (quality a // 2, price level a % 2); signals as in the env card.
@@ -353,3 +354,11 @@ def test_path_statistics_of_a_one_period_episode():
     assert stats["mean_trust"] == 4.0
     p = game.params
     assert stats["sales"] == pytest.approx(sum(demand(p, 4, a) for a in (HQ_LP, LQ_LP, HQ_HP)))
+
+
+def test_the_sweep_script_prints_a_markdown_table(capsys):
+    main(["--commissions", "0.0", "0.3", "--n-agents", "2"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| commission | high_quality_share") and len(lines) == 4
+    assert lines[2].startswith("| 0.00 |") and lines[3].startswith("| 0.30 |")
+    assert format_sweep([]) == "\n".join(lines[:2])

@@ -92,8 +92,8 @@ Commissions
     trust 0, and the end game starts earlier; at ``c = 0.4`` (0.23) it
     unravels all the way back: no seller ever invests, trust collapses and the
     commission revenue falls by more than a third.
-    :func:`commission_sweep` measures this and :func:`main` prints it:
-    ``python -c "from pa_envs.envs.marketplace import main; main()"``.
+    ``baselines.platform_sweep`` measures this (``commission_sweep``) and
+    prints it: ``python -m baselines.platform_sweep``.
 Pure equilibria
     With forward-looking sellers the stage games of the Markov perfect
     equilibrium need not have a pure equilibrium (sellers near indifference
@@ -121,20 +121,17 @@ See :class:`PlatformParams` (and :class:`~pa_envs.core.game.GameParams` for
 ``n_agents``, ``max_cycles``, ``max_transfer``, ``principal_objective``,
 ``cost_of_public_funds``).
 
-Print the commission sweep with
-``python -c "from pa_envs.envs.marketplace import main; main()"`` (``main(["--help"])``
+Print the commission sweep with ``python -m baselines.platform_sweep`` (``--help``
 lists its options).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 
 import numpy as np
 
-from pa_envs.analysis import equilibrium
 from pa_envs.core.factories import define_env
 from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int, check_real
 from pa_envs.core.tabular import (
@@ -434,137 +431,6 @@ class PlatformGame(SymmetricGame):
             horizon=p.max_cycles,
             symmetric=symmetric,
         )
-
-
-# -- the commission sweep -----------------------------------------------------------
-
-
-def path_statistics(game: PlatformGame, model: TabularModel, policy: np.ndarray) -> dict[str, float]:
-    """Averages over the periods of an episode of a joint policy, from the model's initial law.
-
-    ``policy`` is ``(T, S)`` joint-action (or count-profile) indices, as in
-    :class:`~pa_envs.analysis.PolicyValue`. Returns the expected share of
-    high-quality choices among all sellers' choices, the expected share of
-    low-price choices, the mean trust (each averaged over the ``max_cycles``
-    periods), and the expected totals of sales and bad reviews per episode.
-    """
-    n_states, horizon = model.n_states, model.horizon
-    policy = np.asarray(policy, dtype=np.int64)
-    rows = np.arange(n_states)
-    trust = model.states[:, 0].astype(np.float64)
-    transitions = model.transitions
-    law = model.initial_distribution.copy()
-    high = low_price = mean_trust = sales = bad = 0.0
-    for t in range(horizon):
-        joint = policy[0 if policy.shape[0] == 1 else t]
-        actions = model.joint_actions[joint]  # (S, N)
-        high += law @ game.quality[actions].mean(axis=1) / horizon
-        low_price += law @ (1 - game.price_level[actions]).mean(axis=1) / horizon
-        mean_trust += law @ trust / horizon
-        demand = game.demand[rows[:, None], actions]
-        sales += law @ demand.sum(axis=1)
-        bad += law @ (demand - game.good_threshold[rows[:, None], actions]).sum(axis=1)
-        classes = model.transition_class[joint]
-        weights = law[:, None] * transitions.probabilities[rows, classes]
-        law = np.bincount(transitions.successors[rows, classes].ravel(), weights.ravel(), minlength=n_states)
-    return {
-        "high_quality_share": float(high),
-        "low_price_share": float(low_price),
-        "mean_trust": float(mean_trust),
-        "sales": float(sales),
-        "bad_reviews": float(bad),
-    }
-
-
-def commission_sweep(
-    commissions: tuple[float, ...] | np.ndarray = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6),
-    *,
-    agent_discount: float = 0.99,
-    quality_bonus: float = 0.0,
-    **params: object,
-) -> list[dict[str, float]]:
-    """Sellers' equilibrium under each commission: quality, trust, the platform's revenue, welfare.
-
-    For each commission ``c`` the Markov perfect equilibrium of the exact model
-    (:func:`pa_envs.analysis.equilibrium`) under
-    ``commission_contract(c, quality_bonus)`` with ``agent_discount``, over one
-    episode (``max_cycles`` periods, undiscounted). ``params`` are
-    :class:`PlatformParams` fields (default: the env's defaults).
-
-    Returns
-    -------
-    list of dict
-        One row per commission: ``commission``, ``high_quality_share`` and
-        ``low_price_share`` (of all choices along the equilibrium path),
-        ``mean_trust`` (along the path), ``commission_revenue`` (expected
-        commissions per episode), ``refunds``, ``bonuses``,
-        ``platform_profit`` (revenue - refunds - bonuses: the platform's
-        ``"payoff"`` return) and ``social_welfare`` (per episode).
-    """
-    game = PlatformGame(PlatformParams(**params))
-    model = game.exact_model()
-    rows = []
-    for commission in np.asarray(commissions, dtype=np.float64).tolist():
-        contract = game.commission_contract(commission, quality_bonus)
-        outcome = equilibrium(model, contract=contract, agent_discount=agent_discount)
-        stats = path_statistics(game, model, outcome.policy)
-        # The transfers paid are bonuses (on good reviews) minus commissions (on sales).
-        bonuses = quality_bonus * (stats["sales"] - stats["bad_reviews"])
-        revenue = bonuses - outcome.transfers
-        rows.append(
-            {
-                "commission": commission,
-                "high_quality_share": stats["high_quality_share"],
-                "low_price_share": stats["low_price_share"],
-                "mean_trust": stats["mean_trust"],
-                "commission_revenue": revenue,
-                "refunds": outcome.externality,
-                "bonuses": bonuses,
-                "platform_profit": revenue - outcome.externality - bonuses,
-                "social_welfare": outcome.social_welfare,
-            }
-        )
-    return rows
-
-
-def format_sweep(rows: list[dict[str, float]]) -> str:
-    """A markdown table of :func:`commission_sweep` rows."""
-    columns = [
-        ("commission", "{:.2f}"),
-        ("high_quality_share", "{:.3f}"),
-        ("low_price_share", "{:.3f}"),
-        ("mean_trust", "{:.2f}"),
-        ("commission_revenue", "{:.2f}"),
-        ("refunds", "{:.2f}"),
-        ("platform_profit", "{:.2f}"),
-        ("social_welfare", "{:.2f}"),
-    ]
-    lines = ["| " + " | ".join(name for name, _ in columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        lines.append("| " + " | ".join(fmt.format(row[name]) for name, fmt in columns) + " |")
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Print the commission sweep as a markdown table (see :func:`commission_sweep`).
-
-    The env is registered on import of :mod:`pa_envs`, so run this as
-    ``python -c "from pa_envs.envs.marketplace import main; main()"`` rather
-    than ``python -m`` (which would execute the module a second time).
-    """
-    parser = argparse.ArgumentParser(description="platform_v0: sellers' equilibrium under commissions")
-    parser.add_argument("--n-agents", type=int, default=3)
-    parser.add_argument("--agent-discount", type=float, default=0.99)
-    parser.add_argument("--quality-bonus", type=float, default=0.0)
-    parser.add_argument("--commissions", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
-    args = parser.parse_args(argv)
-    rows = commission_sweep(
-        args.commissions,
-        agent_discount=args.agent_discount,
-        quality_bonus=args.quality_bonus,
-        n_agents=args.n_agents,
-    )
-    print(format_sweep(rows))
 
 
 raw_env, parallel_env_class, env, parallel_env = define_env(PlatformGame, __name__)
