@@ -28,7 +28,7 @@ from pa_envs.core import (
 )
 from pa_envs.core.names import UnknownNameError, did_you_mean
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written (pyproject reads it)
 
 # One line per env: its module ``pa_envs.<name>`` holds the env card and the factories.
 ENV_NAMES: tuple[str, ...] = (
