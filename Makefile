@@ -15,7 +15,7 @@ PIP := $(BIN)/python -m pip install --progress-bar off
 PIP_LINES := tee -a $(VENV)/pip.log | awk '/^(Collecting|Processing|Installing collected)/ \
 	{ print "   " substr($$0, 1, 100); fflush() }' || { tail -n 40 $(VENV)/pip.log; exit 1; }
 
-.PHONY: demo rollout test lint bench docs clean
+.PHONY: demo rollout test test-all lint bench docs clean
 
 $(STAMP): pyproject.toml
 	@echo "== install 1/4: a virtual environment in $(VENV) ($(PYTHON))"
@@ -35,7 +35,12 @@ demo: $(STAMP)
 rollout: $(STAMP)
 	$(BIN)/python -m baselines.demo
 
+# The fast tier for the edit loop: no test marked slow, a few hypothesis examples per property.
 test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" --hypothesis-profile=fast
+
+# Everything, as CI (.ci/run) runs it: the slow tests, the docs pages and the site build.
+test-all: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -766,6 +766,7 @@ def default_model() -> TabularModel:
 
 
 @pytest.mark.parametrize("agent_discount", [0.0, 0.9])
+@pytest.mark.slow
 def test_pigouvian_transfers_implement_the_optimum_minimally(default_model, agent_discount):
     model = default_model
     refs = analysis.exact_references(model, agent_discount=agent_discount, epsilon=EPS)
@@ -799,6 +800,7 @@ def test_pigouvian_transfers_implement_the_optimum_minimally(default_model, agen
         assert np.array_equal(broken.policy[t + 1 :], target[t + 1 :])  # later periods are untouched
 
 
+@pytest.mark.slow
 def test_best_flat_tax_closes_most_of_the_gap(default_model):
     refs = analysis.exact_references(default_model)
     amount, outcome = analysis.best_flat_transfer(default_model, amounts=np.linspace(-4, 0, 41))

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("mechanism", ["no_transfers", "pigouvian", "best_flat_tax"])
+@pytest.mark.slow
 def test_train_agents_save_and_load(tmp_path, mechanism, capsys):
     common = tiny("--mechanism", mechanism, "--eval-episodes", "2")
     first = train_sb3.main(
@@ -36,6 +37,7 @@ def test_train_agents_save_and_load(tmp_path, mechanism, capsys):
     assert "share of W*" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_train_logs_welfare_to_csv(tmp_path):
     """Both env forms log the same welfare accounting (the vector form from its arrays,
     SuperSuit's from the infos): the runs follow the same trajectories."""
@@ -142,6 +144,7 @@ def test_demo_runs(capsys):
     assert "episode totals" in out and "flat tax" in out
 
 
+@pytest.mark.slow
 def test_references_table(capsys):
     references.main(["--env", "congestion_v0", "--n-agents", "2", "--agent-discount", "0"])
     lines = capsys.readouterr().out.splitlines()
@@ -162,6 +165,7 @@ def test_train_passes_mechanism_keywords(capsys):
     assert "flat_tax" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_benchmark_suite_smoke_run_prints_every_table(capsys):
     from baselines import bench_speed
 
@@ -292,6 +296,7 @@ def test_a_dqn_principal_is_refused_before_anything_runs(capsys):
     assert "DQN needs a Discrete action space" in err and "Box" in err and "use PPO or A2C" in err
 
 
+@pytest.mark.slow
 def test_references_rows_stream_as_they_are_solved(monkeypatch, capsys):
     """A row is printed before the next one is solved, and the steps within a row are told."""
     solved, printed_before, steps = [], [], []

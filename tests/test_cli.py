@@ -75,6 +75,7 @@ def test_every_subcommand_has_help_text():
     assert set(helps) == {"list", "describe", "play", *cli.SCRIPTS} and all(helps.values())
 
 
+@pytest.mark.slow
 def test_help_everywhere_and_scripts_name_themselves():
     for argv in (
         ["--help"],

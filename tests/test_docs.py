@@ -73,7 +73,12 @@ def torch_threads():
 
 # The quick pollution experiment is too short for the two-phase mechanism, which says so.
 @pytest.mark.filterwarnings("ignore:TwoPhaseMechanism. phase 1 needs")
-@pytest.mark.parametrize("page", RUN_PAGES, ids=lambda page: str(page.relative_to(DOCS)))
+@pytest.mark.parametrize(
+    "page",
+    # The pages run whole experiments: the full tier (make test-all) runs them.
+    [pytest.param(page, marks=pytest.mark.slow) for page in RUN_PAGES],
+    ids=lambda page: str(page.relative_to(DOCS)),
+)
 def test_page_code_runs(page, tmp_path, monkeypatch, torch_threads):
     text = page.read_text(encoding="utf-8")
     blocks = python_blocks(text)
@@ -123,6 +128,7 @@ def test_every_module_is_in_the_api_reference():
     assert not missing, f"modules missing from docs/api/*.md: {missing}"
 
 
+@pytest.mark.slow
 def test_site_builds_without_warnings(tmp_path):
     pytest.importorskip("sphinx")
     pytest.importorskip("myst_parser")

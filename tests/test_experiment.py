@@ -29,6 +29,7 @@ def quick(tmp_path_factory):
     return found, out
 
 
+@pytest.mark.slow
 def test_it_reports_every_principal_with_a_fitted_exponent(quick, capsys):
     found, out = quick
     table = found["table"]
@@ -46,6 +47,7 @@ def test_it_reports_every_principal_with_a_fitted_exponent(quick, capsys):
     assert final.shape == (2, 3) and np.all(final > 0)
 
 
+@pytest.mark.slow
 def test_regret_is_read_after_each_horizons_own_run(quick):
     """A principal that does not depend on T runs once per seed: its R(T) are prefix sums; the
     two-phase mechanism runs once per T, each run ending after T episodes."""

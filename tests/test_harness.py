@@ -106,6 +106,7 @@ def test_reports_are_written(tmp_path):
     assert all(p.stat().st_size > 0 for p in paths)
 
 
+@pytest.mark.slow
 def test_sb3_and_tabular_agents_and_a_learning_principal_run():
     for agents in ("PPO", "q_learning", "hedge"):
         row = harness.run(spec(agents=agents, principal="pigouvian", agent_kwargs={}))
@@ -152,6 +153,7 @@ def test_harness_command_line(tmp_path, capsys):
         harness.main(["--agents", "PP0", "--out", str(tmp_path)])
 
 
+@pytest.mark.slow
 def test_a_users_module_in_the_working_directory_runs_from_the_command_line(tmp_path):
     """As the tutorial does: a learner in ./my_algorithms.py, `python -m baselines.harness`
     run from that folder (not this repository's)."""
@@ -317,6 +319,7 @@ def test_bad_command_lines_are_usage_errors(argv, fragment, tmp_path, capsys):
     assert not (tmp_path / "runs.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_view_keywords_reach_a_learning_principal_and_never_the_base_env():
     specs = harness.grid(
         ["congestion_v0"],

@@ -41,6 +41,7 @@ def play_bandit(learner, rewards_of, periods: int, full_information: bool = True
 
 @pytest.mark.parametrize("cls", LEARNER_CLASSES)
 @pytest.mark.parametrize("full_information", [True, False])
+@pytest.mark.slow
 def test_learners_find_the_best_action(cls, full_information):
     learner = cls(1, 3, 2, batch=4, seed=0)
     history = play_bandit(learner, lambda t: np.array([0.0, 1.0, 0.3]), 3000, full_information)
@@ -49,6 +50,7 @@ def test_learners_find_the_best_action(cls, full_information):
 
 
 @pytest.mark.parametrize("cls", LEARNER_CLASSES)
+@pytest.mark.slow
 def test_learners_follow_a_contract_that_changes(cls):
     """Halfway the principal starts paying 2 on action 0: the learners move there
     (Hedge with a finite memory; classic Hedge would need as long again)."""

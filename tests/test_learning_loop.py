@@ -103,6 +103,7 @@ def test_checkpoints_keep_the_agents_regret_as_it_grows():
     np.testing.assert_array_equal(result.agent_regret_at[-1], result.agent_regret)
 
 
+@pytest.mark.slow
 def test_under_the_oracle_the_theory_agents_end_near_the_optimum():
     """Their exploration vanishes, so under the implementing transfers welfare approaches W*."""
     w_star = analysis.social_optimum(MODEL).social_welfare

@@ -20,6 +20,7 @@ def solved(request):
     return preset, env, references, flat
 
 
+@pytest.mark.slow
 def test_the_best_flat_incentive_closes_at_most_the_limit_of_the_gap(solved):
     preset, _, references, flat = solved
     lf, optimum = references.laissez_faire.social_welfare, references.optimum.social_welfare
@@ -28,6 +29,7 @@ def test_the_best_flat_incentive_closes_at_most_the_limit_of_the_gap(solved):
     assert share <= presets.FLAT_SHARE_LIMIT, (preset.name, share)
 
 
+@pytest.mark.slow
 def test_contingent_transfers_implement_the_optimum_within_the_bound(solved):
     _, env, references, _ = solved
     assert references.pigouvian_outcome.social_welfare == pytest.approx(

@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 from pa_envs import ENVS, PRINCIPAL
 
 NAMES = sorted(ENVS)
-FEW = settings(max_examples=30, deadline=None)
+# 30 examples per property and env; fewer under the "fast" hypothesis profile (tests/conftest.py),
+# which `make test` loads: `make test-all`, as CI runs it, draws all 30.
+FEW = settings(max_examples=min(30, settings.default.max_examples), deadline=None)
 
 
 class Plan(NamedTuple):

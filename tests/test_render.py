@@ -121,6 +121,7 @@ def test_every_mode_in_every_form(env_module, form, mode, capsys):
         assert shown == [str(t) for t in range(PERIODS + 1)]
 
 
+@pytest.mark.slow
 def test_a_frame_keeps_its_size_over_episodes_and_states(env_module):
     env = env_module.parallel_env(render_mode="rgb_array", n_agents=3, max_cycles=3)
     shapes = set()
@@ -321,6 +322,7 @@ VIEW_KINDS = ("Principal", "Agent")
 
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
+@pytest.mark.slow
 def test_vector_view_frames_are_the_single_views_frames(env_module, kind):
     """One copy's frame is drawn from the batch (no second copy of the dynamics), and is, pixel
     for pixel, the frame of a single view on the same trajectory, across autoresets."""
@@ -356,6 +358,7 @@ def test_vector_views_render_text_per_copy():
     assert views.metadata["render_fps"] == 4
 
 
+@pytest.mark.slow
 def test_sb3_images_are_the_single_envs_frames(env_module):
     """get_images(): one frame per copy, pixel for pixel what a MechanismEnv following the
     copy draws, also after a copy restarts (it then shows its new episode's start)."""

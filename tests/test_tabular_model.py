@@ -83,6 +83,7 @@ def test_simulated_transitions_and_payoffs_match_model(env_module):
             assert np.all(np.abs(mean - expected) <= SIGMAS * error + 1e-9), (name, s, a, mean, expected)
 
 
+@pytest.mark.slow
 def test_env_rollouts_match_model_propagation(env_module):
     """Through the parallel env itself (its own random stream): the law of the
     state after a few periods of a fixed joint action matches the model."""

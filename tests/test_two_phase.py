@@ -40,6 +40,7 @@ def search(truth: np.ndarray, visible: bool, steps: int = 6, bound: float = 5.0,
 
 
 @pytest.mark.parametrize("visible", [True, False])
+@pytest.mark.slow
 def test_the_search_brackets_each_agents_least_working_bonus(visible):
     truth = np.array([0.4, 1.0, 3.3, 4.9])
     prices = search(truth, visible)
@@ -52,6 +53,7 @@ def test_favourites_cost_nothing_and_the_unreachable_cost_infinity():
     assert prices.tau[0, :, 0].tolist() == [0.0, np.inf]
 
 
+@pytest.mark.slow
 def test_an_outcome_that_does_not_move_is_not_implementable():
     prices = search(np.array([np.inf]), visible=False)
     assert prices.tau[0, 0, 0] == np.inf
@@ -135,6 +137,7 @@ def scrambled(model):
     )
 
 
+@pytest.mark.slow
 def test_it_reads_no_payoff_probability_or_class_from_the_model(monkeypatch):
     """The same play, bit for bit, when every model the game offers is scrambled; and a run
     told the transition classes does play differently (the argument is used)."""
@@ -182,6 +185,7 @@ class Blinkered(TwoPhaseMechanism):
 
 
 @pytest.mark.parametrize("name", ["pollution_v0", "platform_v0"])
+@pytest.mark.slow
 def test_it_needs_nothing_but_the_spaces_and_its_observation(name):
     """Bound to a game that exposes only the spaces, the principal's observation and the
     horizon (any other read raises), it plays exactly as when bound to the whole game."""
@@ -206,6 +210,7 @@ def test_transition_classes_only_where_signals_are_actions():
 # -- it learns and steers ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_it_learns_the_firms_costs_and_steers_near_the_optimum():
     """pollution_v0 (3 firms): the prices sit just above the true profit gaps (4 for low, 1 for
     medium, 0 for high) and the last episodes come close to W*."""
@@ -223,6 +228,7 @@ def test_it_learns_the_firms_costs_and_steers_near_the_optimum():
 
 
 @pytest.mark.parametrize("name", sorted(ENVS))
+@pytest.mark.slow
 def test_it_runs_on_every_env_and_says_which_assumptions_fail(name):
     """Signals that are outcomes (insurance, platform) or not the action (grid) included: it
     reaches phase 2, posts transfers within the bound, and reports what it saw."""
@@ -251,6 +257,7 @@ def test_it_binds_to_a_mechanism_env_and_passes_pettingzoo():
     parallel_api_test(env, num_cycles=150)
 
 
+@pytest.mark.slow
 def test_it_resumes_mid_search_and_in_phase_2():
     """Save mid-search and in phase 2: a restored copy plays on as the original does, period
     after period (the same contracts, fed the same feedback)."""
