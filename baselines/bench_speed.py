@@ -13,6 +13,9 @@ Sections (``--sections``, default all):
   ``concat_vec_envs_v1(pettingzoo_env_to_vec_env_v1(...))`` at equal B, and the ratio.
 - ``ppo``: SB3 PPO training frames/s on the vector form and through SuperSuit,
   and the env's share of PPO wall time.
+- ``render``: milliseconds per labelled ``rgb_array`` frame of each env (the first
+  frame, which lays the figure out, and the median of the next ``--frames``, whose
+  contracts and actions are random so every number is new).
 - ``analysis``: the exact social optimum and laissez-faire equilibrium of
   models of about 10^4, 10^5 and 10^6 state-joint-action pairs.
 
@@ -40,7 +43,7 @@ from pa_envs.core.batch import BatchedEpisodes
 from pa_envs.mechanisms import mechanism_env
 from pa_envs.sb3 import MechanismVecEnv
 
-SECTIONS = ("single", "profile", "vector", "supersuit", "ppo", "analysis")
+SECTIONS = ("single", "profile", "vector", "supersuit", "ppo", "render", "analysis")
 MECHANISM = ("flat_tax", {"amount": 1.0})  # a contract that is not all zeros, posted every period
 
 
@@ -117,6 +120,41 @@ def section_single(args: argparse.Namespace) -> None:
     print_table(
         "Single copy, PettingZoo parallel API",
         ["env", "players", "steps/s", "vs rps_v2", "peak MiB"],
+        rows,
+    )
+
+
+def section_render(args: argparse.Namespace) -> None:
+    rows = []
+    for name in args.envs:
+        env = ENVS[name].parallel_env(n_agents=3, render_mode="rgb_array")
+        env.reset(seed=0)
+        for player in env.possible_agents:
+            env.action_space(player).seed(0)
+        start = time.perf_counter()
+        frame = env.render()
+        first = time.perf_counter() - start
+        spent = []
+        for _ in range(args.frames):
+            if not env.agents:
+                env.reset()
+            env.step({p: env.action_space(p).sample() for p in env.agents})
+            start = time.perf_counter()
+            frame = env.render()
+            spent.append(time.perf_counter() - start)
+        median = float(np.median(spent))
+        rows.append(
+            [
+                f"`{name}` (N=3)",
+                f"{frame.shape[0]}x{frame.shape[1]}",
+                f"{first * 1e3:.0f}",
+                f"{median * 1e3:.1f}",
+                f"{min(spent) * 1e3:.1f}-{max(spent) * 1e3:.1f}",
+            ]
+        )
+    print_table(
+        f"Rendering, rgb_array, ms per frame (median of {args.frames})",
+        ["env", "frame (px)", "first frame ms", "median ms", "range ms"],
         rows,
     )
 
@@ -407,12 +445,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--envs", default=",".join(ENVS), help="comma-separated envs of the single and vector sections"
     )
+    parser.add_argument("--frames", type=int, default=200, help="rendered frames per env (render section)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny budgets, one repeat")
     args = parser.parse_args(argv)
     args.batches = (1, 64, 1024, 16384)
     args.supersuit_batches = (1, 64, 1024)
     if args.quick:
         args.steps, args.agent_steps, args.ppo_steps, args.repeats = 500, 20_000, 1_536, 1
+        args.frames = 5
         args.batches, args.supersuit_batches = (1, 64), (1, 8)
     args.envs = [e.strip() for e in args.envs.split(",") if e.strip()]
     missing = sorted(set(args.envs) - set(ENVS))

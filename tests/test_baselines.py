@@ -184,6 +184,15 @@ def test_benchmark_suite_smoke_run_prints_every_table(capsys):
     assert "rps_v2" in out and "env share of wall time" in out
 
 
+def test_benchmark_render_section_times_every_frame(capsys):
+    from baselines import bench_speed
+
+    bench_speed.main(["--quick", "--sections", "render", "--envs", "congestion_v0,insurance_v0"])
+    out = capsys.readouterr().out
+    assert "### Rendering, rgb_array, ms per frame (median of 5)" in out
+    assert "| `congestion_v0` (N=3) | 224x720 |" in out and "| `insurance_v0` (N=3) | 334x720 |" in out
+
+
 def test_benchmark_suite_rejects_unknown_sections():
     from baselines import bench_speed
 
