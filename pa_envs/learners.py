@@ -283,7 +283,8 @@ class Learner:
         for name, current in tables.items():
             if name not in state:
                 raise ValueError(f"this state lacks {name!r}")
-            if current is not None and np.shape(state[name]) != np.shape(current):
+            # A cached value (None until the first episode ends) may be missing on either side.
+            if current is not None and state[name] is not None and np.shape(state[name]) != np.shape(current):
                 raise ValueError(
                     f"saved {name} has shape {np.shape(state[name])}, expected {np.shape(current)}"
                 )

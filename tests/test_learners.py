@@ -423,6 +423,24 @@ def test_a_restored_contract_learner_plays_on_identically():
         second.load_state_dict({**first.state_dict(), "q": np.zeros((1, 1, 1, 1))})
 
 
+def test_an_early_checkpoint_restores_into_a_learner_that_has_played():
+    """Saved before its first episode ended (its cached priors still None), restored into one
+    whose caches are filled: it plays on as the saved learner does."""
+    utility = np.array([0.0, 1.0, 0.3])
+
+    def contract(t):
+        return [1.5, 0.0, 0.0] if t % 50 < 25 else [0.0, 0.0, 0.0]
+
+    early = ContractQLearner(2, 3, 2, batch=3, seed=[1, 2, 3], schedule="power", epsilon0=0.3)
+    saved = early.state_dict()
+    played = ContractQLearner(2, 3, 2, batch=3, seed=[7, 8, 9], schedule="power", epsilon0=0.3)
+    contract_bandit(played, utility, contract, 520)
+    played.load_state_dict(saved)
+    np.testing.assert_array_equal(
+        contract_bandit(early, utility, contract, 60), contract_bandit(played, utility, contract, 60)
+    )
+
+
 def test_a_view_refuses_the_contract_learner_with_a_reason():
     with pytest.raises(ValueError, match="contract_q_learning reads each agent's contract"):
         LearnerBehaviour("contract_q_learning")
