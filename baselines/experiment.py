@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from baselines.common import progress_bar
 from pa_envs import analysis, presets
 from pa_envs.learning_loop import AGENTS, play
 from pa_envs.mechanisms import FlatSchedule, NoTransfers, Pigouvian, Stacked
@@ -100,9 +100,9 @@ def run(
         (two_phase, n_seeds * len(horizons)),
     ]
     copy_seeds = list(seeds) * 3 + list(seeds) * len(horizons)
-    bar = _progress(episodes, f"{env_name}: {len(copy_seeds)} copies", progress)
+    bar = progress_bar(episodes, f"{env_name}: {len(copy_seeds)} copies", "episode", enabled=progress)
     result = play(
-        game, model, Stacked(members), copy_seeds, episodes, agents, progress=bar, checkpoints=horizons
+        game, model, Stacked(members), copy_seeds, episodes, agents, progress=bar.update, checkpoints=horizons
     )
     bar.close()
     welfare = {}
@@ -176,14 +176,14 @@ def report(found: dict[str, Any], table: dict[str, Any]) -> str:
     horizons = found["horizons"]
     game = found["game"]
     optimum, lf = found["optimum"], found["laissez_faire"]
-    gap = optimum - lf
+    flat_share = analysis.share_of_gap(found["flat_welfare"], optimum, lf)
     lines = [
         f"{found['env_name']} (N={game.n_agents}, {game.params.max_cycles}-period episodes), agents "
         f"'{found['agents']}', {len(found['seeds'])} seeds, T = {', '.join(map(str, horizons))} episodes "
         f"({found['seconds']:.0f} s)",
         f"Exact: W* = {optimum:.2f}, W_LF = {lf:.2f}, best flat incentive {found['flat_label']}: "
-        f"{found['flat_welfare']:.2f} ({(found['flat_welfare'] - lf) / gap:.3f} of the gap)"
-        if gap > 1e-9
+        f"{found['flat_welfare']:.2f} ({flat_share:.3f} of the gap)"
+        if not np.isnan(flat_share)
         else f"Exact: W* = {optimum:.2f}, W_LF = {lf:.2f} (no gap)",
         "",
         "Cumulative welfare regret R(T) = sum over T episodes of (W* - W), mean over seeds;",
@@ -276,40 +276,6 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
     out.insert(1, "  ".join("-" * w for w in widths))
     return out
-
-
-class _Bar:
-    """A tqdm bar, or a line every 5 s without tqdm or a terminal."""
-
-    def __init__(self, total: int, label: str, enabled: bool) -> None:
-        self.total, self.label, self.done = total, label, 0
-        self.enabled, self.bar, self.last = enabled, None, time.perf_counter()
-        if enabled:
-            try:
-                from tqdm import tqdm
-
-                interval = 0.1 if sys.stderr.isatty() else 5.0  # a log file gets a line every 5 s
-                self.bar = tqdm(
-                    total=total, unit="episode", desc=label, file=sys.stderr, mininterval=interval
-                )
-            except ImportError:
-                self.bar = None
-
-    def __call__(self, finished: int) -> None:
-        self.done += finished
-        if self.bar is not None:
-            self.bar.update(finished)
-        elif self.enabled and time.perf_counter() - self.last >= 5.0:
-            self.last = time.perf_counter()
-            print(f"{self.label}: episode {self.done}/{self.total}", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _progress(total: int, label: str, enabled: bool) -> _Bar:
-    return _Bar(total, label, enabled)
 
 
 def plot(found: dict[str, Any], table: dict[str, Any], out: Path) -> list[Path]:

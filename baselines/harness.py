@@ -622,7 +622,7 @@ def _run_principal_learner(
 
         def step(self, action):
             observation, reward, terminated, truncated, info = self.env.step(action)
-            self.totals += [info["social_welfare"], info["total_transfers"], info["externality"]]
+            self.totals += [info[key] for key in sb3_tools.WELFARE_KEYS]
             if terminated or truncated:
                 episodes.append(tuple(float(x) for x in self.totals))
             if tick is not None:
