@@ -41,6 +41,7 @@ from pa_envs.core.batch import BatchedEpisodes
 from pa_envs.core.game import Game, check_int
 from pa_envs.core.names import did_you_mean
 from pa_envs.core.numerics import place_values
+from pa_envs.core.rng import AGENT_STREAM
 from pa_envs.core.tabular import TabularModel
 from pa_envs.learners import LEARNERS, ContractQLearner, Learner, counterfactual_rewards
 from pa_envs.mechanisms import Mechanism, PeriodFeedback
@@ -76,9 +77,6 @@ AGENTS: dict[str, dict[str, Any]] = {
     },
 }
 """Named agent set-ups: the learner (a name of :data:`pa_envs.learners.LEARNERS`) and its settings."""
-
-# A second stream per seed for the agents: never the env's.
-_AGENT_STREAM = 1 << 64
 
 
 class ObservationIndex:
@@ -214,7 +212,7 @@ def make_agents(
         raise ValueError(f"no learner named {kind!r}{did_you_mean(kind, LEARNERS)} Known: {sorted(LEARNERS)}")
     observations = ObservationIndex(game.agent_features_high())
     batch = len(seeds)
-    learner_seeds = [_AGENT_STREAM + int(s) for s in seeds]
+    learner_seeds = [AGENT_STREAM + int(s) for s in seeds]
     if LEARNERS[kind] is ContractQLearner:
         learners = ContractQLearner(
             observations.size, game.n_actions, game.n_agents, batch, learner_seeds,

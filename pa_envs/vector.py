@@ -280,17 +280,11 @@ class PrincipalVectorView(_VectorView):
         normalize_actions: bool = False,
         **env_kwargs: Any,
     ) -> None:
-        if not isinstance(normalize_actions, (bool, np.bool_)):
-            raise TypeError(f"normalize_actions must be True or False, got {normalize_actions!r}")
         super().__init__(env_name, num_envs, env_kwargs)
         game = self.game
         self.behaviour = _BatchedBehaviour(behaviour, game, list(range(game.n_agents)), num_envs, "behaviour")
         spaces = self.engine.spaces
-        self.normalized = (
-            NormalizedContracts(spaces.principal_action, game.n_agents, game.n_signals)
-            if normalize_actions
-            else None
-        )
+        self.normalized = NormalizedContracts.option(normalize_actions, spaces.principal_action, game)
         action = spaces.principal_action if self.normalized is None else self.normalized.space
         self._set_spaces(spaces.principal_observation, action)
 

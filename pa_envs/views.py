@@ -67,17 +67,12 @@ class PrincipalView(gymnasium.Env):
         normalize_actions: bool = False,
         **env_kwargs: Any,
     ) -> None:
-        if not isinstance(normalize_actions, (bool, np.bool_)):
-            raise TypeError(f"normalize_actions must be True or False, got {normalize_actions!r}")
         self.env = make_parallel_env(env_name, render_mode=render_mode, **env_kwargs)
         self.behaviour: Behaviour = make_behaviour(behaviour)
         self.behaviour.bind(self.env, self.env.possible_agents[1:])
         self.observation_space = self.env.observation_space(PRINCIPAL)
         contract_space = self.env.action_space(PRINCIPAL)
-        game = self.env.game
-        self.normalized = (
-            NormalizedContracts(contract_space, game.n_agents, game.n_signals) if normalize_actions else None
-        )
+        self.normalized = NormalizedContracts.option(normalize_actions, contract_space, self.env.game)
         self.action_space = contract_space if self.normalized is None else self.normalized.space
         self.render_mode = render_mode
 

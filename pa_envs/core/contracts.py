@@ -10,6 +10,7 @@ Box actions; these helpers convert between the two layouts.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -156,6 +157,21 @@ class NormalizedContracts:
         self.bound = float(contract_space.high.reshape(-1)[0])
         self.n_agents, self.n_signals = n_agents, n_signals
         self.space = spaces.Box(-1.0, 1.0, shape=contract_space.shape, dtype=np.float32)
+
+    @classmethod
+    def option(
+        cls, normalize_actions: object, contract_space: spaces.Box, game: Any
+    ) -> NormalizedContracts | None:
+        """The views' ``normalize_actions`` keyword: an instance for ``True``, ``None`` for ``False``.
+
+        Raises
+        ------
+        TypeError
+            Unless ``normalize_actions`` is a bool.
+        """
+        if not isinstance(normalize_actions, (bool, np.bool_)):
+            raise TypeError(f"normalize_actions must be True or False, got {normalize_actions!r}")
+        return cls(contract_space, game.n_agents, game.n_signals) if normalize_actions else None
 
     def contract(self, action: object, player: str) -> np.ndarray:
         """The ``(n_agents, n_signals)`` contract a normalized action stands for.

@@ -29,6 +29,12 @@ def _mix(z: int) -> int:
     return z ^ (z >> 31)
 
 
+# Offsets that give the users of one seed streams of their own, never the env's (seed + 0):
+# learning agents, and a learning mechanism. One place, so that no two users share one.
+AGENT_STREAM = 1 << 64
+MECHANISM_STREAM = 2 << 64
+
+
 def key_from_seed(seed: int | None) -> int:
     """Return the 64-bit stream key of a seed (fresh OS entropy for ``None``).
 

@@ -27,7 +27,6 @@ WARMUP, PRICING, EXPLORE, STEER = 0, 1, 2, 3
 STAGES = ("warm-up", "pricing", "exploring", "steering")
 # Entries of one copy's transition counts (observed states x labels x observed states) at most.
 MAX_MODEL_ENTRIES = 50_000_000
-MECHANISM_STREAM = 2 << 64
 REPLAN_GROWTH = 0.4  # phase 2 plans again once the periods seen have grown by this share
 REPLAN_SOON = 0.05  # ... or by this share, after a target turned out not to be implementable
 COMPLIANCE = 0.5  # share of asked periods an agent must obey in phase 2 before its price is raised
@@ -245,7 +244,8 @@ class TwoPhaseMechanism(Mechanism):
         self.posted = np.full(b, -1, dtype=np.int64)  # the joint option label posted (-1: none)
         # A stream of its own (never an env's or a learner's): seeds offset by 2 * 2**64.
         self.keys = np.array(
-            [counter_rng.key_from_seed(MECHANISM_STREAM + self.seed + c) for c in range(b)], dtype=np.uint64
+            [counter_rng.key_from_seed(counter_rng.MECHANISM_STREAM + self.seed + c) for c in range(b)],
+            dtype=np.uint64,
         )
 
     # -- acting ---------------------------------------------------------------------------
