@@ -126,7 +126,9 @@ class Mechanism:
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned."""
+        """Restore what :meth:`state_dict` returned, checked as the constructor checks its
+        arguments (a mechanism without state takes ``{}`` only)."""
+        check_state_keys(type(self).__name__, state, ())
 
     # helpers for subclasses
     def _bound_game(self) -> Game:
@@ -137,6 +139,19 @@ class Mechanism:
     def _zeros(self, batch: int) -> np.ndarray:
         game = self._bound_game()
         return np.zeros((batch, game.n_agents, game.n_signals))
+
+
+def check_state_keys(owner: str, state: object, keys: tuple[str, ...]) -> None:
+    """Raise unless ``state`` is a dict with exactly ``keys``: a ``TypeError`` for another type,
+    a ``ValueError`` naming ``owner`` and the missing and unexpected keys."""
+    if not isinstance(state, dict):
+        raise TypeError(f"a {owner} state must be a dict with keys {list(keys)}, got {state!r}")
+    missing = [key for key in keys if key not in state]
+    extra = sorted(map(str, set(state) - set(keys)))
+    if missing or extra:
+        raise ValueError(
+            f"a {owner} state has keys {list(keys)}; this one lacks {missing} and has unexpected {extra}"
+        )
 
 
 class MechanismDriver:

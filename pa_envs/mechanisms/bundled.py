@@ -19,8 +19,8 @@ import numpy as np
 
 from pa_envs import analysis
 from pa_envs.core.contracts import transfer_bound
-from pa_envs.core.game import Game
-from pa_envs.core.mechanism import Mechanism, MechanismInput, PeriodFeedback
+from pa_envs.core.game import Game, check_int, check_real
+from pa_envs.core.mechanism import Mechanism, MechanismInput, PeriodFeedback, check_state_keys
 from pa_envs.core.tabular import TabularModel
 
 
@@ -49,15 +49,24 @@ class FlatSchedule(Mechanism):
 
     def __init__(self, transfers: np.ndarray) -> None:
         super().__init__()
+        self.transfers = self._transfers(transfers)
+
+    @staticmethod
+    def _transfers(transfers: object) -> np.ndarray:
+        """``transfers`` as a float64 array, checked (what the constructor and a load accept)."""
         try:
-            self.transfers = np.asarray(transfers, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"FlatSchedule transfers must be numbers, got {transfers!r}") from None
-        if self.transfers.ndim not in (1, 2) or not np.all(np.isfinite(self.transfers)):
+            array = np.asarray(transfers)
+        except ValueError:  # ragged
+            array = None
+        if array is None or array.dtype.kind not in "iuf":
+            raise TypeError(f"FlatSchedule transfers must be numbers (ints or floats), got {transfers!r}")
+        array = array.astype(np.float64)
+        if array.ndim not in (1, 2) or not np.all(np.isfinite(array)):
             raise ValueError(
                 "FlatSchedule transfers must be finite, shaped (n_signals,) or (N, n_signals), "
                 f"got {transfers!r}"
             )
+        return array
 
     @classmethod
     def tax(cls, game_or_env: Any, amount: float, signal: int | None = None) -> FlatSchedule:
@@ -135,7 +144,8 @@ class FlatSchedule(Mechanism):
         return {"transfers": self.transfers.copy()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        transfers = np.asarray(state["transfers"], dtype=np.float64)
+        check_state_keys("FlatSchedule", state, ("transfers",))
+        transfers = self._transfers(state["transfers"])
         if self.game is not None:
             self._check(transfers, self.game)
         self.transfers = transfers
@@ -163,10 +173,16 @@ class Pigouvian(Mechanism):
 
     def __init__(self, agent_discount: float = 0.0, epsilon: float = 0.25) -> None:
         super().__init__()
-        self.agent_discount = agent_discount
-        self.epsilon = epsilon
+        self.agent_discount, self.epsilon = self._settings(agent_discount, epsilon)
         self.model: TabularModel | None = None
         self.table: np.ndarray | None = None
+
+    @staticmethod
+    def _settings(agent_discount: object, epsilon: object) -> tuple[float, float]:
+        """The settings checked: a discount in [0, 1] and a finite margin >= 0."""
+        check_real("Pigouvian agent_discount", agent_discount, 0.0, 1.0)
+        check_real("Pigouvian epsilon", epsilon, 0.0)
+        return float(agent_discount), float(epsilon)
 
     def bind(self, game: Game) -> None:
         if self.game is not None and self.game.params == game.params and self.table is not None:
@@ -189,8 +205,8 @@ class Pigouvian(Mechanism):
         return {"agent_discount": self.agent_discount, "epsilon": self.epsilon}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.agent_discount = float(state["agent_discount"])
-        self.epsilon = float(state["epsilon"])
+        check_state_keys("Pigouvian", state, ("agent_discount", "epsilon"))
+        self.agent_discount, self.epsilon = self._settings(state["agent_discount"], state["epsilon"])
         if self.game is not None:
             game, self.game, self.table = self.game, None, None
             self.bind(game)
@@ -214,15 +230,19 @@ class Budgeted(Mechanism):
             raise TypeError(
                 f"Budgeted wraps a Mechanism, got {mechanism!r} (build named ones with make_mechanism)"
             )
-        real = isinstance(budget, (int, float, np.integer, np.floating)) and not isinstance(budget, bool)
-        if not real or not np.isfinite(budget) or budget < 0:
-            raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
         self.inner = mechanism
         self.name = f"budgeted({mechanism.name})"
-        self.budget = float(budget)
+        self.budget = self._budget(budget)
         self.spent = np.zeros(1)
         self.binding = np.zeros(1, dtype=bool)
         self.binding_periods = 0
+
+    @staticmethod
+    def _budget(budget: object) -> float:
+        real = isinstance(budget, (int, float, np.integer, np.floating)) and not isinstance(budget, bool)
+        if not real or not np.isfinite(budget) or budget < 0:
+            raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
+        return float(budget)
 
     def bind(self, game: Game) -> None:
         self.inner.bind(game)
@@ -270,11 +290,21 @@ class Budgeted(Mechanism):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.budget = float(state["budget"])
-        self.spent = np.asarray(state["spent"], dtype=np.float64).copy()
+        check_state_keys("Budgeted", state, ("budget", "spent", "binding_periods", "inner"))
+        budget = self._budget(state["budget"])
+        spent = np.asarray(state["spent"])
+        if spent.dtype.kind not in "iuf" or spent.ndim != 1 or not len(spent):
+            raise ValueError(
+                f"Budgeted spent must be numbers, one per copy (shape (B,)), got {state['spent']!r}"
+            )
+        if not np.all(np.isfinite(spent)) or np.any(spent < 0):
+            raise ValueError(f"Budgeted spent must be finite and >= 0 in every copy, got {spent.tolist()}")
+        check_int("Budgeted binding_periods", state["binding_periods"], 0)
+        self.inner.load_state_dict(state["inner"])
+        self.budget = budget
+        self.spent = spent.astype(np.float64)  # a copy: the saved state must not follow
         self.binding = np.zeros(len(self.spent), dtype=bool)
         self.binding_periods = int(state["binding_periods"])
-        self.inner.load_state_dict(state["inner"])
 
 
 class Stacked(Mechanism):
@@ -367,7 +397,8 @@ class Stacked(Mechanism):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        saved = state.get("members") if isinstance(state, dict) else None
+        check_state_keys("Stacked", state, ("counts", "members"))
+        saved = state["members"]
         if not isinstance(saved, list) or len(saved) != len(self.members):
             raise ValueError(f"this state does not hold {len(self.members)} members' states")
         counts = [count for _, count in self.members]
