@@ -62,8 +62,6 @@ def numeric_array(value: object, *, player: str, expected: str) -> np.ndarray:
     """``value`` as a float64 array, or a ``TypeError`` naming ``player``, the ``expected`` space
     and the value: only ints and floats are transfers (not bools, strings, dates, complex
     numbers or objects); a ragged nested list is a ``ValueError``."""
-    if value is None or np.iscomplexobj(value):
-        raise TypeError(f"{player}: a contract must be real numbers, expected {expected}, got {value!r}")
     try:
         array = np.asarray(value)
     except ValueError:  # numpy refuses ragged nested sequences
@@ -71,6 +69,8 @@ def numeric_array(value: object, *, player: str, expected: str) -> np.ndarray:
             f"{player}: a contract must be a rectangular array of numbers, expected {expected}, "
             f"got a ragged sequence {value!r}"
         ) from None
+    if value is None or array.dtype.kind == "c":
+        raise TypeError(f"{player}: a contract must be real numbers, expected {expected}, got {value!r}")
     if array.dtype.kind not in "iuf":
         raise TypeError(
             f"{player}: a contract must be numeric, ints or floats (bools, strings, dates and objects are "
