@@ -87,6 +87,7 @@ class Episode:
         self.clip_transfers = out_of_bound_transfers == "clip"
         self.agents = [agent_name(i) for i in range(game.n_agents)]
         self.players = [PRINCIPAL, *self.agents]
+        self.player_set = frozenset(self.players)  # membership in O(1): a step checks N names
         self.key: int | None = None
         self.episode = -1
         self.period = 0
@@ -175,7 +176,9 @@ class Episode:
         """Raise unless ``given`` names exactly the live players."""
         if not isinstance(given, dict):
             raise TypeError(f"actions must be a dict from player name to action, got {given!r}")
-        unknown = [p for p in given if p not in live]
+        # A set, so the check is O(N): `p not in live` on a list made a step O(N**2).
+        live_set = set(live)
+        unknown = [p for p in given if p not in live_set]
         if unknown:
             player = unknown[0]
             why = "has finished its episode" if player in self.players else "is not a player"

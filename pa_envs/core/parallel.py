@@ -78,7 +78,7 @@ class GameEnvMixin:
         return self._spaces.action_space(agent)
 
     def _check_known(self, player: str) -> None:
-        if player not in self._episode.players:
+        if player not in self._episode.player_set:
             raise ValueError(f"{player!r} is not a player; the players are {self._episode.players}")
 
     def game_state(self) -> np.ndarray:

@@ -120,7 +120,7 @@ import dataclasses
 import numpy as np
 
 from pa_envs.core.factories import define_env
-from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int, check_real
+from pa_envs.core.game import MAX_ACTIONS, Dynamics, GameParams, SymmetricGame
 from pa_envs.core.tabular import TabularModel
 from pa_envs.core.transitions import GatheredTransitions
 
@@ -141,19 +141,19 @@ class CommonsParams(GameParams):
         at the carrying capacity (an unfished stock). :attr:`start_stock` is the
         value in force either way.
     n_efforts : int
-        Effort levels, at least 2; level ``k`` is ``k`` units of effort (level 0 is idle).
+        Effort levels, in ``2 .. 10000``; level ``k`` is ``k`` units of effort (level 0 is idle).
     catchability : float
         Share of the stock one unit of effort lands, in ``(0, 1]``.
     growth_rate : float
-        Intrinsic growth rate ``r`` of the logistic regrowth, at least 0.
+        Intrinsic growth rate ``r`` of the logistic regrowth, in ``[0, 1e12 / K]``.
     price : float
-        Price of a fish, positive.
+        Price of a fish, in ``(0, 1e12 / K]``.
     effort_cost : float
-        Cost of a unit of effort, at least 0; fishing must pay on an unfished
-        stock: ``price * catchability * carrying_capacity > effort_cost``.
+        Cost of a unit of effort, in ``[0, 1e12 / (n_efforts - 1)]``; fishing must pay
+        on an unfished stock: ``price * catchability * carrying_capacity > effort_cost``.
     stock_value : float
-        Society's non-use value of a fish per period (borne by no fisher), at
-        least 0: the regulator's payoff is ``-stock_value * (K - stock)``.
+        Society's non-use value of a fish per period (borne by no fisher), in
+        ``[0, 1e12 / K]``: the regulator's payoff is ``-stock_value * (K - stock)``.
     """
 
     carrying_capacity: int = 20
@@ -167,21 +167,25 @@ class CommonsParams(GameParams):
 
     def validate(self) -> None:
         super().validate()
-        check_int("carrying_capacity", self.carrying_capacity, 1, MAX_CAPACITY)
+        capacity = self._int("carrying_capacity", 1, MAX_CAPACITY)
         if self.initial_stock is not None:
-            check_int("initial_stock", self.initial_stock, 0, self.carrying_capacity)
-        check_int("n_efforts", self.n_efforts, 2)
-        check_real("catchability", self.catchability, 0.0, 1.0, open_low=True)
-        check_real("growth_rate", self.growth_rate, 0.0)
-        check_real("price", self.price, 0.0, open_low=True)
-        check_real("effort_cost", self.effort_cost, 0.0)
-        full_stock_margin = self.price * self.catchability * self.carrying_capacity
-        if full_stock_margin <= self.effort_cost:
+            self._int("initial_stock", 0, capacity)
+        efforts = self._int("n_efforts", 2, MAX_ACTIONS, why="MAX_ACTIONS")
+        self._check_step_size(1 + 2 * efforts, f"1 + 2 x n_efforts={efforts}")
+        catchability = self._real("catchability", 0.0, 1.0, open_low=True)
+        # The regrowth r * y * (1 - y / K) is at most r * K / 4: bounded like a payoff, so it stays finite.
+        self._payoff_scale("growth_rate", 0.0, capacity, f"carrying_capacity={capacity}")
+        # A fisher lands at most the whole stock: price * K is the largest revenue.
+        price = self._payoff_scale("price", 0.0, capacity, f"carrying_capacity={capacity}", open_low=True)
+        top = efforts - 1
+        effort_cost = self._payoff_scale("effort_cost", 0.0, top, f"the top effort {top}")
+        full_stock_margin = price * catchability * capacity
+        if full_stock_margin <= effort_cost:
             raise ValueError(
                 "fishing must pay on an unfished stock: need effort_cost < price * catchability * "
-                f"carrying_capacity = {full_stock_margin:g}, got effort_cost={self.effort_cost!r}"
+                f"carrying_capacity = {full_stock_margin:g}, got effort_cost={effort_cost!r}"
             )
-        check_real("stock_value", self.stock_value, 0.0)
+        self._payoff_scale("stock_value", 0.0, capacity, f"carrying_capacity={capacity}")
 
     @property
     def start_stock(self) -> int:

@@ -81,12 +81,13 @@ import numpy as np
 
 from pa_envs.core.distributions import binomial_cdf_table, draw_from_cdf_table, pmf_from_cdf
 from pa_envs.core.factories import define_env
-from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int, check_real, check_unit
+from pa_envs.core.game import MAX_AGENTS, Dynamics, GameParams, SymmetricGame, check_int
 from pa_envs.core.tabular import TabularModel
 from pa_envs.core.transitions import GatheredTransitions
 
 ROAD, RAIL = 0, 1
 MAX_QUEUE_CAP = 4000
+MAX_LOAD = MAX_AGENTS + MAX_QUEUE_CAP  # the most vehicles any road can have to clear
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,11 +98,12 @@ class CongestionParams(GameParams):
     ----------
     road_slope : float
         Travel time on the road per vehicle of load, times ``N``: a road
-        commuter bears ``road_slope * (n + queue) / N``; > 0.
+        commuter bears ``road_slope * (n + queue) / N``; in
+        ``(0, 1e12 * N / (N + queue cap)]``.
     rail_cost : float
-        The fixed cost of the rail route, >= 0.
+        The fixed cost of the rail route, in ``[0, 1e12]``.
     capacity : int or None
-        Vehicles the road clears per period; ``None`` sets ``N // 2`` (the
+        Vehicles the road clears per period, in ``0 .. 104000``; ``None`` sets ``N // 2`` (the
         optimum's load in Pigou's network). :attr:`road_capacity` is the one in force.
     carry_over : float
         Probability that a vehicle beyond capacity is still queued next
@@ -111,7 +113,8 @@ class CongestionParams(GameParams):
     initial_queue : int
         Queue at reset, in ``0 .. queue_cap``.
     spillover_cost : float
-        Cost per queued vehicle per period borne by no commuter (the authority's), >= 0.
+        Cost per queued vehicle per period borne by no commuter (the authority's), in
+        ``[0, 1e12 / queue cap]``.
     """
 
     road_slope: float = 1.0
@@ -124,20 +127,24 @@ class CongestionParams(GameParams):
 
     def validate(self) -> None:
         super().validate()
-        check_real("road_slope", self.road_slope, 0.0, open_low=True)
-        check_real("rail_cost", self.rail_cost, 0.0)
         if self.capacity is not None:
-            check_int("capacity", self.capacity, 0)
-        check_unit("carry_over", self.carry_over)
+            # The road's load is at most n_agents + the queue cap: a larger capacity never binds.
+            self._int("capacity", 0, MAX_LOAD, why=f"the largest load any road can carry, {MAX_LOAD}")
+        self._real("carry_over", 0.0, 1.0)
         if self.max_queue is not None:
-            check_int("max_queue", self.max_queue, 0, MAX_QUEUE_CAP)
+            self._int("max_queue", 0, MAX_QUEUE_CAP)
         elif self.queue_cap > MAX_QUEUE_CAP:
             raise ValueError(
                 f"the default queue cap for n_agents={self.n_agents} would be {self.queue_cap}, "
                 f"above {MAX_QUEUE_CAP}; give max_queue <= {MAX_QUEUE_CAP}"
             )
-        check_int("initial_queue", self.initial_queue, 0, self.queue_cap)
-        check_real("spillover_cost", self.spillover_cost, 0.0)
+        self._int("initial_queue", 0, self.queue_cap)
+        # A road commuter bears road_slope * (drivers + queue) / N, at most road_slope * (N + queue cap) / N.
+        load = (self.n_agents + self.queue_cap) / self.n_agents
+        self._payoff_scale("road_slope", 0.0, load, f"(N + queue cap) / N = {load:g}", open_low=True)
+        self._payoff_scale("rail_cost", 0.0, 1.0, "1")
+        cap = self.queue_cap
+        self._payoff_scale("spillover_cost", 0.0, cap, f"the queue cap {cap}")
 
     @property
     def road_capacity(self) -> int:

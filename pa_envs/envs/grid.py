@@ -148,7 +148,7 @@ import numpy as np
 
 from pa_envs.core.distributions import binomial_cdf_table, draw_from_cdf, pmf_from_cdf
 from pa_envs.core.factories import define_env
-from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int, check_real, check_unit
+from pa_envs.core.game import Dynamics, GameParams, SymmetricGame
 from pa_envs.core.tabular import TabularModel
 from pa_envs.core.transitions import ShockThenMap
 
@@ -169,13 +169,13 @@ class GridParams(GameParams):
     Attributes
     ----------
     value_off_peak, value_shoulder, value_peak : float
-        A household's value of drawing its daily load at that time; need
-        ``value_peak > value_shoulder > value_off_peak``.
+        A household's value of drawing its daily load at that time, in ``[-1e12, 1e12]``;
+        need ``value_peak > value_shoulder > value_off_peak``.
     battery_cost : float
-        Wear and losses of shifting the load through a home battery, at least 0:
+        Wear and losses of shifting the load through a home battery, in ``[0, 1e12]``:
         a battery household gets ``value_peak - battery_cost``.
     peak_stress : int
-        Stress units one peak draw adds, at least 1.
+        Stress units one peak draw adds, in ``1 .. 4000``.
     shoulder_stress : int
         Stress units one shoulder draw adds, in ``0 .. peak_stress``.
     recovery : float
@@ -187,9 +187,9 @@ class GridParams(GameParams):
         Outage probability per unit of stress above the threshold (capped at 1),
         in [0, 1].
     outage_cost : float
-        Loss of every household in an outage, at least 0.
+        Loss of every household in an outage, in ``[0, 1e12]``.
     repair_cost : float
-        The utility's loss in an outage (borne by no household), at least 0.
+        The utility's loss in an outage (borne by no household), in ``[0, 1e12]``.
     max_stress : int or None
         Cap on the stress, at most 4000; ``None`` sets twice the all-peak
         steady state, ``ceil(2 * N * peak_stress / max(recovery, 0.05))``, but
@@ -215,29 +215,31 @@ class GridParams(GameParams):
     def validate(self) -> None:
         super().validate()
         for name in ("value_off_peak", "value_shoulder", "value_peak"):
-            check_real(name, getattr(self, name))
+            self._payoff_scale(name, -np.inf, 1.0, "1")
         if not self.value_peak > self.value_shoulder > self.value_off_peak:
             raise ValueError(
                 "values must satisfy value_peak > value_shoulder > value_off_peak, got "
                 f"value_peak={self.value_peak!r}, value_shoulder={self.value_shoulder!r}, "
                 f"value_off_peak={self.value_off_peak!r}"
             )
-        check_real("battery_cost", self.battery_cost, 0.0)
-        check_int("peak_stress", self.peak_stress, 1)
-        check_int("shoulder_stress", self.shoulder_stress, 0, self.peak_stress)
-        check_unit("recovery", self.recovery)
+        self._payoff_scale("battery_cost", 0.0, 1.0, "1")
+        # A draw adding more than the largest cap fills any grid at once.
+        cap_why = f"the largest stress cap, {MAX_STRESS_CAP}"
+        self._int("peak_stress", 1, MAX_STRESS_CAP, why=cap_why)
+        self._int("shoulder_stress", 0, self.peak_stress)
+        self._real("recovery", 0.0, 1.0)
         if self.max_stress is not None:
-            check_int("max_stress", self.max_stress, 1, MAX_STRESS_CAP)
-        check_int("outage_threshold", self.outage_threshold, 0, self.stress_cap)
+            self._int("max_stress", 1, MAX_STRESS_CAP)
+        self._int("outage_threshold", 0, MAX_STRESS_CAP if self.max_stress is None else self.max_stress)
         if self.max_stress is None and self.stress_cap > MAX_STRESS_CAP:
             raise ValueError(
                 f"the default stress cap for n_agents={self.n_agents} would be {self.stress_cap}, above "
                 f"{MAX_STRESS_CAP} (the recovery table is cap x cap); give max_stress <= {MAX_STRESS_CAP}"
             )
-        check_unit("outage_probability_per_unit", self.outage_probability_per_unit)
-        check_real("outage_cost", self.outage_cost, 0.0)
-        check_real("repair_cost", self.repair_cost, 0.0)
-        check_int("initial_stress", self.initial_stress, 0, self.stress_cap)
+        self._real("outage_probability_per_unit", 0.0, 1.0)
+        self._payoff_scale("outage_cost", 0.0, 1.0, "1")
+        self._payoff_scale("repair_cost", 0.0, 1.0, "1")
+        self._int("initial_stress", 0, self.stress_cap)
 
     @property
     def stress_cap(self) -> int:

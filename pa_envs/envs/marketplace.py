@@ -146,7 +146,7 @@ import math
 import numpy as np
 
 from pa_envs.core.factories import define_env
-from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int, check_real
+from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_real
 from pa_envs.core.tabular import (
     TabularModel,
     enumerate_count_profiles,
@@ -185,7 +185,7 @@ class PlatformParams(GameParams):
         Trust at reset, in ``0 .. max_trust``; ``None`` is ``max_trust // 2``
         (:attr:`trust_start` is the value in force either way).
     low_price, high_price : float
-        The two prices, ``0 < low_price < high_price``.
+        The two prices, ``0 < low_price < high_price <= 1e12``.
     sale_probability_low_price, sale_probability_high_price : float
         Chance of a sale at full trust at each price, in (0, 1]; the high
         price sells no more than the low one.
@@ -193,11 +193,11 @@ class PlatformParams(GameParams):
         Chance that a sale gets a good review, in [0, 1]; high quality must
         be strictly more likely to be praised.
     quality_cost : float
-        Effort cost of a period of high quality (sale or not), at least 0.
+        Effort cost of a period of high quality (sale or not), in ``[0, 1e12]``.
     bad_review_weight : int
         Trust units a bad review removes (a good one adds 1), in ``0 .. max_trust``.
     refund : float
-        What the platform refunds per bad review, at least 0.
+        What the platform refunds per bad review, in ``[0, 1e12]``.
     baseline_demand : float
         Share of demand that does not depend on trust, in [0, 1). With 0 no one
         sells at zero trust, every action looks alike there and no transfer can
@@ -220,38 +220,28 @@ class PlatformParams(GameParams):
 
     def validate(self) -> None:
         super().validate()
-        check_int("max_trust", self.max_trust, 1, MAX_TRUST_CAP)
+        trust = self._int("max_trust", 1, MAX_TRUST_CAP)
         if self.initial_trust is not None:
-            check_int("initial_trust", self.initial_trust, 0, self.max_trust)
-        check_real("low_price", self.low_price, 0.0, open_low=True)
-        check_real("high_price", self.high_price, 0.0, open_low=True)
-        if self.high_price <= self.low_price:
-            raise ValueError(
-                f"high_price must be above low_price={self.low_price!r}, got {self.high_price!r}"
-            )
-        check_real("sale_probability_low_price", self.sale_probability_low_price, 0.0, 1.0, open_low=True)
-        check_real(
-            "sale_probability_high_price",
-            self.sale_probability_high_price,
-            0.0,
-            self.sale_probability_low_price,
-            open_low=True,
-        )
-        check_real("good_review_probability_low_quality", self.good_review_probability_low_quality, 0.0, 1.0)
-        check_real(
-            "good_review_probability_high_quality", self.good_review_probability_high_quality, 0.0, 1.0
-        )
-        if self.good_review_probability_high_quality <= self.good_review_probability_low_quality:
+            self._int("initial_trust", 0, trust)
+        # A seller sells at most once a period: a price is a payoff term as it stands.
+        low = self._payoff_scale("low_price", 0.0, 1.0, "1 sale", open_low=True)
+        high = self._payoff_scale("high_price", 0.0, 1.0, "1 sale", open_low=True)
+        if high <= low:
+            raise ValueError(f"high_price must be above low_price={low!r}, got {high!r}")
+        sale_low = self._real("sale_probability_low_price", 0.0, 1.0, open_low=True)
+        self._real("sale_probability_high_price", 0.0, sale_low, open_low=True)
+        praise_low = self._real("good_review_probability_low_quality", 0.0, 1.0)
+        praise_high = self._real("good_review_probability_high_quality", 0.0, 1.0)
+        if praise_high <= praise_low:
             raise ValueError(
                 "good_review_probability_high_quality must be above good_review_probability_low_quality="
-                f"{self.good_review_probability_low_quality!r}, got "
-                f"{self.good_review_probability_high_quality!r}"
+                f"{praise_low!r}, got {praise_high!r}"
             )
-        check_real("quality_cost", self.quality_cost, 0.0)
-        check_int("bad_review_weight", self.bad_review_weight, 0, self.max_trust)
-        check_real("refund", self.refund, 0.0)
-        check_real("baseline_demand", self.baseline_demand, 0.0, 1.0)
-        if self.baseline_demand >= 1.0:
+        self._payoff_scale("quality_cost", 0.0, 1.0, "1 period")
+        self._int("bad_review_weight", 0, trust)
+        self._payoff_scale("refund", 0.0, 1.0, "1 bad review")
+        demand = self._real("baseline_demand", 0.0, 1.0)
+        if demand >= 1.0:
             raise ValueError(f"baseline_demand must be a number in [0, 1), got {self.baseline_demand!r}")
 
     @property
