@@ -169,7 +169,7 @@ class CommonsParams(GameParams):
         super().validate()
         capacity = self._int("carrying_capacity", 1, MAX_CAPACITY)
         if self.initial_stock is not None:
-            self._int("initial_stock", 0, capacity)
+            self._int("initial_stock", 0, capacity, why="at most carrying_capacity")
         efforts = self._int("n_efforts", 2, MAX_ACTIONS, why="MAX_ACTIONS")
         self._check_step_size(1 + 2 * efforts, f"1 + 2 x n_efforts={efforts}")
         catchability = self._real("catchability", 0.0, 1.0, open_low=True)

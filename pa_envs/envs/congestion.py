@@ -81,13 +81,15 @@ import numpy as np
 
 from pa_envs.core.distributions import binomial_cdf_table, draw_from_cdf_table, pmf_from_cdf
 from pa_envs.core.factories import define_env
-from pa_envs.core.game import MAX_AGENTS, Dynamics, GameParams, SymmetricGame, check_int
+from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int
 from pa_envs.core.tabular import TabularModel
 from pa_envs.core.transitions import GatheredTransitions
 
 ROAD, RAIL = 0, 1
 MAX_QUEUE_CAP = 4000
-MAX_LOAD = MAX_AGENTS + MAX_QUEUE_CAP  # the most vehicles any road can have to clear
+# The most vehicles a road can have to clear, n_agents + queue cap: the carry-over law is a
+# (load + 1) x (load + 1) table, as large as the largest decay table of pollution_v0.
+MAX_LOAD = 4000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,13 +105,15 @@ class CongestionParams(GameParams):
     rail_cost : float
         The fixed cost of the rail route, in ``[0, 1e12]``.
     capacity : int or None
-        Vehicles the road clears per period, in ``0 .. 104000``; ``None`` sets ``N // 2`` (the
+        Vehicles the road clears per period, in ``0 .. 4000``; ``None`` sets ``N // 2`` (the
         optimum's load in Pigou's network). :attr:`road_capacity` is the one in force.
     carry_over : float
         Probability that a vehicle beyond capacity is still queued next
         period, in [0, 1]; 0 gives the static game.
     max_queue : int or None
-        Cap on the queue, at most 4000; ``None`` sets ``N``. :attr:`queue_cap` is the one in force.
+        Cap on the queue, at most 4000; ``None`` sets ``N``. :attr:`queue_cap` is the one in
+        force; ``n_agents`` plus it is at most 4000 (the carry-over law is a table of
+        ``(N + cap + 1)**2`` numbers).
     initial_queue : int
         Queue at reset, in ``0 .. queue_cap``.
     spillover_cost : float
@@ -129,16 +133,18 @@ class CongestionParams(GameParams):
         super().validate()
         if self.capacity is not None:
             # The road's load is at most n_agents + the queue cap: a larger capacity never binds.
-            self._int("capacity", 0, MAX_LOAD, why=f"the largest load any road can carry, {MAX_LOAD}")
+            self._int("capacity", 0, MAX_LOAD, why="MAX_LOAD, the largest load any road can have")
         self._real("carry_over", 0.0, 1.0)
         if self.max_queue is not None:
             self._int("max_queue", 0, MAX_QUEUE_CAP)
-        elif self.queue_cap > MAX_QUEUE_CAP:
+        if self.n_agents + self.queue_cap > MAX_LOAD:
+            given = "the default max_queue = N" if self.max_queue is None else f"max_queue={self.max_queue}"
             raise ValueError(
-                f"the default queue cap for n_agents={self.n_agents} would be {self.queue_cap}, "
-                f"above {MAX_QUEUE_CAP}; give max_queue <= {MAX_QUEUE_CAP}"
+                f"n_agents + queue cap must be at most MAX_LOAD = {MAX_LOAD} (the carry-over law is a table "
+                f"of (n_agents + queue cap + 1)**2 numbers), got n_agents={self.n_agents} and {given}; "
+                f"use fewer agents or give max_queue <= {max(MAX_LOAD - self.n_agents, 0)}"
             )
-        self._int("initial_queue", 0, self.queue_cap)
+        self._int("initial_queue", 0, self.queue_cap, why="at most the queue cap in force (max_queue)")
         # A road commuter bears road_slope * (drivers + queue) / N, at most road_slope * (N + queue cap) / N.
         load = (self.n_agents + self.queue_cap) / self.n_agents
         self._payoff_scale("road_slope", 0.0, load, f"(N + queue cap) / N = {load:g}", open_low=True)

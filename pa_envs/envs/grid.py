@@ -226,20 +226,27 @@ class GridParams(GameParams):
         # A draw adding more than the largest cap fills any grid at once.
         cap_why = f"the largest stress cap, {MAX_STRESS_CAP}"
         self._int("peak_stress", 1, MAX_STRESS_CAP, why=cap_why)
-        self._int("shoulder_stress", 0, self.peak_stress)
+        self._int("shoulder_stress", 0, self.peak_stress, why="at most peak_stress")
         self._real("recovery", 0.0, 1.0)
         if self.max_stress is not None:
             self._int("max_stress", 1, MAX_STRESS_CAP)
-        self._int("outage_threshold", 0, MAX_STRESS_CAP if self.max_stress is None else self.max_stress)
+        self._int(
+            "outage_threshold",
+            0,
+            MAX_STRESS_CAP if self.max_stress is None else self.max_stress,
+            why="at most max_stress, or 4000 without it",
+        )
         if self.max_stress is None and self.stress_cap > MAX_STRESS_CAP:
             raise ValueError(
-                f"the default stress cap for n_agents={self.n_agents} would be {self.stress_cap}, above "
-                f"{MAX_STRESS_CAP} (the recovery table is cap x cap); give max_stress <= {MAX_STRESS_CAP}"
+                "the default stress cap, ceil(2 * n_agents * peak_stress / max(recovery, 0.05)), would be "
+                f"{self.stress_cap} for n_agents={self.n_agents}, peak_stress={self.peak_stress}, recovery="
+                f"{self.recovery!r}: above {MAX_STRESS_CAP} (the recovery table is cap x cap); give "
+                f"max_stress <= {MAX_STRESS_CAP}"
             )
         self._real("outage_probability_per_unit", 0.0, 1.0)
         self._payoff_scale("outage_cost", 0.0, 1.0, "1")
         self._payoff_scale("repair_cost", 0.0, 1.0, "1")
-        self._int("initial_stress", 0, self.stress_cap)
+        self._int("initial_stress", 0, self.stress_cap, why="at most the stress cap in force (max_stress)")
 
     @property
     def stress_cap(self) -> int:

@@ -228,7 +228,7 @@ class InsuranceParams(GameParams):
         levels = self._int(
             "n_risk_levels", 1, FLOAT32_EXACT, why="FLOAT32_EXACT: risk levels are observed as float32"
         )
-        self._int("initial_risk", 0, levels - 1)
+        self._int("initial_risk", 0, levels - 1, why="below n_risk_levels")
         self._real("base_low", 0.0, 1.0)
         self._real("base_high", 0.0, 1.0)
         if self.base_low > self.base_high:

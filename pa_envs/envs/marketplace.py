@@ -222,14 +222,20 @@ class PlatformParams(GameParams):
         super().validate()
         trust = self._int("max_trust", 1, MAX_TRUST_CAP)
         if self.initial_trust is not None:
-            self._int("initial_trust", 0, trust)
+            self._int("initial_trust", 0, trust, why="at most max_trust")
         # A seller sells at most once a period: a price is a payoff term as it stands.
         low = self._payoff_scale("low_price", 0.0, 1.0, "1 sale", open_low=True)
         high = self._payoff_scale("high_price", 0.0, 1.0, "1 sale", open_low=True)
         if high <= low:
             raise ValueError(f"high_price must be above low_price={low!r}, got {high!r}")
         sale_low = self._real("sale_probability_low_price", 0.0, 1.0, open_low=True)
-        self._real("sale_probability_high_price", 0.0, sale_low, open_low=True)
+        self._real(
+            "sale_probability_high_price",
+            0.0,
+            sale_low,
+            open_low=True,
+            why="at most sale_probability_low_price",
+        )
         praise_low = self._real("good_review_probability_low_quality", 0.0, 1.0)
         praise_high = self._real("good_review_probability_high_quality", 0.0, 1.0)
         if praise_high <= praise_low:
@@ -238,7 +244,7 @@ class PlatformParams(GameParams):
                 f"{praise_low!r}, got {praise_high!r}"
             )
         self._payoff_scale("quality_cost", 0.0, 1.0, "1 period")
-        self._int("bad_review_weight", 0, trust)
+        self._int("bad_review_weight", 0, trust, why="at most max_trust")
         self._payoff_scale("refund", 0.0, 1.0, "1 bad review")
         demand = self._real("baseline_demand", 0.0, 1.0)
         if demand >= 1.0:

@@ -146,13 +146,15 @@ class PollutionParams(GameParams):
             self._int("max_stock", 1, MAX_STOCK_CAP)
         elif self.stock_cap > MAX_STOCK_CAP:
             raise ValueError(
-                f"the default stock cap for n_agents={self.n_agents} would be {self.stock_cap}, above "
-                f"{MAX_STOCK_CAP} (the decay table is cap x cap); give max_stock <= {MAX_STOCK_CAP}"
+                "the default stock cap, ceil(2 * n_agents * n_levels * emission_per_unit / "
+                f"max(decay, 0.05)), would be {self.stock_cap} for n_agents={self.n_agents}, "
+                f"n_levels={levels}, emission_per_unit={self.emission_per_unit}, decay={self.decay!r}: "
+                f"above {MAX_STOCK_CAP} (the decay table is cap x cap); give max_stock <= {MAX_STOCK_CAP}"
             )
         cap = self.stock_cap
         self._payoff_scale("firm_damage", 0.0, cap, f"the stock cap {cap}")
         self._payoff_scale("social_damage", 0.0, cap, f"the stock cap {cap}")
-        self._int("initial_stock", 0, cap)
+        self._int("initial_stock", 0, cap, why="at most the stock cap in force (max_stock)")
 
     @property
     def stock_cap(self) -> int:
