@@ -500,11 +500,12 @@ def unilateral_rewards(
         step = n_actions ** (n_agents - 1 - agents)  # (N,)
         base = actions @ step  # (B,)
         joint = (base[:, None] - actions * step)[:, :, None] + choices[None, None, :] * step[None, :, None]
-        columns = np.broadcast_to(agents[None, :, None], joint.shape)
-    where = (states[:, None, None], joint, columns)
-    return model.private_utility[where] + np.einsum(
-        "bnlk,bnk->bnl", model.signal_probabilities[where], contracts
-    )
+        columns = agents[None, :, None]
+    # One flat index into (S, A, N) (or (S, A, L)) instead of three broadcast ones: the same entries.
+    utility, signals = model.unilateral_tables
+    width = model.private_utility.shape[2]
+    where = (states[:, None, None] * model.private_utility.shape[1] + joint) * width + columns
+    return utility[where] + np.einsum("bnlk,bnk->bnl", signals[where], contracts)
 
 
 def batch_best_responses(

@@ -42,9 +42,7 @@ def test_play_reproduces_mains_runs_bit_for_bit(env_name, agents):
         two_phase = TwoPhaseMechanism([episodes * length] * 2, phase1_scale=0.05, min_block=4)
         row = np.zeros(game.n_signals)
         row[-1] = 0.5
-        mechanism = Stacked(
-            [(NoTransfers(), 2), (FlatSchedule(row), 2), (Pigouvian(), 2), (two_phase, 2)]
-        )
+        mechanism = Stacked([(NoTransfers(), 2), (FlatSchedule(row), 2), (Pigouvian(), 2), (two_phase, 2)])
         result = play(game, model, mechanism, [0, 1] * 4, episodes, agents, checkpoints=(8, 16))
     assert two_phase.stage.tolist() == [3, 3] and two_phase.plans.min() >= 3  # phase 2 was played
     assert _digest(result) == FINGERPRINTS[(env_name, agents)]
