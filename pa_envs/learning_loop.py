@@ -37,13 +37,13 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from pa_envs.analysis import unilateral_rewards
 from pa_envs.core.batch import BatchedEpisodes
 from pa_envs.core.game import Game, check_int
 from pa_envs.core.names import did_you_mean
 from pa_envs.core.numerics import place_values
 from pa_envs.core.rng import AGENT_STREAM
 from pa_envs.core.tabular import TabularModel
-from pa_envs.analysis import unilateral_rewards
 from pa_envs.learners import LEARNERS, ContractQLearner, Learner
 from pa_envs.mechanisms import Mechanism, PeriodFeedback
 

@@ -175,7 +175,7 @@ class TabularModel:
     def _state_lookup(self) -> tuple[np.ndarray, np.ndarray | None]:
         """The largest value of each state feature, and the state index of every key of the
         grid up to it (``-1``: not a state) where that grid is small: one gather per lookup."""
-        weights, keys, order = self._state_keys
+        _, keys, order = self._state_keys
         high = self.states.max(axis=0).astype(np.int64)
         size = int(np.prod(high + 1, dtype=np.float64)) if len(high) else 1
         if size > max(4 * len(keys), 1 << 20):
