@@ -45,6 +45,7 @@ from collections.abc import Callable
 import numpy as np
 
 from pa_envs.core.game import check_unit
+from pa_envs.core.numerics import single_blas_thread
 from pa_envs.core.tabular import TabularModel, profile_index
 
 INFINITE = float("inf")
@@ -186,6 +187,7 @@ def _unilateral(
 # -- social optimum ------------------------------------------------------------------
 
 
+@single_blas_thread
 def social_optimum(
     model: TabularModel,
     *,
@@ -231,6 +233,7 @@ def social_optimum(
 # -- evaluating a policy --------------------------------------------------------------
 
 
+@single_blas_thread
 def evaluate(
     model: TabularModel,
     policy: np.ndarray,
@@ -406,6 +409,7 @@ def _pure_equilibria(model: TabularModel, payoffs: _StagePayoffs) -> np.ndarray:
     return found
 
 
+@single_blas_thread
 def stage_equilibrium(
     model: TabularModel,
     contract: np.ndarray | None = None,
@@ -548,6 +552,7 @@ def batch_best_responses(
     )
 
 
+@single_blas_thread
 def equilibrium(
     model: TabularModel,
     *,
@@ -630,6 +635,7 @@ def equilibrium(
     return evaluate(model, policy, contract=contract, horizon=horizon, discount=discount, tol=tol)
 
 
+@single_blas_thread
 def laissez_faire(model: TabularModel, **kwargs: object) -> PolicyValue:
     """The equilibrium with no transfers (see :func:`equilibrium` for the keywords).
 
@@ -644,6 +650,7 @@ def laissez_faire(model: TabularModel, **kwargs: object) -> PolicyValue:
     return equilibrium(model, **kwargs)
 
 
+@single_blas_thread
 def laissez_faire_range(model: TabularModel, **kwargs: object) -> tuple[float, float]:
     """``(worst, best)`` welfare over the laissez-faire equilibria that best-response
     iteration reaches from each uniform start (every agent at action ``k``, for each
@@ -666,6 +673,7 @@ def laissez_faire_range(model: TabularModel, **kwargs: object) -> tuple[float, f
 # -- implementing a target ------------------------------------------------------------
 
 
+@single_blas_thread
 def implementing_transfers(
     model: TabularModel,
     target: np.ndarray,
@@ -830,6 +838,7 @@ class ExactReferences:
         return welfare_gap(self.optimum.social_welfare, self.laissez_faire.social_welfare)
 
 
+@single_blas_thread
 def exact_references(
     model: TabularModel,
     *,
@@ -865,6 +874,7 @@ def exact_references(
     return ExactReferences(optimum, lf, transfers, outcome, unique, agent_discount, lf_range)
 
 
+@single_blas_thread
 def best_flat_transfer(
     model: TabularModel,
     signal: int = -1,
@@ -977,6 +987,7 @@ def _skipped_text(skipped: dict[int, list[float]], tried: int) -> str:
     )
 
 
+@single_blas_thread
 def best_flat_incentive(
     model: TabularModel,
     bound: float,

@@ -35,13 +35,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from pa_envs.analysis import unilateral_rewards
 from pa_envs.core.batch import BatchedEpisodes
 from pa_envs.core.game import Game, check_int
 from pa_envs.core.names import did_you_mean
-from pa_envs.core.numerics import place_values
+from pa_envs.core.numerics import one_blas_thread, place_values
 from pa_envs.core.rng import AGENT_STREAM
 from pa_envs.core.tabular import TabularModel
 from pa_envs.learners import LEARNERS, ContractQLearner, Learner
@@ -308,7 +307,7 @@ def play(
         check_int("checkpoints", mark, 1, episodes)
     # Every matrix of the loop is small: BLAS threads would only fight over the cores
     # (a principal's planning ran 4x slower with them on a busy 2-core machine).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return _play(game, model, mechanism, seeds, episodes, agents, progress, checkpoints)
 
 

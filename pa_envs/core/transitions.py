@@ -25,6 +25,12 @@ import numpy as np
 # Up to this many entries the action-free kernel is applied as a dense (S, X)
 # matrix product; above it, by gathering.
 DENSE_KERNEL_LIMIT = 20_000_000
+# Above this many entries (a long stock), a kernel whose rows hold their mass in a narrow
+# band (a binomial decay: within a few dozen units of its mean) is applied band by band:
+# S x W instead of S x X numbers (see ShockThenMap._band). Smaller kernels stay dense and exact.
+BAND_LIMIT = 250_000
+TAIL_MASS = 1e-15
+"""Most probability mass a banded kernel drops per row (its smallest entries), renormalized."""
 
 
 class GatheredTransitions:
@@ -102,10 +108,50 @@ class ShockThenMap:
             raise ValueError("class_map holds an index outside the states")
 
     @functools.cached_property
+    def _band(self) -> list[tuple[int, int, int, int, np.ndarray]] | None:
+        """The kernel without its negligible tails, for a long stock (``None``: not worth it).
+
+        Each row drops its entries below ``TAIL_MASS / K`` (so at most ``TAIL_MASS`` of its
+        mass) and is renormalized; ``W`` is the most entries a row keeps. Returns row blocks
+        ``(r0, r1, c0, c1, dense (r1 - r0, c1 - c0) kernel)``, ``c0 .. c1 - 1`` the intermediate
+        states their rows reach: a matrix product per block instead of one over all ``X``
+        columns, ``S x (W + block rows)`` numbers in all (``None`` where the kept rows are
+        not narrow, a quarter of ``X`` or more).
+        """
+        n_states, n_mid = self.n_states, self.class_map.shape[1]
+        if n_states * n_mid <= BAND_LIMIT:
+            return None
+        probabilities = self.kernel_probabilities
+        kept = probabilities > TAIL_MASS / probabilities.shape[1]
+        kept[~kept.any(axis=1), 0] = True  # (a row with no mass above the cut keeps its first entry)
+        counts = kept.sum(axis=1)
+        width = int(counts.max())
+        if 4 * width > n_mid:
+            return None
+        rows, columns = np.nonzero(kept)
+        slot = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+        successors = np.zeros((n_states, width), dtype=np.int64)
+        weights = np.zeros((n_states, width))
+        successors[rows, slot] = self.kernel_successors[rows, columns]
+        weights[rows, slot] = probabilities[rows, columns]
+        weights /= weights.sum(axis=1, keepdims=True)
+        low = np.where(weights > 0, successors, n_mid).min(axis=1)
+        high = np.where(weights > 0, successors, -1).max(axis=1) + 1
+        blocks = []
+        size = max(16, width // 4)  # rows per block: the columns a block reaches stay near W
+        for r0 in range(0, n_states, size):
+            r1 = min(r0 + size, n_states)
+            c0, c1 = int(low[r0:r1].min()), int(high[r0:r1].max())
+            local = (np.arange(r1 - r0)[:, None] * (c1 - c0) + successors[r0:r1] - c0).clip(0)
+            dense = np.bincount(local.ravel(), weights[r0:r1].ravel(), (r1 - r0) * (c1 - c0))
+            blocks.append((r0, r1, c0, c1, dense.reshape(r1 - r0, c1 - c0)))
+        return blocks
+
+    @functools.cached_property
     def _dense_kernel(self) -> np.ndarray | None:
         """``(S, X)`` law of the intermediate state, when small enough to hold."""
         n_states, n_mid = self.n_states, self.class_map.shape[1]
-        if n_states * n_mid > DENSE_KERNEL_LIMIT:
+        if n_states * n_mid > DENSE_KERNEL_LIMIT or self._band is not None:
             return None
         kernel = np.zeros((n_states, n_mid))
         rows = np.broadcast_to(np.arange(n_states)[:, None], self.kernel_successors.shape)
@@ -114,17 +160,26 @@ class ShockThenMap:
 
     def expected_by_class(self, values: np.ndarray) -> np.ndarray:
         after = values[self.class_map]  # (G, X[, M]): value after the class moves x
+        band = self._band
+        if band is not None:
+            out = np.empty((self.n_states, *after.shape[:1], *after.shape[2:]))
+            for r0, r1, c0, c1, block in band:
+                part = after[:, c0:c1]
+                out[r0:r1] = block @ part.T if part.ndim == 2 else np.matmul(block, part).transpose(1, 0, 2)
+            return out
         kernel = self._dense_kernel
         if kernel is not None:
             if after.ndim == 2:
                 return kernel @ after.T  # (S, G)
             return np.einsum("sx,gxm->sgm", kernel, after)
-        gathered = after[:, self.kernel_successors]  # (G, S, K[, M])
+        gathered = after[:, self.kernel_successors]  # (G, S, K[, M]): a wide kernel too big to hold
         if gathered.ndim == 3:
             return np.einsum("sk,gsk->sg", self.kernel_probabilities, gathered)
         return np.einsum("sk,gskm->sgm", self.kernel_probabilities, gathered)
 
     def expected_under(self, values: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        if self._band is not None:  # every class band by band, then each state's: cheaper than gathering
+            return self.expected_by_class(values)[np.arange(self.n_states), classes]
         kernel = self._dense_kernel
         if kernel is None:
             gathered = values[self.class_map[classes[:, None], self.kernel_successors]]  # (S, K[, M])
