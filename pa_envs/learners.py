@@ -166,9 +166,13 @@ class Learner:
             Check the inputs (a loop that built them itself may skip the checks).
         """
         if not check:
+            # The loop that built the inputs checked them (play(): the hot path).
             states, next_states = self._as_agent_states(states), self._as_agent_states(next_states)
-            self.learn_unchecked(
-                states, actions, rewards, next_states, done, counterfactual, transfers, signals
+            estimates = (
+                counterfactual if counterfactual is not None else self._importance(states, actions, rewards)
+            )
+            self._record(
+                states, actions, rewards, next_states, done, estimates, counterfactual, transfers, signals
             )
             return
         states = self._check_states(states)
@@ -221,26 +225,6 @@ class Learner:
                 or (top is not None and signals.max() >= top)
             ):
                 raise ValueError(f"signals must be ints in 0..{top}, got {signals.tolist()}")
-        self._record(
-            states, actions, rewards, next_states, done, estimates, counterfactual, transfers, signals
-        )
-
-    def learn_unchecked(
-        self,
-        states: np.ndarray,
-        actions: np.ndarray,
-        rewards: np.ndarray,
-        next_states: np.ndarray,
-        done: np.ndarray,
-        counterfactual: np.ndarray | None = None,
-        transfers: np.ndarray | None = None,
-        signals: np.ndarray | None = None,
-    ) -> None:
-        """:meth:`learn` for inputs the caller built and checked: ``(B, N)`` int64 states and
-        next states, the rest as :meth:`learn` takes them (the learning loop's hot path)."""
-        estimates = (
-            counterfactual if counterfactual is not None else self._importance(states, actions, rewards)
-        )
         self._record(
             states, actions, rewards, next_states, done, estimates, counterfactual, transfers, signals
         )

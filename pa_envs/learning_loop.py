@@ -343,9 +343,9 @@ def _play(game, model, mechanism, seeds, episodes, agents, progress, checkpoints
             next_state = engine.state
             following = observations(game.agent_features(next_state))
             # The next contract is not posted yet: a situation learner bootstraps on this one's row.
-            learners.learn_unchecked(
+            learners.learn(
                 mine, actions, outcome.agent_rewards, situation(following, contract), done, counterfactual,
-                outcome.transfers, outcome.dynamics.signals,
+                transfers=outcome.transfers, signals=outcome.dynamics.signals, check=False,
             )  # fmt: skip
             mechanism.update(PeriodFeedback.of(state, periods, contract, outcome, next_state, done))
             welfare[every, episode] += outcome.social_welfare

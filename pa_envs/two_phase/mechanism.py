@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from pa_envs.core import rng as counter_rng
 from pa_envs.core.game import Game, check_int, check_real
-from pa_envs.core.numerics import one_blas_thread, place_values
+from pa_envs.core.numerics import place_values
 from pa_envs.mechanisms import Mechanism, MechanismInput, PeriodFeedback
 from pa_envs.two_phase.estimator import EmpiricalModel, plan
 from pa_envs.two_phase.pricing import PriceSearch
@@ -411,7 +412,7 @@ class TwoPhaseMechanism(Mechanism):
     def _plan(self, b: int) -> None:
         """Plan copy ``b``'s policy on everything it has seen (and be in phase 2)."""
         # Small matrices: one BLAS thread (several cost 4x on a busy 2-core machine).
-        with one_blas_thread():
+        with threadpool_limits(limits=1, user_api="blas"):
             self._plan_now(b)
 
     def _plan_now(self, b: int) -> None:
