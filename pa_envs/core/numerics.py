@@ -1,4 +1,4 @@
-"""Small numeric helpers shared by the learners and the learning principal."""
+"""Small numeric helpers shared by the learners, the learning loop and the learning principal."""
 
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ def one_blas_thread() -> contextlib.AbstractContextManager:
     """A context in which BLAS runs on one thread.
 
     The exact layer's and the learning loop's matrices are small: BLAS threads only fight
-    over the cores (``social_optimum`` of pollution_v0 at N = 5, cap 410 ran 9x slower with
-    OpenBLAS's default threads on a busy 2-core machine: ``python -m baselines.bench_learning``).
+    over the cores (``social_optimum`` of pollution_v0 at N = 5, cap 410 ran several times
+    slower with OpenBLAS's default threads on a busy 2-core machine; the figure with and
+    without the limit: ``python -m baselines.bench_learning --sections exact``).
     """
     return _blas_controller().limit(limits=1, user_api="blas")
 
@@ -61,3 +62,21 @@ def single_blas_thread(function: Callable[P, R]) -> Callable[P, R]:
             return function(*args, **kwargs)
 
     return limited
+
+
+class ObservationIndex:
+    """Index of integer feature vectors on their grid ``0 .. high`` (``(..., F)`` -> ``(...)``)."""
+
+    def __init__(self, high: np.ndarray) -> None:
+        self.high = np.asarray(high, dtype=np.int64).reshape(-1)
+        sizes = self.high + 1
+        self.size = int(np.prod(sizes))
+        self.radix = place_values(sizes)
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(features, dtype=np.int64) @ self.radix
+
+    def features(self, index: np.ndarray) -> np.ndarray:
+        """``(..., F)`` feature vectors of indices (the inverse of calling it)."""
+        index = np.asarray(index, dtype=np.int64)[..., None]
+        return (index // self.radix) % (self.high + 1)

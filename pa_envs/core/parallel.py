@@ -87,6 +87,10 @@ class GameEnvMixin:
             raise RuntimeError("call reset() before game_state()")
         return self._episode.state[0].copy()
 
+    def last_outcome(self) -> PeriodOutcome | None:
+        """The outcome of the period played last in this episode (``None`` before the first)."""
+        return self._episode.last_outcome
+
     def contract_in_force(self) -> np.ndarray:
         """A copy of the ``(n_agents, n_signals)`` contract the agents now observe."""
         return self._contract.copy()

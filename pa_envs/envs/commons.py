@@ -2,6 +2,11 @@
 
 Env card
 --------
+In short
+    :principal: regulator
+    :agents: fishers choosing effort
+    :contractible signal: the fisher's effort (landings class)
+    :shared state: fish stock (logistic regrowth)
 Players
     ``principal_0`` (the regulator) and ``agent_0`` ... ``agent_{N-1}`` (fishers).
 Agents' actions
@@ -11,7 +16,8 @@ Agents' actions
 Contractible signal
     The fisher's own effort level (its logbook / landing class), so a contract
     is an ``(N, n_efforts)`` matrix of transfers per level: a tax on ``high``
-    is a negative entry, a payment for restraint a positive entry on ``idle``.
+    is a negative entry, a payment for restraint a positive entry on ``idle``
+    (``game.taxed_signal`` is ``high``).
 Principal's action
     The flat contract, ``Box(-max_transfer, max_transfer, (N * n_efforts,), float32)``.
 Observations
@@ -26,7 +32,7 @@ Dynamics
     ``catchability * e_i * x``; when the fleet wants more than the stock
     (``catchability * E > 1``) every catch is scaled down in proportion, so the
     total catch is ``H = min(1, catchability * E) * x`` and fisher ``i`` lands
-    ``h_i = H * e_i / E`` (real-valued). The escapement ``y = x - H`` regrows
+    ``h_i = H * e_i / E`` (real-valued; ``H = x`` exactly when scaled). The escapement ``y = x - H`` regrows
     logistically: ``z = min(K, y + growth_rate * y * (1 - y / K))``, and the
     next stock is ``z`` rounded stochastically: ``floor(z) + 1`` with
     probability ``frac(z)``, else ``floor(z)`` (one uniform per copy), so its
@@ -41,7 +47,7 @@ Rewards
     from the unfished stock keeps the externality non-negative; it differs
     from a gain ``+stock_value * x`` by a constant per period, so no policy
     changes. With the default ``stock_value = 0`` the regulator's payoff and
-    the ``externality`` field are 0.
+    the ``externality`` field are 0, and social welfare is the fleet's profit.
 The externality
     It runs between the fishers, through the stock: a fish landed today is not
     there to breed, so it lowers every fisher's future catch per unit of
@@ -59,7 +65,10 @@ The externality
     ``tests/test_commons.py`` checks both).
 Equilibrium selection
     With several fishers the period's game can have several pure equilibria
-    (who fishes when the stock is near ``x_OA``). ``analysis.laissez_faire``
+    (who fishes when the stock is near ``x_OA``): a unit of effort earns
+    ``0.1 * x - 0.5`` whatever the others do, so at ``x = 5`` a fisher is exactly
+    indifferent and best-response iteration keeps its starting action on that
+    tie. ``analysis.laissez_faire``
     starts best-response iteration from every fisher ``idle`` (action 0), which
     here reaches the *best* of them: ``W_LF = 27.38`` at the defaults; starting
     from ``low`` or ``high`` reaches worse ones, down to 11.66
@@ -92,8 +101,10 @@ Why the defaults are inefficient (N = 3)
 Exact model
     The next stock takes at most two values given ``(x, E)``, so
     :meth:`CommonsGame.tabular_model` is exact with transition class = total
-    effort; fishers are symmetric, so :meth:`CommonsGame.count_model` covers
-    many of them.
+    effort (:class:`~pa_envs.core.transitions.GatheredTransitions`, ``(S, G, 2)``);
+    fishers are symmetric, so :meth:`CommonsGame.count_model` covers many of them
+    (``exact_model()`` switches to it when the joint model exceeds 5e7 entries,
+    e.g. at ``n_agents=12``).
 
 Parameters
 ----------

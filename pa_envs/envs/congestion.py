@@ -2,6 +2,11 @@
 
 Env card
 --------
+In short
+    :principal: road authority
+    :agents: commuters choosing road or rail
+    :contractible signal: the route (a toll gantry)
+    :shared state: queue carried over
 Players
     ``principal_0`` (the road authority) and ``agent_0`` ... ``agent_{N-1}`` (commuters).
 Agents' actions
@@ -45,11 +50,16 @@ Pigou's network (``carry_over = 0``, ``rail_cost = road_slope = 1``, even N)
     best-response iteration, which starts from action 0, finds the
     all-road equilibrium, the worst one, which the price of anarchy
     measures.) A road toll ``tau`` with ``1/2 - 1/N < tau < 1/2`` makes ``N / 2``
-    drivers the unique equilibrium: the optimal toll implements the optimum.
+    drivers the unique equilibrium, from every start: the optimal toll
+    implements the optimum (``congestion_v0.pigou_toll(N)`` gives the
+    midpoint). ``tests/test_congestion.py`` checks all of this for N = 2, 4, 6,
+    on the joint-action and the count model, and that tolls just outside the
+    window miss the optimum.
 Why the defaults are interesting (N = 3)
     ``capacity = N // 2 = 1``: the optimum's load goes through; laissez-faire's
     leaves a backlog of ``Binomial(2, 0.5)`` vehicles, non-zero three times in
-    four, that slows tomorrow's drivers. The stateful part makes the optimum
+    four, that slows tomorrow's drivers; myopic drivers keep driving while
+    ``(n + queue) / N <= 1``. The stateful part makes the optimum
     and the equilibrium depend on the queue.
 Exact model
     The queue is an integer in ``0 .. max_queue`` and its law is exact

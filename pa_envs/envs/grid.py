@@ -2,6 +2,11 @@
 
 Env card
 --------
+In short
+    :principal: utility / regulator
+    :agents: households choosing when to draw power
+    :contractible signal: the meter's reading (a battery reads off-peak)
+    :shared state: grid stress, outages
 Players
     ``principal_0`` (the utility / regulator) and ``agent_0`` ... ``agent_{N-1}``
     (households).
@@ -16,7 +21,9 @@ Contractible signal
     ``("off_peak", "shoulder", "peak")``. A battery household's signal is
     ``off_peak``: the signal is NOT the action, and a time-of-use tariff (one
     transfer per signal) cannot tell a battery from a genuinely off-peak
-    household. A contract is an ``(N, 3)`` matrix of transfers per signal.
+    household. A contract is an ``(N, 3)`` matrix of transfers per signal; a
+    peak charge is a negative entry in column 2 (``game.taxed_signal`` is
+    ``peak``).
 Principal's action
     The flat contract, ``Box(-max_transfer, max_transfer, (N * 3,), float32)``.
 Observations
@@ -28,11 +35,14 @@ Timing
     the contract posted at ``t`` in force at ``t + 1``; ``env()`` (AEC) has the
     utility post first and the households, in order, respond (Stackelberg).
 Dynamics
-    The state is the grid stress, an int in ``0 .. stress_cap``. Each unit of
+    A period is a day. The state is the grid stress, an int in
+    ``0 .. stress_cap`` (24 at the defaults). Each unit of
     stress recovers (disappears) independently with probability ``recovery``,
     then the day's load adds ``peak_stress`` per peak draw and
     ``shoulder_stress`` per shoulder draw (off-peak and battery draws add 0):
-    ``stress' = min(stress_cap, stress - Binomial(stress, recovery) + load)``.
+    ``stress' = min(stress_cap, stress - Binomial(stress, recovery) + load)``
+    (an exact two-stage law: ``ShockThenMap`` in the tabular model). One
+    uniform draws the recovery (inverse CDF), a second one the outage.
 Outages
     An outage strikes on the day the load pushes the grid over the edge: with
     probability ``min(1, outage_probability_per_unit * max(0, stress' -
@@ -116,7 +126,11 @@ Exact model
     The stress is an integer in ``0 .. stress_cap`` and the recovery law is
     exact, so :meth:`GridGame.tabular_model` gives transitions and payoffs over
     (stress, joint action) for small N, and :meth:`GridGame.count_model` over
-    count profiles (households are symmetric) for many.
+    count profiles (households are symmetric: payoffs depend on the own action
+    and the total load) for many. The joint model holds
+    ``(stress_cap + 1) * 4**N`` pairs; beyond 5e7 payoff entries
+    ``tabular_model()`` refuses (naming ``n_agents`` and the cap) and
+    ``exact_model()`` falls back to ``count_model()``.
 
 Parameters
 ----------

@@ -2,6 +2,11 @@
 
 Env card
 --------
+In short
+    :principal: insurer
+    :agents: insured people choosing prevention, with hidden risk types
+    :contractible signal: an **outcome**: claim or no claim
+    :shared state: each one's risk level (contagion)
 Players
     ``principal_0`` (the insurer, or a public health/emergency budget) and
     ``agent_0`` ... ``agent_{N-1}`` (the insured).
@@ -57,8 +62,10 @@ Rewards
         - (risk_aversion / 2) * loss**2 * pi_i * (1 - pi_i)
 
     plus its transfer. The principal: ``-public_cost * (number of losses)``
-    minus the transfers it pays. Social welfare is the sum of both (transfers
-    cancel): it is negative, a cost.
+    minus the transfers it pays (the ``externality`` field is
+    ``public_cost * (number of losses)``). Social welfare is the sum of both
+    (transfers cancel): it is negative, a cost, so the price of anarchy is the
+    cost ratio ``W_LF / W*``.
 Risk attitude: a modelling choice and its limit
     The suite's core is quasi-linear: transfers add to utilities and cancel
     out of welfare. A genuinely risk-averse agent (concave utility of wealth)
@@ -74,7 +81,8 @@ Risk attitude: a modelling choice and its limit
     charged risk premium (the premium is on the uninsured exposure), so the
     classic insurance-versus-incentives trade-off (full coverage kills
     incentives but is what a risk-averse agent wants) is NOT modelled; only
-    the incentive side is.
+    the incentive side is. (iii) The premium depends on the others' risk levels
+    (through ``pi_i``), which makes the agents' continuation values interact.
 The externality
     Each loss also costs ``public_cost`` to society (public emergency and
     health costs borne by no agent); and an agent that shirks raises its own
@@ -87,7 +95,14 @@ Exact model
     the risk moves is held as :class:`~pa_envs.core.transitions.GatheredTransitions`
     (each agent moves or stays: ``2 ** N`` successors). Agents differ by type
     within a state, so there is no count model; the model refuses more than
-    about N = 5 at the defaults (see :data:`MAX_TRANSITION_ENTRIES`).
+    about N = 5 at the defaults (see :data:`MAX_TRANSITION_ENTRIES`): N = 5
+    (7776 states) fits, N = 6 raises a ``ValueError`` naming ``n_agents`` and
+    ``n_risk_levels`` (the env itself runs for any N). State names: ``type_i``,
+    ``risk_i``.
+Noise
+    ``noise_size = 2N`` uniforms: at reset the first ``N`` draw the types
+    (``u < high_risk_share`` is high); in a period uniform ``i`` draws agent
+    ``i``'s loss (``u < pi_i``) and uniform ``N + i`` its risk move.
 
 Why the defaults are inefficient (N = 3)
     ``loss = 10``, ``effort_effect = 0.1``: prevention lowers this period's

@@ -5,6 +5,11 @@
 
 Env card
 --------
+In short
+    :principal: marketplace
+    :agents: sellers choosing quality and price
+    :contractible signal: an **outcome**: sale, price and review
+    :shared state: buyers' trust
 Players
     ``principal_0`` (the platform) and ``agent_0`` ... ``agent_{N-1}`` (sellers).
 Agents' actions
@@ -19,8 +24,11 @@ Contractible signal
     ``bad_review@high_price`` (indices 0 .. 4), so a contract is an ``(N, 5)``
     matrix of transfers. A commission ``c`` is the transfer ``-c * price`` on
     every sale signal; a quality bonus is a payment on the good-review signals:
-    :meth:`PlatformGame.commission_contract` builds that matrix. The
-    laissez-faire reference (no transfers) is commission 0.
+    :meth:`PlatformGame.commission_contract` builds that matrix
+    (``env.game.commission_contract(0.2, quality_bonus=0.1)``; it checks
+    ``0 <= c <= 1``, ``quality_bonus >= 0`` and every entry within
+    ``max_transfer``). The laissez-faire reference (no transfers) is
+    commission 0. ``game.taxed_signal`` is ``bad_review@low_price``.
 Principal's action
     The flat contract, ``Box(-max_transfer, max_transfer, (N * 5,), float32)``.
 Observations
@@ -41,7 +49,8 @@ Dynamics
     stays distinguishable by its signals). A sale brings a review: good with
     probability ``good_review_probability[quality]``, else bad. Then
     ``T' = clip(T + #good - bad_review_weight * #bad, 0, max_trust)``: no
-    drift, trust moves only through reviews. The trust change depends only on
+    drift, trust moves only through reviews. One uniform per seller draws
+    both its sale and its review. The trust change depends only on
     how many sellers take each action, so the exact model groups joint actions
     into count profiles and convolves the per-seller laws of the change
     (``0``, ``+1``, ``-bad_review_weight``) into the law of the net change.
@@ -103,7 +112,7 @@ Pure equilibria
     for any of 201 flat transfers spread evenly over ``[-max_transfer,
     max_transfer]`` on any one of the five signals (a grid that holds the one
     ``baselines.references`` tries), but it does for other parameters (e.g. a
-    high price that sells more, which puts sellers near indifference between
+    high price that sells more, 0.4, which puts sellers near indifference between
     prices; :func:`~pa_envs.analysis.best_flat_transfer` skips such amounts).
     The count model tracks no seller's identity across periods, so use the
     joint model (:meth:`PlatformGame.tabular_model`) for forward-looking
@@ -113,7 +122,11 @@ Exact model
     :meth:`PlatformGame.tabular_model` (joint actions) and
     :meth:`PlatformGame.count_model` (count profiles of symmetric sellers) are
     exact; transitions are :class:`~pa_envs.core.transitions.GatheredTransitions`
-    over the count profiles.
+    over the count profiles. The size guard refuses the joint model from
+    ``n_agents = 9`` (``exact_model()`` then falls back to the count model)
+    and the count model from ``n_agents = 52``. The module is ``marketplace``,
+    not ``platform``, so that it never shadows the standard library's
+    ``platform``.
 
 Parameters
 ----------

@@ -2,6 +2,11 @@
 
 Env card
 --------
+In short
+    :principal: regulator
+    :agents: firms choosing production
+    :contractible signal: the firm's production level
+    :shared state: pollution stock
 Players
     ``principal_0`` (the regulator) and ``agent_0`` ... ``agent_{N-1}`` (firms).
 Agents' actions
@@ -10,7 +15,8 @@ Agents' actions
     (level ``k`` produces ``q = k + 1``).
 Contractible signal
     The firm's own production level, so a contract is an ``(N, n_levels)``
-    matrix of transfers per level (a tax on ``high`` is a negative entry).
+    matrix of transfers per level (a tax on ``high`` is a negative entry;
+    ``game.taxed_signal`` is ``high``).
 Principal's action
     The flat contract, ``Box(-max_transfer, max_transfer, (N * n_levels,), float32)``.
 Observations
