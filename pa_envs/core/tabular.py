@@ -178,7 +178,7 @@ class TabularModel:
         _, keys, order = self._state_keys
         high = self.states.max(axis=0).astype(np.int64)
         size = int(np.prod(high + 1, dtype=np.float64)) if len(high) else 1
-        if size > max(4 * len(keys), 1 << 20):
+        if size > max(4 * len(keys), 1 << 20) or self.states.min() < 0:  # sparse grid, or keys below 0
             return high, None
         table = np.full(size, -1, dtype=np.int64)
         table[keys] = order
