@@ -6,7 +6,8 @@ Sections:
   (laissez-faire, a flat incentive, the Pigouvian oracle, the two-phase mechanism) x 5
   seeds in one :class:`~pa_envs.mechanisms.Stacked` batch, a complete run of
   ``--episodes`` episodes (the two-phase mechanism's schedule set to it, so it prices,
-  explores, plans and steers). Milliseconds per period, wall time over periods.
+  explores, plans and steers). Milliseconds per period, wall time over periods, and in
+  brackets the part of it spent planning (the two-phase mechanism's per-copy plans).
 - ``exact``: pollution_v0 models: 10^6 joint pairs (N = 7, cap 457: env, model, social
   optimum), 10^5 long-stock pairs (N = 3, cap 3700: the same), and ``social_optimum``
   at N = 5, cap 410 with BLAS on one thread and on its default threads.
@@ -40,8 +41,9 @@ LOOP_CASES = (("pollution_v0", "situations"), ("pollution_v0:hard", "theory"))
 EXACT_CASES = ("joint 1e6 pairs", "long stock 1e5 pairs", "optimum N=5 one thread", "optimum N=5 default")
 
 
-def time_loop(env_name: str, agents: str, episodes: int) -> float:
-    """Milliseconds per period of one complete play() run at B = 20, N = 3."""
+def time_loop(env_name: str, agents: str, episodes: int) -> tuple[float, float]:
+    """Milliseconds per period of one complete play() run at B = 20, N = 3, and the part of
+    it the two-phase mechanism spent planning (per copy, at episode ends)."""
     from pa_envs import presets
     from pa_envs.learning_loop import play
     from pa_envs.mechanisms import FlatSchedule, NoTransfers, Pigouvian, Stacked
@@ -55,10 +57,21 @@ def time_loop(env_name: str, agents: str, episodes: int) -> float:
         row = np.zeros(game.n_signals)
         row[-1] = 0.5
         members = [(NoTransfers(), 5), (FlatSchedule(row), 5), (Pigouvian(), 5)]
-        mechanism = Stacked([*members, (TwoPhaseMechanism([episodes * length] * 5), 5)])
+        two_phase = TwoPhaseMechanism([episodes * length] * 5)
+        mechanism = Stacked([*members, (two_phase, 5)])
+        planning = [0.0]
+        plan = two_phase._plan
+
+        def timed_plan(copy: int) -> None:
+            began = time.perf_counter()
+            plan(copy)
+            planning[0] += time.perf_counter() - began
+
+        two_phase._plan = timed_plan
         start = time.perf_counter()
         play(game, model, mechanism, [0, 1, 2, 3, 4] * 4, episodes, agents)
-    return (time.perf_counter() - start) / (episodes * length) * 1e3
+    periods = episodes * length
+    return (time.perf_counter() - start) / periods * 1e3, planning[0] / periods * 1e3
 
 
 def time_exact(case: str) -> float:
@@ -84,15 +97,16 @@ def time_exact(case: str) -> float:
     return time.perf_counter() - start
 
 
-def child(kind: str, case: str, episodes: int) -> float:
-    """One timing (run in a fresh process whose ``pa_envs`` is the tree's under test)."""
+def child(kind: str, case: str, episodes: int) -> tuple[float, float]:
+    """One timing and its planning part (run in a fresh process whose ``pa_envs`` is the
+    tree's under test)."""
     if kind == "loop":
         env_name, agents = case.split("/")
         return time_loop(env_name, agents, episodes)
-    return time_exact(case)
+    return time_exact(case), 0.0
 
 
-def measure(tree: Path, kind: str, case: str, episodes: int) -> float:
+def measure(tree: Path, kind: str, case: str, episodes: int) -> tuple[float, float]:
     """:func:`child` in a fresh process with ``pa_envs`` imported from ``tree``."""
     code = (
         "import importlib.util, json, sys;"
@@ -112,7 +126,8 @@ def measure(tree: Path, kind: str, case: str, episodes: int) -> float:
     )
     if out.returncode:
         raise RuntimeError(f"{kind} {case} with {tree} failed:\n{out.stderr[-2000:]}")
-    return float(json.loads(out.stdout.strip().splitlines()[-1]))
+    total, planning = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(total), float(planning)
 
 
 def summary(values: list[float]) -> str:
@@ -138,10 +153,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; medians (range) of {args.repeats} runs")
     for kind, case in jobs:
         times: dict[str, list[float]] = {name: [] for name, _ in trees}
+        planning: dict[str, list[float]] = {name: [] for name, _ in trees}
         for repeat in range(args.repeats):
             order = trees if repeat % 2 == 0 else trees[::-1]  # who goes first alternates
             for name, tree in order:
-                times[name].append(measure(tree, kind, case, args.episodes))
+                total, planned = measure(tree, kind, case, args.episodes)
+                times[name].append(total)
+                planning[name].append(planned)
                 done += 1
                 if time.perf_counter() - began > 5:
                     print(
@@ -149,9 +167,14 @@ def main(argv: list[str] | None = None) -> None:
                     )
         unit = "ms/period" if kind == "loop" else "s"
         line = f"{kind:<5} {case:<30} this {summary(times['this'])} {unit}"
+        if kind == "loop":
+            line += f" (planning {np.median(planning['this']):.3f})"
         if args.against:
             ratio = np.median(times["against"]) / np.median(times["this"])
-            line += f" | against {summary(times['against'])} {unit} | {ratio:5.2f}x faster"
+            line += f" | against {summary(times['against'])} {unit}"
+            if kind == "loop":
+                line += f" (planning {np.median(planning['against']):.3f})"
+            line += f" | {ratio:5.2f}x faster"
         print(line, flush=True)
 
 
