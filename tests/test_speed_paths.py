@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pa_envs import analysis, pollution_v0, presets
-from pa_envs.core import transitions
+from pa_envs.core import distributions, transitions
 from pa_envs.learning_loop import Situations, play
 from pa_envs.mechanisms import FlatSchedule, NoTransfers, Pigouvian, Stacked
 from pa_envs.two_phase import TwoPhaseMechanism
@@ -121,3 +121,20 @@ def test_analysis_runs_on_one_blas_thread():
     limited = analysis.single_blas_thread(spy)
     limited(pollution_v0.parallel_env(n_agents=2).game.tabular_model())
     assert seen and set(seen) == {1}
+
+
+@pytest.mark.parametrize(("n_max", "p"), [(2500, 0.02), (2600, 0.97)])
+def test_banded_binomial_table_is_the_full_one_bit_for_bit(n_max, p):
+    """The simulator draws from this table: its window must change no bit of it."""
+    banded = distributions._banded_binomial_cdf_table(n_max, p)
+    assert banded is not None
+    full = distributions._full_binomial_cdf_table(n_max, p)
+    np.testing.assert_array_equal(banded.view(np.int64), full.view(np.int64))
+    np.testing.assert_array_equal(distributions.binomial_cdf_table(n_max, p), full)
+
+
+def test_binomial_table_keeps_the_full_computation_where_a_window_saves_little():
+    assert distributions._banded_binomial_cdf_table(90, 0.1) is None  # the default stock
+    np.testing.assert_array_equal(
+        distributions.binomial_cdf_table(90, 0.1), distributions._full_binomial_cdf_table(90, 0.1)
+    )
