@@ -123,7 +123,7 @@ def test_analysis_runs_on_one_blas_thread():
     assert seen and set(seen) == {1}
 
 
-@pytest.mark.parametrize(("n_max", "p"), [(2500, 0.02), (2600, 0.97)])
+@pytest.mark.parametrize(("n_max", "p"), [(2500, 0.02), (3000, 0.97)])
 def test_banded_binomial_table_is_the_full_one_bit_for_bit(n_max, p):
     """The simulator draws from this table: its window must change no bit of it."""
     banded = distributions._banded_binomial_cdf_table(n_max, p)

@@ -34,7 +34,7 @@ def _full_binomial_cdf_table(n_max: int, p: float) -> np.ndarray:
 
 def _banded_binomial_cdf_table(n_max: int, p: float) -> np.ndarray | None:
     """:func:`binomial_cdf_table` bit for bit, its probabilities computed only where they do
-    not underflow to 0 (a long stock: within some ``40 sd`` of each row's mode, not ``n_max``).
+    not underflow to 0 (a long stock: within some ``50 sd`` of each row's mode, not ``n_max``).
 
     A row's cumulative sums start on exact zeros and end on them, so summing its window
     alone gives the same numbers. The window is checked, not assumed: the entries just
@@ -42,13 +42,15 @@ def _banded_binomial_cdf_table(n_max: int, p: float) -> np.ndarray | None:
     are); ``None`` (the full computation) where they are not, or where it saves little.
     """
     sd = math.sqrt(n_max * p * (1.0 - p))
-    half = math.ceil(45.0 * sd) + 64
-    width = 2 * half + 1
-    if 2 * width > n_max + 1:
+    # The skewed side's tail (above the mode for p < 1/2) underflows later.
+    light, heavy = math.ceil(40.0 * sd) + 64, math.ceil(60.0 * sd) + 64
+    below = heavy if p > 0.5 else light
+    width = light + heavy + 1
+    if width > 0.6 * (n_max + 1):
         return None
     rows = np.arange(n_max + 1)
     log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n_max + 1)))])
-    low = np.maximum(np.floor((rows + 1) * p).astype(np.int64) - half, 0)  # the mode is inside
+    low = np.maximum(np.floor((rows + 1) * p).astype(np.int64) - below, 0)  # the mode is inside
 
     def probabilities(k: np.ndarray) -> np.ndarray:
         n = rows[:, None]
