@@ -49,7 +49,7 @@ from pa_envs.behaviours import Behaviour, make_behaviour
 from pa_envs.core import rng
 from pa_envs.core.contracts import NormalizedContracts
 from pa_envs.core.episode import PRINCIPAL
-from pa_envs.core.parallel import DeepCopies, episode_over
+from pa_envs.core.parallel import DeepCopies, check_options, episode_over
 from pa_envs.core.render import RENDER_FPS, RENDER_MODES
 from pa_envs.mechanisms import Mechanism, mechanism_env
 
@@ -68,7 +68,7 @@ class _View(DeepCopies, gymnasium.Env):
         if not self.env.agents:
             if not self._started:
                 raise RuntimeError("call reset() before step()")
-            raise episode_over(f"action {action!r}")
+            raise episode_over("an action")
 
     def render(self) -> str | np.ndarray | None:
         return self.env.render()
@@ -100,7 +100,8 @@ class PrincipalView(_View):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict]:
-        seed = rng.check_seed(seed)  # numpy ints too, which gymnasium's seeding refuses
+        # Checked before the view's generator is reseeded: a rejected reset changes nothing.
+        seed, options = rng.check_seed(seed), check_options(options)  # numpy int seeds too
         super().reset(seed=seed)
         observations, infos = self.env.reset(seed=seed, options=options)
         self.behaviour.reset(self.np_random)
@@ -159,7 +160,8 @@ class AgentView(_View):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict]:
-        seed = rng.check_seed(seed)  # numpy ints too, which gymnasium's seeding refuses
+        # Checked before the view's generator is reseeded: a rejected reset changes nothing.
+        seed, options = rng.check_seed(seed), check_options(options)  # numpy int seeds too
         super().reset(seed=seed)
         self._observations, infos = self.env.reset(seed=seed, options=options)
         self.others.reset(self.np_random)
