@@ -98,19 +98,34 @@ class PolicyValue:
 # -- objective and contract plumbing ---------------------------------------------
 
 
+MAX_POLICY_ENTRIES = 100_000_000
+"""The most (period, state) entries a finite-horizon analysis may keep (a policy and values of
+each: about 1.6 GB at the limit)."""
+
+
 def _periods(model: TabularModel, horizon: float | None, discount: float) -> int | None:
     """Number of periods of a finite objective, or ``None`` for the stationary one."""
     check_unit("discount", discount)
     if horizon is None:
-        return model.horizon
-    if horizon == INFINITE:
+        periods = model.horizon
+    elif horizon == INFINITE:
         if discount >= 1.0:
             raise ValueError("an infinite horizon needs discount < 1")
         return None
-    valid = isinstance(horizon, (int, float, np.integer, np.floating)) and not isinstance(horizon, bool)
-    if not valid or not np.isfinite(horizon) or int(horizon) != horizon or horizon < 1:
-        raise ValueError(f"horizon must be a positive int, None or inf, got {horizon!r}")
-    return int(horizon)
+    else:
+        valid = isinstance(horizon, (int, float, np.integer, np.floating)) and not isinstance(horizon, bool)
+        if not valid or not np.isfinite(horizon) or int(horizon) != horizon or horizon < 1:
+            raise ValueError(f"horizon must be a positive int, None or inf, got {horizon!r}")
+        periods = int(horizon)
+    # Backward induction keeps a policy and values per (period, state): refuse before allocating.
+    if periods * model.n_states > MAX_POLICY_ENTRIES:
+        raise ValueError(
+            f"a {periods}-period analysis over {model.n_states} states keeps periods x states = "
+            f"{periods * model.n_states:.2e} policy entries, more than MAX_POLICY_ENTRIES = "
+            f"{MAX_POLICY_ENTRIES:.0e}; use a shorter horizon (max_cycles) or horizon=float('inf') "
+            "with discount < 1"
+        )
+    return periods
 
 
 def _start_profiles(model: TabularModel, start: np.ndarray | None, periods: int | None) -> np.ndarray:

@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 
 import pa_envs
+from pa_envs import analysis, presets
+from pa_envs.mechanisms import MECHANISM_DESCRIPTIONS, MECHANISM_NAMES, mechanism_builder, mechanism_env
 
 if TYPE_CHECKING:
     from pa_envs.core.game import Game
@@ -202,8 +204,6 @@ def _env_card(name: str) -> str:
 
 def _env_name(text: str) -> str:
     """A registered env or preset (``"<env>:<label>"``)."""
-    from pa_envs import presets
-
     try:
         presets.env_kwargs(text)
     except (KeyError, ValueError, TypeError) as error:
@@ -213,8 +213,6 @@ def _env_name(text: str) -> str:
 
 def _mechanism_name(text: str) -> str:
     """A name :func:`pa_envs.mechanisms.make_mechanism` builds."""
-    from pa_envs.mechanisms import mechanism_builder
-
     try:
         mechanism_builder(text)
     except ValueError as error:
@@ -370,9 +368,6 @@ class Progress:
 
 def cmd_list(args: argparse.Namespace) -> None:
     """Print the envs, presets and mechanisms, each with one line on what it is, and the gymnasium ids."""
-    from pa_envs import presets
-    from pa_envs.mechanisms import MECHANISM_NAMES, mechanism_builder
-
     sections = {
         "envs (pa-envs describe ENV)": {
             # The card's first line reads "<name>: <what it is>".
@@ -383,7 +378,7 @@ def cmd_list(args: argparse.Namespace) -> None:
             name: preset.summary for name, preset in presets.PRESETS.items()
         },
         "mechanisms (pa-envs play ENV --mechanism NAME)": {
-            name: summary(mechanism_builder(name).__doc__) for name in MECHANISM_NAMES
+            name: summary(MECHANISM_DESCRIPTIONS[name]) for name in MECHANISM_NAMES
         },
     }
     width = max(len(name) for rows in sections.values() for name in rows) + 2
@@ -399,8 +394,6 @@ def cmd_list(args: argparse.Namespace) -> None:
 def _parallel_env(args: argparse.Namespace, **extra: Any) -> PrincipalAgentParallelEnv:
     """The parallel env the arguments name: an env or a preset, with ``--env-kwargs`` and the
     ``--n-agents`` / ``--max-cycles`` given on top."""
-    from pa_envs import presets
-
     overrides = dict(args.env_kwargs)
     for key in ("n_agents", "max_cycles"):
         value = getattr(args, key, None)
@@ -430,8 +423,6 @@ def _exact_model(game: Game, max_pairs: int, instead: str) -> TabularModel:
 
 def cmd_describe(args: argparse.Namespace) -> None:
     """Print an env's card as plain text and, unless ``--no-references``, its exact references."""
-    from pa_envs import analysis, presets
-
     env = _parallel_env(args)
     game = env.game
     model = None
@@ -477,9 +468,6 @@ def _period_line(game: Game, period: int, state: dict[str, int], infos: dict[str
 
 def cmd_play(args: argparse.Namespace) -> None:
     """Play one episode and print its welfare beside ``W*`` and ``W_LF`` (and each period on request)."""
-    from pa_envs import analysis
-    from pa_envs.mechanisms import mechanism_env
-
     base = _parallel_env(args, render_mode="ansi")
     game = base.game
     periods = game.params.max_cycles
@@ -682,8 +670,6 @@ def _add_debug(parser: argparse.ArgumentParser, default: object) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``pa-envs`` parser (its subcommands ``train`` ... ``references`` parse their own arguments)."""
-    from pa_envs.mechanisms import MECHANISM_NAMES
-
     parser = argparse.ArgumentParser(
         prog="pa-envs",
         description=summary(__doc__),

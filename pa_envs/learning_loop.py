@@ -40,7 +40,7 @@ from threadpoolctl import threadpool_limits
 from pa_envs.core.batch import BatchedEpisodes
 from pa_envs.core.game import Game, check_int
 from pa_envs.core.names import did_you_mean
-from pa_envs.core.numerics import place_values
+from pa_envs.core.numerics import ObservationIndex
 from pa_envs.core.rng import AGENT_STREAM
 from pa_envs.core.tabular import TabularModel
 from pa_envs.learners import LEARNERS, ContractQLearner, Learner, counterfactual_rewards
@@ -77,24 +77,6 @@ AGENTS: dict[str, dict[str, Any]] = {
     },
 }
 """Named agent set-ups: the learner (a name of :data:`pa_envs.learners.LEARNERS`) and its settings."""
-
-
-class ObservationIndex:
-    """Index of integer feature vectors on their grid ``0 .. high`` (``(..., F)`` -> ``(...)``)."""
-
-    def __init__(self, high: np.ndarray) -> None:
-        self.high = np.asarray(high, dtype=np.int64).reshape(-1)
-        sizes = self.high + 1
-        self.size = int(np.prod(sizes))
-        self.radix = place_values(sizes)
-
-    def __call__(self, features: np.ndarray) -> np.ndarray:
-        return np.asarray(features, dtype=np.int64) @ self.radix
-
-    def features(self, index: np.ndarray) -> np.ndarray:
-        """``(..., F)`` feature vectors of indices (the inverse of calling it)."""
-        index = np.asarray(index, dtype=np.int64)[..., None]
-        return (index // self.radix) % (self.high + 1)
 
 
 class Situations:

@@ -23,8 +23,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from pa_envs import ENVS, get_env_module, make_parallel_env
 from pa_envs.core.names import UnknownNameError, did_you_mean
+from pa_envs.core.parallel import PrincipalAgentParallelEnv
+from pa_envs.registry import ENVS, get_env_module
 
 FLAT_SHARE_LIMIT = 0.85
 """A hard preset's best flat incentive closes at most this share of the gap ``W* - W_LF``."""
@@ -181,8 +182,68 @@ def env_kwargs(name: str, **overrides: Any) -> tuple[str, dict[str, Any]]:
     return env, {**preset.kwargs, **overrides}
 
 
+def make_parallel_env(
+    name_or_env: str | PrincipalAgentParallelEnv, **kwargs: Any
+) -> PrincipalAgentParallelEnv:
+    """The parallel env a name stands for, or an env already built.
+
+    Parameters
+    ----------
+    name_or_env : str or PrincipalAgentParallelEnv
+        A registered env name (``"pollution_v0"``), a preset name
+        (``"pollution_v0:hard"``, see :mod:`pa_envs.presets`) or a pa_envs
+        parallel env, returned as it is.
+    **kwargs
+        Keywords of the env's ``parallel_env`` (``render_mode`` included), on
+        top of a preset's parameters. Only with a name.
+
+    Returns
+    -------
+    PrincipalAgentParallelEnv
+
+    Raises
+    ------
+    UnknownNameError
+        For an unknown env or preset name (a ``ValueError``, and a ``KeyError``;
+        the message suggests the closest names).
+    TypeError
+        For anything but a str or a parallel env, or keywords given with a built env.
+
+    Examples
+    --------
+    >>> import pa_envs
+    >>> pa_envs.make_parallel_env("pollution_v0", n_agents=2).game.n_agents
+    2
+    >>> pa_envs.make_parallel_env("pollution_v0:hard").game.n_agents
+    3
+    """
+    if isinstance(name_or_env, PrincipalAgentParallelEnv):
+        if kwargs:
+            raise TypeError(
+                f"env parameters {sorted(kwargs)} go with an env name, not with an env already built "
+                f"({type(name_or_env).__name__}); build it with them instead"
+            )
+        return name_or_env
+    if not isinstance(name_or_env, str):
+        raise TypeError(
+            "an env must be a str (a registered env or preset name) or a pa_envs parallel env, "
+            f"got {name_or_env!r} ({type(name_or_env).__name__})"
+        )
+    env, parameters = env_kwargs(name_or_env, **kwargs)
+    return ENVS[env].parallel_env(**parameters)
+
+
 parallel_env = make_parallel_env
 """The parallel env of a registered env or preset name, with overrides: :func:`pa_envs.make_parallel_env`."""
 
 
-__all__ = ["FLAT_SHARE_LIMIT", "PRESETS", "Preset", "env_kwargs", "get_preset", "parallel_env", "split_name"]
+__all__ = [
+    "FLAT_SHARE_LIMIT",
+    "PRESETS",
+    "Preset",
+    "env_kwargs",
+    "get_preset",
+    "make_parallel_env",
+    "parallel_env",
+    "split_name",
+]

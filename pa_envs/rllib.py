@@ -54,10 +54,10 @@ except ImportError as missing:  # pragma: no cover - exercised only without Ray
         "(install the PyTorch build you want first, e.g. pip install torch)"
     ) from missing
 
-from pa_envs import get_env_module
-from pa_envs import make_parallel_env as _make_parallel_env
+from pa_envs import presets
 from pa_envs.core import PRINCIPAL
 from pa_envs.core.parallel import PrincipalAgentParallelEnv
+from pa_envs.registry import get_env_module
 
 if TYPE_CHECKING:
     from ray.rllib.algorithms.ppo import PPOConfig
@@ -91,7 +91,7 @@ def make_parallel_env(
     """
     kwargs = dict(env_config or {})
     kwargs.setdefault("out_of_bound_transfers", "clip")
-    return _make_parallel_env(env_name, **kwargs)
+    return presets.make_parallel_env(env_name, **kwargs)
 
 
 class PrincipalAgentRLlibEnv(ParallelPettingZooEnv):

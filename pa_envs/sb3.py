@@ -48,13 +48,14 @@ try:
 except ImportError as missing:  # pragma: no cover - exercised only without the extra
     raise ImportError('pa_envs.sb3 needs Stable-Baselines3: pip install "pa_envs[sb3]"') from missing
 
-from pa_envs import make_parallel_env
 from pa_envs.core import rng
 from pa_envs.core.batch import BatchedEpisodes, copy_seeds
 from pa_envs.core.episode import agent_name, agent_observations
 from pa_envs.core.game import Game
+from pa_envs.core.mechanism import Mechanism, MechanismDriver
 from pa_envs.core.render import RENDER_FPS, PeriodRecord, Renderer, check_render_mode
-from pa_envs.mechanisms import Mechanism, PeriodFeedback, make_mechanism
+from pa_envs.mechanisms.registry import make_mechanism
+from pa_envs.presets import make_parallel_env
 
 _NO_INFO = MappingProxyType({})
 
@@ -112,8 +113,8 @@ class MechanismVecEnv(VecEnv):
             mechanism = make_mechanism(mechanism, base, **(mechanism_kwargs or {}))
         self.game: Game = base.game
         self.mechanism = mechanism
-        mechanism.bind(self.game)
         self.engine = BatchedEpisodes(self.game, num_copies)
+        self.driver = MechanismDriver(mechanism, self.game, num_copies)
         self.num_copies = num_copies
         self.n_agents = self.game.n_agents
         spaces = self.engine.spaces
@@ -126,7 +127,7 @@ class MechanismVecEnv(VecEnv):
         # Each copy's seed for the next reset (None: the copy goes on with its stream).
         self._pending_seeds = copy_seeds(seed, num_copies)
         self._actions: np.ndarray | None = None
-        self._contracts: np.ndarray | None = None
+        self._started = False
         self.last_period: PeriodAccounts | None = None
 
     # -- SB3's VecEnv API -----------------------------------------------------------------
@@ -139,25 +140,27 @@ class MechanismVecEnv(VecEnv):
     def reset(self) -> np.ndarray:
         self.engine.reset(self._pending_seeds)
         self._pending_seeds = [None] * self.num_copies  # later resets continue each copy's stream
-        self.mechanism.start_episodes(self.num_copies)
         if self._record is not None:
             self._record.start()
-        self._post()
+        self.driver.start(self.engine.state, self.engine.periods)
+        self._started = True
         return self._observe()
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = actions
+        """Take the sub-environments' actions: ``(num_envs,)`` ints in ``Discrete(n_actions)``,
+        checked here (copy-major: copy 0's agents, then copy 1's, ...)."""
+        if not self._started:
+            raise RuntimeError("call reset() before step_async()")
+        layout = f"an array of shape ({self.num_envs},): one per sub-environment, copy-major"
+        self._actions = self.engine.check_actions(actions, layout)
 
     def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
-        if self._contracts is None or self._actions is None:
+        if self._actions is None:
             raise RuntimeError("call reset() and step_async() before step_wait()")
         engine = self.engine
-        actions = engine.check_actions(self._actions)
-        self._actions = None
-        state, periods, contracts = engine.state, engine.periods.copy(), self._contracts
-        outcome, done = engine.play(actions, contracts, check=False)
+        actions, self._actions = self._actions, None
+        outcome, done = self.driver.play(engine, actions)
         dynamics = outcome.dynamics
-        self.mechanism.update(PeriodFeedback.of(state, periods, contracts, outcome, engine.state, done))
         self.last_period = PeriodAccounts(
             outcome.social_welfare, dynamics.externality, outcome.transfers, outcome.principal_reward, done,
             dynamics.signals,
@@ -179,10 +182,10 @@ class MechanismVecEnv(VecEnv):
                     infos[row]["terminal_observation"] = final[row]
                     infos[row]["TimeLimit.truncated"] = bool(truncated[copy])
             engine.restart(finished)
-            self.mechanism.start_episodes(self.num_copies, finished)
+            self.driver.begin(finished)
             if self._record is not None:  # a restarted copy shows its new episode's start
                 self._record.start(finished)
-        self._post()
+        self.driver.post(engine.state, engine.periods)
         return self._observe(), rewards, dones, infos
 
     def close(self) -> None:
@@ -198,6 +201,7 @@ class MechanismVecEnv(VecEnv):
             "game",
             "engine",
             "mechanism",
+            "driver",
             "render_mode",
             "metadata",
             "last_period",
@@ -293,19 +297,13 @@ class MechanismVecEnv(VecEnv):
     @property
     def contracts(self) -> np.ndarray:
         """A copy of the contracts posted for the coming period, ``(B, N, n_signals)``."""
-        if self._contracts is None:
+        if not self._started:
             raise RuntimeError("call reset() first: no contract is posted yet")
-        return self._contracts.copy()
+        return self.driver.contracts.copy()
 
     # -- internals ------------------------------------------------------------------------
-    def _post(self) -> None:
-        """The mechanism sees every copy's state and posts this period's contracts."""
-        engine = self.engine
-        posted = self.mechanism.post(engine.state, engine.periods)
-        self._contracts = engine.check_contracts(posted, self.mechanism.name)
-
     def _observe(self) -> np.ndarray:
-        observations = agent_observations(self.game, self.engine.state, self._contracts)
+        observations = agent_observations(self.game, self.engine.state, self.driver.contracts)
         return observations.reshape(self.num_envs, -1)
 
 
@@ -367,10 +365,8 @@ class SubEnv:
     @property
     def contract(self) -> np.ndarray:
         """The contract posted to this agent for the coming period, ``(n_signals,)``."""
-        contracts = self._venv._contracts
-        if contracts is None:
-            raise RuntimeError("call reset() first: no contract is posted yet")
-        return contracts[self.copy, self.index % self._venv.n_agents].copy()
+        contracts = self._venv.contracts  # raises before reset()
+        return contracts[self.copy, self.index % self._venv.n_agents]
 
     @property
     def episode(self) -> int:

@@ -40,12 +40,14 @@ from gymnasium.vector.utils import batch_space
 from pa_envs import analysis
 from pa_envs.behaviours import Behaviour, BestResponse, FixedPolicy, make_behaviour
 from pa_envs.core.batch import BatchedEpisodes, copy_seeds
-from pa_envs.core.contracts import NormalizedContracts
+from pa_envs.core.contracts import NormalizedContracts, check_discrete
 from pa_envs.core.episode import agent_name, agent_observations
-from pa_envs.core.game import PeriodOutcome
+from pa_envs.core.game import Dynamics, PeriodOutcome
+from pa_envs.core.mechanism import Mechanism, MechanismDriver
 from pa_envs.core.parallel import DeepCopies, check_options
 from pa_envs.core.render import RENDER_FPS, PeriodRecord, Renderer, check_render_mode
-from pa_envs.mechanisms import Mechanism, PeriodFeedback, make_mechanism
+from pa_envs.mechanisms.registry import make_mechanism
+from pa_envs.presets import make_parallel_env
 
 VECTOR_BEHAVIOURS = ("best_response", "an int (one fixed action)", "a list of ints (one per agent)")
 VECTOR_RENDER_MODES = ("rgb_array", "ansi")
@@ -106,8 +108,6 @@ class _VectorView(DeepCopies, gymnasium.vector.VectorEnv):
     }
 
     def __init__(self, env_name: str, num_envs: int, env_kwargs: dict[str, Any]) -> None:
-        from pa_envs import make_parallel_env
-
         limit = env_kwargs.pop("max_episode_steps", None)  # a user's, through gymnasium.make_vec
         render_mode = env_kwargs.pop("render_mode", None)
         if render_mode == "human":
@@ -132,7 +132,6 @@ class _VectorView(DeepCopies, gymnasium.vector.VectorEnv):
         self._record = None if render_mode is None else PeriodRecord(num_envs, self.game.n_agents)
         self._renderer = Renderer(self.game)
         self._autoreset = np.zeros(num_envs, dtype=bool)
-        self._contracts = np.zeros((num_envs, self.game.n_agents, self.game.n_signals))
 
     def _set_spaces(self, observation: gymnasium.Space, action: gymnasium.Space) -> None:
         self.single_observation_space = observation
@@ -167,15 +166,14 @@ class _VectorView(DeepCopies, gymnasium.vector.VectorEnv):
             if self._record is not None:
                 self._record.start(which)
         active = ~restarting
-        state, periods = engine.state.copy(), engine.periods.copy()
         if not active.any():  # copies run in lockstep: usually all restart at once
             self._autoreset[:] = False
             return self._idle_outcome(), active, active
         # Restarted copies sit this step out: they keep their fresh state and period.
-        outcome, done = engine.play(joint, self._contracts, check=False, active=active)
+        outcome, done = self._resolve(joint, active)
         if self._record is not None:
             self._record.record(joint, outcome, active)
-        self._feedback(state, periods, outcome, done, active)
+        self._after(done, active)
         if self.max_episode_steps is not None:
             # Cut after the feedback, as TimeLimit cuts a single view whose env (and mechanism)
             # plays on unaware: the next contract is posted, then the copy restarts.
@@ -185,8 +183,6 @@ class _VectorView(DeepCopies, gymnasium.vector.VectorEnv):
 
     def _idle_outcome(self) -> PeriodOutcome:
         """A period nobody played (every copy restarting): zeros."""
-        from pa_envs.core.game import Dynamics
-
         b, n, state = self.num_envs, self.game.n_agents, self.engine.state
         zeros, agents = np.zeros(b), np.zeros((b, n))
         dynamics = Dynamics(state, np.full((b, n), -1), agents, zeros, zeros, np.zeros(b, dtype=bool))
@@ -245,15 +241,12 @@ class _VectorView(DeepCopies, gymnasium.vector.VectorEnv):
     def _observe(self) -> np.ndarray:
         raise NotImplementedError
 
-    def _feedback(
-        self,
-        state: np.ndarray,
-        periods: np.ndarray,
-        outcome: PeriodOutcome,
-        done: np.ndarray,
-        active: np.ndarray,
-    ) -> None:
-        """What the period teaches (the agent view's mechanism learns from it)."""
+    def _resolve(self, joint: np.ndarray, active: np.ndarray) -> tuple[PeriodOutcome, np.ndarray]:
+        """Play the ``active`` copies under the contracts in force (checked already)."""
+        raise NotImplementedError
+
+    def _after(self, done: np.ndarray, active: np.ndarray) -> None:
+        """After a period (the agent view's mechanism posts the next contracts)."""
 
 
 class PrincipalVectorView(_VectorView):
@@ -287,6 +280,7 @@ class PrincipalVectorView(_VectorView):
         game = self.game
         self.behaviour = _BatchedBehaviour(behaviour, game, list(range(game.n_agents)), num_envs, "behaviour")
         spaces = self.engine.spaces
+        self._contracts = np.zeros((num_envs, game.n_agents, game.n_signals))
         self.normalized = NormalizedContracts.option(normalize_actions, spaces.principal_action, game)
         action = spaces.principal_action if self.normalized is None else self.normalized.space
         self._set_spaces(spaces.principal_observation, action)
@@ -313,6 +307,9 @@ class PrincipalVectorView(_VectorView):
     def _start(self, which: np.ndarray | slice) -> None:
         self.behaviour.start(which)
         self._contracts[which] = 0.0
+
+    def _resolve(self, joint: np.ndarray, active: np.ndarray) -> tuple[PeriodOutcome, np.ndarray]:
+        return self.engine.play(joint, self._contracts, check=False, active=active)
 
     def _observe(self) -> np.ndarray:
         return self.game.principal_features(self.engine.state).astype(np.float32)
@@ -354,8 +351,10 @@ class AgentVectorView(_VectorView):
             raise ValueError(f"learner must be an agent index in 0..{n - 1}, got {learner!r}")
         if not isinstance(mechanism, Mechanism):
             mechanism = make_mechanism(mechanism, self.base, **(mechanism_kwargs or {}))
+        elif mechanism_kwargs:
+            raise TypeError("mechanism_kwargs build a mechanism by name; this one is built already")
         self.mechanism = mechanism
-        mechanism.bind(self.game)
+        self.driver = MechanismDriver(mechanism, self.game, num_envs)
         self.learner = int(learner)
         others_ = [i for i in range(n) if i != learner]
         self.others = _BatchedBehaviour(others, self.game, others_, num_envs, "others")
@@ -364,50 +363,40 @@ class AgentVectorView(_VectorView):
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         game, engine = self.game, self.engine
-        own = np.asarray(actions)
-        space = f"{self.action_space} (one action per copy)"
-        if own.dtype.kind not in "iuf":
-            raise TypeError(
-                f"agent_{self.learner}: actions must be ints, expected {space}, got dtype {own.dtype}"
-            )
-        if own.shape != (self.num_envs,):
-            raise ValueError(f"agent_{self.learner}: actions have shape {own.shape}, expected {space}")
-        # Checked in place among zeros, so that errors name this agent and the copy.
-        full = np.zeros((self.num_envs, game.n_agents), dtype=own.dtype)
-        full[:, self.learner] = own
+        player = agent_name(self.learner)
+        space = f"{self.action_space} (one action per copy, shape ({self.num_envs},))"
+        try:
+            own = np.asarray(actions)
+        except ValueError:  # ragged: check_discrete says so
+            own = actions
+        if isinstance(own, np.ndarray) and own.dtype.kind in "iu" and own.shape != (self.num_envs,):
+            raise ValueError(f"{player}: actions have shape {own.shape}, expected {space}")
         joint = np.zeros((self.num_envs, game.n_agents), dtype=np.int64)
-        joint[:, self.learner] = engine.check_actions(full)[:, self.learner]
-        joint = self.others.act(engine.state, self._contracts, joint)
+        joint[:, self.learner] = check_discrete(
+            own,
+            n_actions=game.n_actions,
+            action_names=game.action_names,
+            who=f"{player}: actions",
+            expected=space,
+            locate=lambda index: f"copy {index[0]}, {player}",
+        )
+        joint = self.others.act(engine.state, self.driver.contracts, joint)
         outcome, active, done = self._play(joint)
         self.others.record(joint, active)
         return self._step_outputs(outcome.agent_rewards[:, self.learner], outcome, active, done)
 
     def _start(self, which: np.ndarray | slice) -> None:
         self.others.start(which)
-        self.mechanism.start_episodes(self.num_envs, None if isinstance(which, slice) else which)
-        self._post(which)
-
-    def _post(self, which: np.ndarray | slice) -> None:
-        """The mechanism sees every copy's state; copies ``which`` get its new contracts."""
         engine = self.engine
-        posted = engine.check_contracts(
-            self.mechanism.post(engine.state, engine.periods), self.mechanism.name
-        )
-        self._contracts[which] = posted[which]
+        self.driver.start(engine.state, engine.periods, None if isinstance(which, slice) else which)
 
-    def _feedback(
-        self,
-        state: np.ndarray,
-        periods: np.ndarray,
-        outcome: PeriodOutcome,
-        done: np.ndarray,
-        active: np.ndarray,
-    ) -> None:
-        self.mechanism.update(
-            PeriodFeedback.of(state, periods, self._contracts, outcome, self.engine.state, done, active)
-        )
+    def _resolve(self, joint: np.ndarray, active: np.ndarray) -> tuple[PeriodOutcome, np.ndarray]:
+        return self.driver.play(self.engine, joint, active)
+
+    def _after(self, done: np.ndarray, active: np.ndarray) -> None:
         # A finished copy keeps showing the contract it played under, as the single view does.
-        self._post(np.flatnonzero(active & ~done))
+        engine = self.engine
+        self.driver.post(engine.state, engine.periods, np.flatnonzero(active & ~done))
 
     def _observe(self) -> np.ndarray:
-        return agent_observations(self.game, self.engine.state, self._contracts)[:, self.learner]
+        return agent_observations(self.game, self.engine.state, self.driver.contracts)[:, self.learner]

@@ -44,7 +44,6 @@ from typing import Any, ClassVar
 import gymnasium
 import numpy as np
 
-from pa_envs import make_parallel_env
 from pa_envs.behaviours import Behaviour, make_behaviour
 from pa_envs.core import rng
 from pa_envs.core.contracts import NormalizedContracts
@@ -52,6 +51,8 @@ from pa_envs.core.episode import PRINCIPAL
 from pa_envs.core.parallel import DeepCopies, check_options, episode_over
 from pa_envs.core.render import RENDER_FPS, RENDER_MODES
 from pa_envs.mechanisms import Mechanism, mechanism_env
+from pa_envs.presets import make_parallel_env
+from pa_envs.registry import get_env_module
 
 NAMESPACE = "pa_envs"
 
@@ -196,8 +197,6 @@ def view_ids(env_name: str) -> tuple[str, str]:
 
 def register_views(env_names: list[str]) -> list[str]:
     """Register both views of each env with gymnasium (idempotent); return the ids."""
-    from pa_envs import get_env_module
-
     ids = []
     for name in env_names:
         get_env_module(name)  # an unknown name fails here, not at make()

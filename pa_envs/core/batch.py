@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from pa_envs.core import rng
+from pa_envs.core.contracts import check_contract_batch, check_discrete
 from pa_envs.core.episode import PlayerSpaces, agent_name
 from pa_envs.core.game import Game, PeriodOutcome, check_int, resolve_period
 
@@ -126,46 +127,40 @@ class BatchedEpisodes:
         return rng.batch_uniforms(keys, rng.batch_counters(episodes, periods), self._noise_size)
 
     # -- checks -------------------------------------------------------------------------
-    def check_actions(self, actions: object) -> np.ndarray:
-        """Validate ``(B, N)`` discrete actions (or ``(B * N,)``) and return them as int64."""
+    def check_actions(self, actions: object, layout: str | None = None) -> np.ndarray:
+        """Validate ``(B, N)`` discrete actions (or ``(B * N,)``) and return them as int64
+        (ints only: :func:`~pa_envs.core.contracts.check_discrete`, the single envs' rule).
+        ``layout`` says, in errors, how the caller's users shape them (default: both shapes)."""
         game, b = self.game, self.num_copies
-        n, k = game.n_agents, game.n_actions
+        n = game.n_agents
         names = ", ".join(game.action_names)
-        expected = f"Discrete({k}) per agent ({names}), shaped ({b}, {n}) or ({b * n},)"
-        array = np.asarray(actions)
-        if array.dtype.kind not in "iu":
-            if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
-                array = array.astype(np.int64)  # integral floats, as some learners emit
-            else:
-                raise TypeError(f"actions must be ints: {expected}; got dtype {array.dtype}")
-        if array.size != b * n:
-            raise ValueError(f"actions have shape {array.shape}, expected {expected}")
-        array = array.reshape(b, n).astype(np.int64, copy=False)
-        bad = (array < 0) | (array >= k)
-        if bad.any():
-            copy, agent = np.argwhere(bad)[0]
-            raise ValueError(
-                f"copy {copy}, {agent_name(int(agent))}: action {int(array[copy, agent])} "
-                f"is outside Discrete({k}) ({', '.join(game.action_names)})"
-            )
-        return array
+        layout = f"shaped ({b}, {n}) or ({b * n},)" if layout is None else layout
+        expected = f"Discrete({game.n_actions}) per agent ({names}), {layout}"
+        try:
+            array = actions if type(actions) is np.ndarray else np.asarray(actions)
+        except ValueError:  # ragged: check_discrete says so
+            array = actions
+        if isinstance(array, np.ndarray) and array.dtype.kind in "iu":
+            if array.size != b * n:
+                raise ValueError(f"actions have shape {array.shape}, expected {expected}")
+            array = array.reshape(b, n)
+        return check_discrete(
+            array,
+            n_actions=game.n_actions,
+            action_names=game.action_names,
+            who="actions",
+            expected=expected,
+            locate=lambda index: f"copy {index[0]}, {agent_name(index[1])}",
+        )
 
-    def check_contracts(self, contracts: np.ndarray, who: str) -> np.ndarray:
-        """Raise unless ``contracts`` are finite ``(B, N, n_signals)`` transfers within the bound."""
+    def check_contracts(self, contracts: object, who: str) -> np.ndarray:
+        """Raise unless ``contracts`` are finite ``(B, N, n_signals)`` transfers within the bound
+        (:func:`~pa_envs.core.contracts.check_contract_batch`)."""
         game = self.game
-        shape = (self.num_copies, game.n_agents, game.n_signals)
-        contracts = np.asarray(contracts, dtype=np.float64)
-        if contracts.shape != shape:
-            raise ValueError(f"{who} posted contracts of shape {contracts.shape}, expected {shape}")
-        bound = self.spaces.transfer_bound
-        if contracts.size and np.abs(contracts).max() <= bound:  # NaN fails this too
-            return contracts
-        bad = ~np.isfinite(contracts) | (np.abs(contracts) > bound)
-        if bad.any():
-            copy, agent, signal = np.argwhere(bad)[0]
-            raise ValueError(
-                f"{who} posted, in copy {copy}, a transfer of {float(contracts[copy, agent, signal])!r} to "
-                f"{agent_name(int(agent))} on signal {game.signal_names[signal]!r}, outside "
-                f"[-{bound:g}, {bound:g}]"
-            )
-        return contracts
+        return check_contract_batch(
+            contracts,
+            who=who,
+            shape=(self.num_copies, game.n_agents, game.n_signals),
+            bound=self.spaces.transfer_bound,
+            signal_names=game.signal_names,
+        )

@@ -51,6 +51,34 @@ def flat_contract(matrix: np.ndarray) -> np.ndarray:
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def transfer_bound(max_transfer: float) -> float:
+    """The largest transfer a contract may hold: ``max_transfer`` or its float32 rounding,
+    whichever is larger, so that both ``max_transfer`` and the high of the principal's float32
+    action space are valid transfers."""
+    return max(float(np.float32(max_transfer)), float(max_transfer))
+
+
+def numeric_array(value: object, *, player: str, expected: str) -> np.ndarray:
+    """``value`` as a float64 array, or a ``TypeError`` naming ``player``, the ``expected`` space
+    and the value: only ints and floats are transfers (not bools, strings, dates, complex
+    numbers or objects); a ragged nested list is a ``ValueError``."""
+    try:
+        array = np.asarray(value)
+    except ValueError:  # numpy refuses ragged nested sequences
+        raise ValueError(
+            f"{player}: a contract must be a rectangular array of numbers, expected {expected}, "
+            f"got a ragged sequence {value!r}"
+        ) from None
+    if value is None or array.dtype.kind == "c":
+        raise TypeError(f"{player}: a contract must be real numbers, expected {expected}, got {value!r}")
+    if array.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{player}: a contract must be numeric, ints or floats (bools, strings, dates and objects are "
+            f"not transfers), expected {expected}, got {value!r} (dtype {array.dtype})"
+        )
+    return array.astype(np.float64, copy=False)
+
+
 def check_contract(
     value: object,
     *,
@@ -88,9 +116,9 @@ def check_contract(
     Raises
     ------
     TypeError
-        If ``value`` is not numeric.
+        If ``value`` is not ints or floats (bools, strings, dates and objects are refused).
     ValueError
-        On a wrong shape, a NaN or infinite transfer, or (unless ``clip``) a
+        On a ragged sequence, a wrong shape, a NaN or infinite transfer, or (unless ``clip``) a
         transfer outside ``[-bound, bound]``.
     """
     if (
@@ -108,12 +136,7 @@ def check_contract(
         if np.abs(array).max() <= bound:
             return array
     expected = f"Box(-{bound:g}, {bound:g}, ({n_agents * n_signals},), float32)"
-    if value is None or np.iscomplexobj(value):
-        raise TypeError(f"{player}: a contract must be real numbers, expected {expected}, got {value!r}")
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{player}: a contract must be numeric, expected {expected}, got {value!r}") from None
+    array = numeric_array(value, player=player, expected=expected)
     if array.shape == (n_agents * n_signals,):
         array = array.reshape(n_agents, n_signals)
     elif array.shape != (n_agents, n_signals):
@@ -201,3 +224,97 @@ class NormalizedContracts:
         bad = np.flatnonzero(~(np.abs(actions) <= 1.0).all(axis=1))[0]
         self.contract(actions[bad], f"{player}, copy {bad}")  # raises, naming the entry
         raise AssertionError("unreachable")
+
+
+def check_contract_batch(
+    contracts: object, *, who: str, shape: tuple[int, int, int], bound: float, signal_names: Sequence[str]
+) -> np.ndarray:
+    """Validate ``(B, N, n_signals)`` contracts of B copies and return them as float64.
+
+    The batched counterpart of :func:`check_contract` (the same types refused), for the
+    vector forms and the mechanisms that post for every copy at once. An error names ``who``
+    posted, the copy, the agent and the signal.
+
+    Raises
+    ------
+    TypeError
+        Unless the contracts are ints or floats.
+    ValueError
+        On a wrong shape, or a NaN, infinite or out-of-bound transfer.
+    """
+    expected = f"{shape} transfers in [-{bound:g}, {bound:g}]"
+    if type(contracts) is not np.ndarray or contracts.dtype != np.float64:
+        contracts = numeric_array(contracts, player=who, expected=expected)
+    if contracts.shape != shape:
+        raise ValueError(f"{who} posted contracts of shape {contracts.shape}, expected {shape}")
+    if contracts.size and np.abs(contracts).max() <= bound:  # NaN fails this too
+        return contracts
+    bad = ~np.isfinite(contracts) | (np.abs(contracts) > bound)
+    if bad.any():
+        copy, agent, signal = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{who} posted, in copy {copy}, a transfer of {float(contracts[copy, agent, signal])!r} to "
+            f"agent_{int(agent)} on signal {signal_names[signal]!r}, outside [-{bound:g}, {bound:g}]"
+        )
+    return contracts
+
+
+def check_discrete(
+    value: object,
+    *,
+    n_actions: int,
+    action_names: Sequence[str],
+    who: str,
+    expected: str,
+    locate: Any,
+) -> np.ndarray:
+    """Discrete actions as int64, by the one rule every form applies (the single envs, the vector
+    views, the SB3 VecEnv): Python or numpy ints only, each in ``0..n_actions - 1``.
+
+    Floats (integral ones too), bools and strings are refused, as a PettingZoo ``Discrete``
+    space holds none of them. The caller checks the shape.
+
+    Parameters
+    ----------
+    value : int or array_like
+        The actions as given.
+    n_actions : int
+        The size of the ``Discrete`` space.
+    action_names : sequence of str
+        The actions' labels, for the error.
+    who : str
+        What is checked, first in a ``TypeError`` (``"agent_1: action"``).
+    expected : str
+        The space the caller expects (its shape included), for the ``TypeError``.
+    locate : callable
+        The index of a bad entry in ``value`` -> who sent it (``"copy 1, agent_0"``).
+
+    Raises
+    ------
+    TypeError
+        Unless ``value`` holds ints.
+    ValueError
+        For a ragged sequence, or an action outside ``0..n_actions - 1`` (naming who sent it).
+    """
+    space = f"Discrete({n_actions}), an int in 0..{n_actions - 1} ({', '.join(action_names)})"
+    if type(value) is int and not 0 <= value < n_actions:  # beyond int64 too, where numpy makes an object
+        raise ValueError(f"{locate(())}: action {value} is outside {space}")
+    try:
+        array = value if type(value) is np.ndarray else np.asarray(value)
+    except ValueError:  # numpy refuses ragged nested sequences
+        raise ValueError(
+            f"{who}: actions must be a rectangular array, expected {expected}, got {value!r}"
+        ) from None
+    if array.dtype.kind not in "iu":
+        shown = (
+            f"dtype {array.dtype}" if array.ndim else repr(value[()] if type(value) is np.ndarray else value)
+        )
+        raise TypeError(
+            f"{who} must be ints, expected {expected}; got {shown} (floats, even integral ones, bools and "
+            "strings are not discrete actions)"
+        )
+    bad = (array < 0) | (array >= n_actions)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0]) if array.ndim else ()
+        raise ValueError(f"{locate(index)}: action {int(array[index])} is outside {space}")
+    return array.astype(np.int64, copy=False)

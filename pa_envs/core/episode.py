@@ -14,7 +14,7 @@ import numpy as np
 from gymnasium import logger, spaces
 
 from pa_envs.core import rng
-from pa_envs.core.contracts import check_contract
+from pa_envs.core.contracts import check_contract, check_discrete, transfer_bound
 from pa_envs.core.game import Game, PeriodOutcome, resolve_period
 
 PRINCIPAL = "principal_0"
@@ -44,8 +44,7 @@ class PlayerSpaces:
     def __init__(self, game: Game) -> None:
         n, s = game.n_agents, game.n_signals
         bound = np.float32(game.params.max_transfer)
-        # Accept both max_transfer and its float32 rounding, whichever is larger.
-        self.transfer_bound = max(float(bound), float(game.params.max_transfer))
+        self.transfer_bound = transfer_bound(game.params.max_transfer)
         agent_high = np.concatenate([game.agent_features_high(), np.full(s, bound)]).astype(np.float32)
         agent_low = np.concatenate([np.zeros(len(agent_high) - s), np.full(s, -bound)]).astype(np.float32)
         self.agent_observation = spaces.Box(agent_low, agent_high, dtype=np.float32)
@@ -88,11 +87,13 @@ class Episode:
         self.clip_transfers = out_of_bound_transfers == "clip"
         self.agents = [agent_name(i) for i in range(game.n_agents)]
         self.players = [PRINCIPAL, *self.agents]
+        self.player_set = frozenset(self.players)  # membership in O(1): a step checks N names
         self.key: int | None = None
         self.episode = -1
         self.period = 0
         self.state: np.ndarray | None = None
         self.last_actions = np.full(game.n_agents, -1, dtype=np.int64)
+        self.last_outcome: PeriodOutcome | None = None  # of the period played last this episode
         self._zero_contract = np.zeros((game.n_agents, game.n_signals))
 
     # -- lifecycle ------------------------------------------------------------
@@ -118,6 +119,7 @@ class Episode:
             self.episode += 1
         self.period = 0
         self.last_actions = np.full(self.game.n_agents, -1, dtype=np.int64)
+        self.last_outcome = None
         noise = rng.uniforms(self.key, rng.counter(self.episode, 0), self.game.noise_size)
         self.state = self.game.initial_state(noise)
         return contract
@@ -129,6 +131,7 @@ class Episode:
         noise = rng.uniforms(self.key, rng.counter(self.episode, self.period), self.game.noise_size)
         outcome = resolve_period(self.game, self.state, actions[None, :], contract[None], noise)
         self.state = outcome.dynamics.next_state
+        self.last_outcome = outcome
         return outcome
 
     @property
@@ -150,25 +153,32 @@ class Episode:
         )
 
     def check_agent_action(self, player: str, value: object) -> int:
-        """Validate one agent's discrete action and return it as an int."""
+        """Validate one agent's discrete action and return it as an int (the rule of
+        :func:`~pa_envs.core.contracts.check_discrete`, which the vector forms apply too)."""
         n = self.game.n_actions
         kind = type(value)
         if (kind is int or kind is np.int64) and 0 <= value < n:  # the common case, first
             return int(value)
         expected = f"Discrete({n}), an int in 0..{n - 1} ({', '.join(self.game.action_names)})"
-        if isinstance(value, np.ndarray) and value.shape == ():
-            value = value[()]
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{player}: action must be {expected}, got {value!r}")
-        if not 0 <= value < n:
-            raise ValueError(f"{player}: action {int(value)} is outside {expected}")
-        return int(value)
+        if isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.shape != ()):
+            raise TypeError(f"{player}: action must be one int, expected {expected}, got {value!r}")
+        action = check_discrete(
+            value,
+            n_actions=n,
+            action_names=self.game.action_names,
+            who=f"{player}: action",
+            expected=expected,
+            locate=lambda _: player,
+        )
+        return int(action)
 
     def check_players(self, given: dict, live: list[str]) -> None:
         """Raise unless ``given`` names exactly the live players."""
         if not isinstance(given, dict):
             raise TypeError(f"actions must be a dict from player name to action, got {given!r}")
-        unknown = [p for p in given if p not in live]
+        # A set, so the check is O(N): `p not in live` on a list made a step O(N**2).
+        live_set = set(live)
+        unknown = [p for p in given if p not in live_set]
         if unknown:
             player = unknown[0]
             why = "has finished its episode" if player in self.players else "is not a player"

@@ -24,18 +24,72 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
+from pa_envs.core import rng
 from pa_envs.core.tabular import TabularModel, enumerate_count_profiles, enumerate_joint_actions
 
 PRINCIPAL_OBJECTIVES = ("payoff", "welfare")
 
+# -- the numeric limits every env's parameters obey -----------------------------------------
+# Parameters are validated as the numbers they are: ints are converted with ``int()`` and reals
+# with ``float()`` at construction (so no numpy int64 arithmetic can wrap), and each is bounded
+# so that no reachable reward, state or transfer can overflow, become infinite or lose its
+# exactness. The bounds follow from four limits:
 
-def check_int(name: str, value: object, low: int, high: int | None = None) -> None:
-    """Raise if a parameter is not an int in ``[low, high]``."""
+PAYOFF_BOUND = 1e12
+"""The largest magnitude of one payoff term of one period: an agent's private utility term (a
+profit, a cost, a damage at the largest state), the principal's payoff or externality, a
+transfer times the cost of public funds. Each env bounds every real parameter by
+``PAYOFF_BOUND`` divided by the largest state or action it multiplies (e.g. ``firm_damage <=
+PAYOFF_BOUND / stock cap``). Why this value: float64 rounds a term of 1e12 by at most
+``1e12 * 2**-53 ~ 1.1e-4``, so rewards still sum to welfare to within a thousandth of a unit per
+term and a transfer of a cent still moves a reward; and whatever the horizon (at most
+:data:`MAX_CYCLES` periods) and the number of agents (at most :data:`MAX_AGENTS`), any
+episode's return is below ``PAYOFF_BOUND * 4 * (MAX_AGENTS + 1) * MAX_CYCLES ~ 2e27``: finite,
+with some 280 orders of magnitude to spare."""
+
+MAX_CYCLES = rng.MAX_PERIOD
+"""The longest horizon, ``2**32 - 1``: a period is the low 32 bits of the random counter
+(:mod:`pa_envs.core.rng`), so a longer episode would replay the next episode's draws."""
+
+MAX_AGENTS = 100_000
+"""The most agents: every step of the PettingZoo API builds dicts of ``N + 1`` entries (actions,
+observations, rewards, infos), so a step's time and memory grow with ``N``."""
+
+MAX_STEP_ENTRIES = 10_000_000
+"""The most numbers one period may handle per agent array: ``n_agents`` times (an agent's
+observation width plus twice its contract row). Each such array is at most 80 MB in float64."""
+
+MAX_ACTIONS = 10_000
+"""The most discrete actions (or contractible signals) an agent may have: every env builds
+per-action labels and tables, and a contract holds ``n_agents * n_signals`` transfers."""
+
+FLOAT32_EXACT = 2**24
+"""The largest integer every smaller one of which float32 represents exactly: state values (a
+stock, a risk level) are observed as float32, so a state's range stays within it."""
+
+
+def _bound_error(name: str, span: str, value: object, why: str) -> ValueError:
+    reason = f" ({why})" if why else ""
+    return ValueError(f"{name} must be {span}, got {value!r}{reason}")
+
+
+def check_int(name: str, value: object, low: int, high: int | None = None, *, why: str = "") -> int:
+    """Return ``value`` as an ``int`` if it is an integer in ``[low, high]``, else raise.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer (a bool is not one).
+    ValueError
+        If it is outside ``[low, high]``; the message names the parameter, the range, the value
+        and ``why`` (where the bound comes from), if given.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {value!r}")
     if value < low or (high is not None and value > high):
-        span = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be an int {span}, got {value!r}")
+        span = f"an int in [{low}, {high}]" if high is not None else f"an int >= {low}"
+        raise _bound_error(name, span, value, why)
+    return int(value)
 
 
 def check_real(
@@ -45,14 +99,43 @@ def check_real(
     high: float = np.inf,
     *,
     open_low: bool = False,
-) -> None:
-    """Raise if a parameter is not a finite real in ``[low, high]`` (or ``(low, high]``)."""
+    why: str = "",
+) -> float:
+    """Return ``value`` as a ``float`` if it is a finite real in ``[low, high]`` (or ``(low, high]``).
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number (a bool is not one).
+    ValueError
+        If it is not finite (including an int too large for a float) or out of range; the
+        message names the parameter, the range, the value and ``why``, if given.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {value!r}")
-    bad = not np.isfinite(value) or value > high or value < low or (open_low and value == low)
-    if bad:
+    try:
+        real = float(value)
+    except OverflowError:  # an int beyond float64's range
+        real = math.inf
+    if not math.isfinite(real) or real > high or real < low or (open_low and real == low):
         left = "(" if open_low else "["
-        raise ValueError(f"{name} must be a finite number in {left}{low:g}, {high:g}], got {value!r}")
+        raise _bound_error(name, f"a finite number in {left}{low:g}, {high:g}]", value, why)
+    return real
+
+
+def check_payoff_scale(
+    name: str, value: object, low: float, per_unit: float, unit: str, *, open_low: bool = False
+) -> float:
+    """Check a coefficient that multiplies up to ``per_unit`` (a state, a quantity) in a payoff term.
+
+    The coefficient must be a finite real in ``[low, PAYOFF_BOUND / per_unit]`` (and at least
+    ``-PAYOFF_BOUND / per_unit`` when ``low`` is ``-inf``), so the term stays within
+    :data:`PAYOFF_BOUND`; ``unit`` says what it multiplies, for the error. Returns it as a float.
+    """
+    high = PAYOFF_BOUND / max(per_unit, 1.0)
+    low = max(low, -high)
+    why = f"{name} x {unit} is a payoff term of one period, at most PAYOFF_BOUND = {PAYOFF_BOUND:g}"
+    return check_real(name, value, low, high, open_low=open_low, why=why)
 
 
 def check_unit(name: str, value: object, *, open_low: bool = False) -> float:
@@ -72,9 +155,11 @@ class GameParams:
     Attributes
     ----------
     n_agents : int
-        Number of agents (``agent_0`` ... ``agent_{N-1}``), at least 1.
+        Number of agents (``agent_0`` ... ``agent_{N-1}``), in ``1 .. 100000``
+        (:data:`MAX_AGENTS`; an env may allow fewer, see :data:`MAX_STEP_ENTRIES`).
     max_cycles : int
-        Episode length in periods; every player is truncated after it.
+        Episode length in periods, in ``1 .. 2**32 - 1`` (:data:`MAX_CYCLES`); every
+        player is truncated after it.
     max_transfer : float
         Transfers lie in ``[-max_transfer, max_transfer]`` (the bound is the
         larger of ``max_transfer`` and its float32 value, as in the principal's
@@ -85,7 +170,12 @@ class GameParams:
         ``"welfare"``: a benevolent planner, rewarded with social welfare minus
         ``cost_of_public_funds * sum(|transfers|)``.
     cost_of_public_funds : float
-        The ``lambda`` of the planner objective, at least 0.
+        The ``lambda`` of the planner objective, in ``[0, 1e12 / max_transfer]``
+        (:data:`PAYOFF_BOUND`).
+
+    Every env's parameters are converted (ints with ``int()``, reals with ``float()``) and
+    bounded at construction so that no reachable payoff, state or transfer overflows: see
+    :data:`PAYOFF_BOUND` and the limits beside it.
     """
 
     n_agents: int = 3
@@ -98,16 +188,55 @@ class GameParams:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ``TypeError``/``ValueError`` naming the first invalid parameter."""
-        check_int("n_agents", self.n_agents, 1)
-        check_int("max_cycles", self.max_cycles, 1)
+        """Raise ``TypeError``/``ValueError`` naming the first invalid parameter.
+
+        Subclasses call ``super().validate()`` first, then check (and convert) their own
+        fields with :meth:`_int`, :meth:`_real` and :meth:`_payoff_scale`.
+        """
+        self._int("n_agents", 1, MAX_AGENTS, why="MAX_AGENTS: a step builds dicts of N + 1 entries")
+        self._int("max_cycles", 1, MAX_CYCLES, why="MAX_CYCLES: a period is 32 bits of the random counter")
         # Beyond this, float64 sums of transfers and payoffs lose the welfare identity.
-        check_real("max_transfer", self.max_transfer, 0.0, 1e6, open_low=True)
+        bound = self._real("max_transfer", 0.0, 1e6, open_low=True)
         if self.principal_objective not in PRINCIPAL_OBJECTIVES:
             raise ValueError(
                 f"principal_objective must be one of {PRINCIPAL_OBJECTIVES}, got {self.principal_objective!r}"
             )
-        check_real("cost_of_public_funds", self.cost_of_public_funds, 0.0)
+        self._payoff_scale("cost_of_public_funds", 0.0, bound, f"max_transfer = {bound:g}")
+
+    # -- checks that store the converted value (the dataclass is frozen) ---------------------
+    def _int(self, name: str, low: int, high: int | None = None, *, why: str = "") -> int:
+        """Check field ``name`` with :func:`check_int`, store it as an ``int`` and return it."""
+        value = check_int(name, getattr(self, name), low, high, why=why)
+        object.__setattr__(self, name, value)
+        return value
+
+    def _real(
+        self, name: str, low: float = -np.inf, high: float = np.inf, *, open_low: bool = False, why: str = ""
+    ) -> float:
+        """Check field ``name`` with :func:`check_real`, store it as a ``float`` and return it."""
+        value = check_real(name, getattr(self, name), low, high, open_low=open_low, why=why)
+        object.__setattr__(self, name, value)
+        return value
+
+    def _payoff_scale(
+        self, name: str, low: float, per_unit: float, unit: str, *, open_low: bool = False
+    ) -> float:
+        """Check field ``name`` with :func:`check_payoff_scale`, store it as a ``float`` and return it."""
+        value = check_payoff_scale(name, getattr(self, name), low, per_unit, unit, open_low=open_low)
+        object.__setattr__(self, name, value)
+        return value
+
+    def _check_step_size(self, per_agent: int, what: str) -> None:
+        """Raise unless ``n_agents * per_agent`` (the numbers one period handles per agent array:
+        an observation and twice a contract row; ``what`` spells it) is within
+        :data:`MAX_STEP_ENTRIES`."""
+        total = self.n_agents * per_agent
+        if total > MAX_STEP_ENTRIES:
+            raise ValueError(
+                f"one period would handle n_agents x ({what}) = {self.n_agents} x {per_agent} = {total:,} "
+                f"numbers per agent array, more than MAX_STEP_ENTRIES = {MAX_STEP_ENTRIES:,}; use fewer "
+                "agents or smaller per-agent sizes"
+            )
 
 
 class Dynamics(NamedTuple):

@@ -1,4 +1,4 @@
-"""Small numeric helpers shared by the learners and the learning principal."""
+"""Small numeric helpers shared by the learners, the learning loop and the learning principal."""
 
 from __future__ import annotations
 
@@ -26,3 +26,21 @@ def prior_weight(noise: np.ndarray | float, spread: np.ndarray | float, low: flo
     """
     ratio = np.asarray(noise, dtype=np.float64) / np.maximum(np.asarray(spread, dtype=np.float64), 1e-12)
     return np.clip(ratio, low, PRIOR_WEIGHT_CAP)
+
+
+class ObservationIndex:
+    """Index of integer feature vectors on their grid ``0 .. high`` (``(..., F)`` -> ``(...)``)."""
+
+    def __init__(self, high: np.ndarray) -> None:
+        self.high = np.asarray(high, dtype=np.int64).reshape(-1)
+        sizes = self.high + 1
+        self.size = int(np.prod(sizes))
+        self.radix = place_values(sizes)
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(features, dtype=np.int64) @ self.radix
+
+    def features(self, index: np.ndarray) -> np.ndarray:
+        """``(..., F)`` feature vectors of indices (the inverse of calling it)."""
+        index = np.asarray(index, dtype=np.int64)[..., None]
+        return (index // self.radix) % (self.high + 1)

@@ -123,7 +123,7 @@ class GameEnvMixin(DeepCopies):
         return self._spaces.action_space(agent)
 
     def _check_known(self, player: str) -> None:
-        if player not in self._episode.players:
+        if player not in self._episode.player_set:
             raise ValueError(f"{player!r} is not a player; the players are {self._episode.players}")
 
     def game_state(self) -> np.ndarray:
@@ -131,6 +131,10 @@ class GameEnvMixin(DeepCopies):
         if self._episode.state is None:
             raise RuntimeError("call reset() before game_state()")
         return self._episode.state[0].copy()
+
+    def last_outcome(self) -> PeriodOutcome | None:
+        """The outcome of the period played last in this episode (``None`` before the first)."""
+        return self._episode.last_outcome
 
     def contract_in_force(self) -> np.ndarray:
         """A copy of the ``(n_agents, n_signals)`` contract the agents now observe."""

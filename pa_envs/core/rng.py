@@ -20,6 +20,8 @@ _MIX_1 = 0xBF58476D1CE4E5B9
 _MIX_2 = 0x94D049BB133111EB
 # The period occupies the low 32 bits of a counter, the episode the high ones.
 _PERIOD_BITS = 32
+MAX_PERIOD = (1 << _PERIOD_BITS) - 1
+"""The last period an episode's counters can name (``core.game.MAX_CYCLES`` bounds horizons by it)."""
 _TO_UNIT = 2.0**-53
 
 

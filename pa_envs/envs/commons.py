@@ -2,6 +2,11 @@
 
 Env card
 --------
+In short
+    :principal: regulator
+    :agents: fishers choosing effort
+    :contractible signal: the fisher's effort (landings class)
+    :shared state: fish stock (logistic regrowth)
 Players
     ``principal_0`` (the regulator) and ``agent_0`` ... ``agent_{N-1}`` (fishers).
 Agents' actions
@@ -11,7 +16,8 @@ Agents' actions
 Contractible signal
     The fisher's own effort level (its logbook / landing class), so a contract
     is an ``(N, n_efforts)`` matrix of transfers per level: a tax on ``high``
-    is a negative entry, a payment for restraint a positive entry on ``idle``.
+    is a negative entry, a payment for restraint a positive entry on ``idle``
+    (``game.taxed_signal`` is ``high``).
 Principal's action
     The flat contract, ``Box(-max_transfer, max_transfer, (N * n_efforts,), float32)``.
 Observations
@@ -26,7 +32,7 @@ Dynamics
     ``catchability * e_i * x``; when the fleet wants more than the stock
     (``catchability * E > 1``) every catch is scaled down in proportion, so the
     total catch is ``H = min(1, catchability * E) * x`` and fisher ``i`` lands
-    ``h_i = H * e_i / E`` (real-valued). The escapement ``y = x - H`` regrows
+    ``h_i = H * e_i / E`` (real-valued; ``H = x`` exactly when scaled). The escapement ``y = x - H`` regrows
     logistically: ``z = min(K, y + growth_rate * y * (1 - y / K))``, and the
     next stock is ``z`` rounded stochastically: ``floor(z) + 1`` with
     probability ``frac(z)``, else ``floor(z)`` (one uniform per copy), so its
@@ -41,7 +47,7 @@ Rewards
     from the unfished stock keeps the externality non-negative; it differs
     from a gain ``+stock_value * x`` by a constant per period, so no policy
     changes. With the default ``stock_value = 0`` the regulator's payoff and
-    the ``externality`` field are 0.
+    the ``externality`` field are 0, and social welfare is the fleet's profit.
 The externality
     It runs between the fishers, through the stock: a fish landed today is not
     there to breed, so it lowers every fisher's future catch per unit of
@@ -59,7 +65,10 @@ The externality
     ``tests/test_commons.py`` checks both).
 Equilibrium selection
     With several fishers the period's game can have several pure equilibria
-    (who fishes when the stock is near ``x_OA``). ``analysis.laissez_faire``
+    (who fishes when the stock is near ``x_OA``): a unit of effort earns
+    ``0.1 * x - 0.5`` whatever the others do, so at ``x = 5`` a fisher is exactly
+    indifferent and best-response iteration keeps its starting action on that
+    tie. ``analysis.laissez_faire``
     starts best-response iteration from every fisher ``idle`` (action 0), which
     here reaches the *best* of them: ``W_LF = 27.38`` at the defaults; starting
     from ``low`` or ``high`` reaches worse ones, down to 11.66
@@ -92,8 +101,10 @@ Why the defaults are inefficient (N = 3)
 Exact model
     The next stock takes at most two values given ``(x, E)``, so
     :meth:`CommonsGame.tabular_model` is exact with transition class = total
-    effort; fishers are symmetric, so :meth:`CommonsGame.count_model` covers
-    many of them.
+    effort (:class:`~pa_envs.core.transitions.GatheredTransitions`, ``(S, G, 2)``);
+    fishers are symmetric, so :meth:`CommonsGame.count_model` covers many of them
+    (``exact_model()`` switches to it when the joint model exceeds 5e7 entries,
+    e.g. at ``n_agents=12``).
 
 Parameters
 ----------
@@ -109,7 +120,7 @@ import dataclasses
 import numpy as np
 
 from pa_envs.core.factories import define_env
-from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int, check_real
+from pa_envs.core.game import MAX_ACTIONS, Dynamics, GameParams, SymmetricGame
 from pa_envs.core.tabular import TabularModel
 from pa_envs.core.transitions import GatheredTransitions
 
@@ -130,19 +141,19 @@ class CommonsParams(GameParams):
         at the carrying capacity (an unfished stock). :attr:`start_stock` is the
         value in force either way.
     n_efforts : int
-        Effort levels, at least 2; level ``k`` is ``k`` units of effort (level 0 is idle).
+        Effort levels, in ``2 .. 10000``; level ``k`` is ``k`` units of effort (level 0 is idle).
     catchability : float
         Share of the stock one unit of effort lands, in ``(0, 1]``.
     growth_rate : float
-        Intrinsic growth rate ``r`` of the logistic regrowth, at least 0.
+        Intrinsic growth rate ``r`` of the logistic regrowth, in ``[0, 1e12 / K]``.
     price : float
-        Price of a fish, positive.
+        Price of a fish, in ``(0, 1e12 / K]``.
     effort_cost : float
-        Cost of a unit of effort, at least 0; fishing must pay on an unfished
-        stock: ``price * catchability * carrying_capacity > effort_cost``.
+        Cost of a unit of effort, in ``[0, 1e12 / (n_efforts - 1)]``; fishing must pay
+        on an unfished stock: ``price * catchability * carrying_capacity > effort_cost``.
     stock_value : float
-        Society's non-use value of a fish per period (borne by no fisher), at
-        least 0: the regulator's payoff is ``-stock_value * (K - stock)``.
+        Society's non-use value of a fish per period (borne by no fisher), in
+        ``[0, 1e12 / K]``: the regulator's payoff is ``-stock_value * (K - stock)``.
     """
 
     carrying_capacity: int = 20
@@ -156,21 +167,25 @@ class CommonsParams(GameParams):
 
     def validate(self) -> None:
         super().validate()
-        check_int("carrying_capacity", self.carrying_capacity, 1, MAX_CAPACITY)
+        capacity = self._int("carrying_capacity", 1, MAX_CAPACITY)
         if self.initial_stock is not None:
-            check_int("initial_stock", self.initial_stock, 0, self.carrying_capacity)
-        check_int("n_efforts", self.n_efforts, 2)
-        check_real("catchability", self.catchability, 0.0, 1.0, open_low=True)
-        check_real("growth_rate", self.growth_rate, 0.0)
-        check_real("price", self.price, 0.0, open_low=True)
-        check_real("effort_cost", self.effort_cost, 0.0)
-        full_stock_margin = self.price * self.catchability * self.carrying_capacity
-        if full_stock_margin <= self.effort_cost:
+            self._int("initial_stock", 0, capacity, why="at most carrying_capacity")
+        efforts = self._int("n_efforts", 2, MAX_ACTIONS, why="MAX_ACTIONS")
+        self._check_step_size(1 + 2 * efforts, f"1 + 2 x n_efforts={efforts}")
+        catchability = self._real("catchability", 0.0, 1.0, open_low=True)
+        # The regrowth r * y * (1 - y / K) is at most r * K / 4: bounded like a payoff, so it stays finite.
+        self._payoff_scale("growth_rate", 0.0, capacity, f"carrying_capacity={capacity}")
+        # A fisher lands at most the whole stock: price * K is the largest revenue.
+        price = self._payoff_scale("price", 0.0, capacity, f"carrying_capacity={capacity}", open_low=True)
+        top = efforts - 1
+        effort_cost = self._payoff_scale("effort_cost", 0.0, top, f"the top effort {top}")
+        full_stock_margin = price * catchability * capacity
+        if full_stock_margin <= effort_cost:
             raise ValueError(
                 "fishing must pay on an unfished stock: need effort_cost < price * catchability * "
-                f"carrying_capacity = {full_stock_margin:g}, got effort_cost={self.effort_cost!r}"
+                f"carrying_capacity = {full_stock_margin:g}, got effort_cost={effort_cost!r}"
             )
-        check_real("stock_value", self.stock_value, 0.0)
+        self._payoff_scale("stock_value", 0.0, capacity, f"carrying_capacity={capacity}")
 
     @property
     def start_stock(self) -> int:

@@ -2,6 +2,11 @@
 
 Env card
 --------
+In short
+    :principal: road authority
+    :agents: commuters choosing road or rail
+    :contractible signal: the route (a toll gantry)
+    :shared state: queue carried over
 Players
     ``principal_0`` (the road authority) and ``agent_0`` ... ``agent_{N-1}`` (commuters).
 Agents' actions
@@ -45,11 +50,16 @@ Pigou's network (``carry_over = 0``, ``rail_cost = road_slope = 1``, even N)
     best-response iteration, which starts from action 0, finds the
     all-road equilibrium, the worst one, which the price of anarchy
     measures.) A road toll ``tau`` with ``1/2 - 1/N < tau < 1/2`` makes ``N / 2``
-    drivers the unique equilibrium: the optimal toll implements the optimum.
+    drivers the unique equilibrium, from every start: the optimal toll
+    implements the optimum (``congestion_v0.pigou_toll(N)`` gives the
+    midpoint). ``tests/test_congestion.py`` checks all of this for N = 2, 4, 6,
+    on the joint-action and the count model, and that tolls just outside the
+    window miss the optimum.
 Why the defaults are interesting (N = 3)
     ``capacity = N // 2 = 1``: the optimum's load goes through; laissez-faire's
     leaves a backlog of ``Binomial(2, 0.5)`` vehicles, non-zero three times in
-    four, that slows tomorrow's drivers. The stateful part makes the optimum
+    four, that slows tomorrow's drivers; myopic drivers keep driving while
+    ``(n + queue) / N <= 1``. The stateful part makes the optimum
     and the equilibrium depend on the queue.
 Exact model
     The queue is an integer in ``0 .. max_queue`` and its law is exact
@@ -71,12 +81,15 @@ import numpy as np
 
 from pa_envs.core.distributions import binomial_cdf_table, draw_from_cdf_table, pmf_from_cdf
 from pa_envs.core.factories import define_env
-from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int, check_real, check_unit
+from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int
 from pa_envs.core.tabular import TabularModel
 from pa_envs.core.transitions import GatheredTransitions
 
 ROAD, RAIL = 0, 1
 MAX_QUEUE_CAP = 4000
+# The most vehicles a road can have to clear, n_agents + queue cap: the carry-over law is a
+# (load + 1) x (load + 1) table, as large as the largest decay table of pollution_v0.
+MAX_LOAD = 4000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,21 +100,25 @@ class CongestionParams(GameParams):
     ----------
     road_slope : float
         Travel time on the road per vehicle of load, times ``N``: a road
-        commuter bears ``road_slope * (n + queue) / N``; > 0.
+        commuter bears ``road_slope * (n + queue) / N``; in
+        ``(0, 1e12 * N / (N + queue cap)]``.
     rail_cost : float
-        The fixed cost of the rail route, >= 0.
+        The fixed cost of the rail route, in ``[0, 1e12]``.
     capacity : int or None
-        Vehicles the road clears per period; ``None`` sets ``N // 2`` (the
+        Vehicles the road clears per period, in ``0 .. 4000``; ``None`` sets ``N // 2`` (the
         optimum's load in Pigou's network). :attr:`road_capacity` is the one in force.
     carry_over : float
         Probability that a vehicle beyond capacity is still queued next
         period, in [0, 1]; 0 gives the static game.
     max_queue : int or None
-        Cap on the queue, at most 4000; ``None`` sets ``N``. :attr:`queue_cap` is the one in force.
+        Cap on the queue, at most 4000; ``None`` sets ``N``. :attr:`queue_cap` is the one in
+        force; ``n_agents`` plus it is at most 4000 (the carry-over law is a table of
+        ``(N + cap + 1)**2`` numbers).
     initial_queue : int
         Queue at reset, in ``0 .. queue_cap``.
     spillover_cost : float
-        Cost per queued vehicle per period borne by no commuter (the authority's), >= 0.
+        Cost per queued vehicle per period borne by no commuter (the authority's), in
+        ``[0, 1e12 / queue cap]``.
     """
 
     road_slope: float = 1.0
@@ -114,20 +131,26 @@ class CongestionParams(GameParams):
 
     def validate(self) -> None:
         super().validate()
-        check_real("road_slope", self.road_slope, 0.0, open_low=True)
-        check_real("rail_cost", self.rail_cost, 0.0)
         if self.capacity is not None:
-            check_int("capacity", self.capacity, 0)
-        check_unit("carry_over", self.carry_over)
+            # The road's load is at most n_agents + the queue cap: a larger capacity never binds.
+            self._int("capacity", 0, MAX_LOAD, why="MAX_LOAD, the largest load any road can have")
+        self._real("carry_over", 0.0, 1.0)
         if self.max_queue is not None:
-            check_int("max_queue", self.max_queue, 0, MAX_QUEUE_CAP)
-        elif self.queue_cap > MAX_QUEUE_CAP:
+            self._int("max_queue", 0, MAX_QUEUE_CAP)
+        if self.n_agents + self.queue_cap > MAX_LOAD:
+            given = "the default max_queue = N" if self.max_queue is None else f"max_queue={self.max_queue}"
             raise ValueError(
-                f"the default queue cap for n_agents={self.n_agents} would be {self.queue_cap}, "
-                f"above {MAX_QUEUE_CAP}; give max_queue <= {MAX_QUEUE_CAP}"
+                f"n_agents + queue cap must be at most MAX_LOAD = {MAX_LOAD} (the carry-over law is a table "
+                f"of (n_agents + queue cap + 1)**2 numbers), got n_agents={self.n_agents} and {given}; "
+                f"use fewer agents or give max_queue <= {max(MAX_LOAD - self.n_agents, 0)}"
             )
-        check_int("initial_queue", self.initial_queue, 0, self.queue_cap)
-        check_real("spillover_cost", self.spillover_cost, 0.0)
+        self._int("initial_queue", 0, self.queue_cap, why="at most the queue cap in force (max_queue)")
+        # A road commuter bears road_slope * (drivers + queue) / N, at most road_slope * (N + queue cap) / N.
+        load = (self.n_agents + self.queue_cap) / self.n_agents
+        self._payoff_scale("road_slope", 0.0, load, f"(N + queue cap) / N = {load:g}", open_low=True)
+        self._payoff_scale("rail_cost", 0.0, 1.0, "1")
+        cap = self.queue_cap
+        self._payoff_scale("spillover_cost", 0.0, cap, f"the queue cap {cap}")
 
     @property
     def road_capacity(self) -> int:

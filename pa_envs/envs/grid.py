@@ -2,6 +2,11 @@
 
 Env card
 --------
+In short
+    :principal: utility / regulator
+    :agents: households choosing when to draw power
+    :contractible signal: the meter's reading (a battery reads off-peak)
+    :shared state: grid stress, outages
 Players
     ``principal_0`` (the utility / regulator) and ``agent_0`` ... ``agent_{N-1}``
     (households).
@@ -16,7 +21,9 @@ Contractible signal
     ``("off_peak", "shoulder", "peak")``. A battery household's signal is
     ``off_peak``: the signal is NOT the action, and a time-of-use tariff (one
     transfer per signal) cannot tell a battery from a genuinely off-peak
-    household. A contract is an ``(N, 3)`` matrix of transfers per signal.
+    household. A contract is an ``(N, 3)`` matrix of transfers per signal; a
+    peak charge is a negative entry in column 2 (``game.taxed_signal`` is
+    ``peak``).
 Principal's action
     The flat contract, ``Box(-max_transfer, max_transfer, (N * 3,), float32)``.
 Observations
@@ -28,11 +35,14 @@ Timing
     the contract posted at ``t`` in force at ``t + 1``; ``env()`` (AEC) has the
     utility post first and the households, in order, respond (Stackelberg).
 Dynamics
-    The state is the grid stress, an int in ``0 .. stress_cap``. Each unit of
+    A period is a day. The state is the grid stress, an int in
+    ``0 .. stress_cap`` (24 at the defaults). Each unit of
     stress recovers (disappears) independently with probability ``recovery``,
     then the day's load adds ``peak_stress`` per peak draw and
     ``shoulder_stress`` per shoulder draw (off-peak and battery draws add 0):
-    ``stress' = min(stress_cap, stress - Binomial(stress, recovery) + load)``.
+    ``stress' = min(stress_cap, stress - Binomial(stress, recovery) + load)``
+    (an exact two-stage law: ``ShockThenMap`` in the tabular model). One
+    uniform draws the recovery (inverse CDF), a second one the outage.
 Outages
     An outage strikes on the day the load pushes the grid over the edge: with
     probability ``min(1, outage_probability_per_unit * max(0, stress' -
@@ -116,7 +126,11 @@ Exact model
     The stress is an integer in ``0 .. stress_cap`` and the recovery law is
     exact, so :meth:`GridGame.tabular_model` gives transitions and payoffs over
     (stress, joint action) for small N, and :meth:`GridGame.count_model` over
-    count profiles (households are symmetric) for many.
+    count profiles (households are symmetric: payoffs depend on the own action
+    and the total load) for many. The joint model holds
+    ``(stress_cap + 1) * 4**N`` pairs; beyond 5e7 payoff entries
+    ``tabular_model()`` refuses (naming ``n_agents`` and the cap) and
+    ``exact_model()`` falls back to ``count_model()``.
 
 Parameters
 ----------
@@ -134,7 +148,7 @@ import numpy as np
 
 from pa_envs.core.distributions import binomial_cdf_table, draw_from_cdf, pmf_from_cdf
 from pa_envs.core.factories import define_env
-from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int, check_real, check_unit
+from pa_envs.core.game import Dynamics, GameParams, SymmetricGame
 from pa_envs.core.tabular import TabularModel
 from pa_envs.core.transitions import ShockThenMap
 
@@ -155,13 +169,13 @@ class GridParams(GameParams):
     Attributes
     ----------
     value_off_peak, value_shoulder, value_peak : float
-        A household's value of drawing its daily load at that time; need
-        ``value_peak > value_shoulder > value_off_peak``.
+        A household's value of drawing its daily load at that time, in ``[-1e12, 1e12]``;
+        need ``value_peak > value_shoulder > value_off_peak``.
     battery_cost : float
-        Wear and losses of shifting the load through a home battery, at least 0:
+        Wear and losses of shifting the load through a home battery, in ``[0, 1e12]``:
         a battery household gets ``value_peak - battery_cost``.
     peak_stress : int
-        Stress units one peak draw adds, at least 1.
+        Stress units one peak draw adds, in ``1 .. 4000``.
     shoulder_stress : int
         Stress units one shoulder draw adds, in ``0 .. peak_stress``.
     recovery : float
@@ -173,9 +187,9 @@ class GridParams(GameParams):
         Outage probability per unit of stress above the threshold (capped at 1),
         in [0, 1].
     outage_cost : float
-        Loss of every household in an outage, at least 0.
+        Loss of every household in an outage, in ``[0, 1e12]``.
     repair_cost : float
-        The utility's loss in an outage (borne by no household), at least 0.
+        The utility's loss in an outage (borne by no household), in ``[0, 1e12]``.
     max_stress : int or None
         Cap on the stress, at most 4000; ``None`` sets twice the all-peak
         steady state, ``ceil(2 * N * peak_stress / max(recovery, 0.05))``, but
@@ -201,29 +215,38 @@ class GridParams(GameParams):
     def validate(self) -> None:
         super().validate()
         for name in ("value_off_peak", "value_shoulder", "value_peak"):
-            check_real(name, getattr(self, name))
+            self._payoff_scale(name, -np.inf, 1.0, "1")
         if not self.value_peak > self.value_shoulder > self.value_off_peak:
             raise ValueError(
                 "values must satisfy value_peak > value_shoulder > value_off_peak, got "
                 f"value_peak={self.value_peak!r}, value_shoulder={self.value_shoulder!r}, "
                 f"value_off_peak={self.value_off_peak!r}"
             )
-        check_real("battery_cost", self.battery_cost, 0.0)
-        check_int("peak_stress", self.peak_stress, 1)
-        check_int("shoulder_stress", self.shoulder_stress, 0, self.peak_stress)
-        check_unit("recovery", self.recovery)
+        self._payoff_scale("battery_cost", 0.0, 1.0, "1")
+        # A draw adding more than the largest cap fills any grid at once.
+        cap_why = f"the largest stress cap, {MAX_STRESS_CAP}"
+        self._int("peak_stress", 1, MAX_STRESS_CAP, why=cap_why)
+        self._int("shoulder_stress", 0, self.peak_stress, why="at most peak_stress")
+        self._real("recovery", 0.0, 1.0)
         if self.max_stress is not None:
-            check_int("max_stress", self.max_stress, 1, MAX_STRESS_CAP)
-        check_int("outage_threshold", self.outage_threshold, 0, self.stress_cap)
+            self._int("max_stress", 1, MAX_STRESS_CAP)
+        self._int(
+            "outage_threshold",
+            0,
+            MAX_STRESS_CAP if self.max_stress is None else self.max_stress,
+            why="at most max_stress, or 4000 without it",
+        )
         if self.max_stress is None and self.stress_cap > MAX_STRESS_CAP:
             raise ValueError(
-                f"the default stress cap for n_agents={self.n_agents} would be {self.stress_cap}, above "
-                f"{MAX_STRESS_CAP} (the recovery table is cap x cap); give max_stress <= {MAX_STRESS_CAP}"
+                "the default stress cap, ceil(2 * n_agents * peak_stress / max(recovery, 0.05)), would be "
+                f"{self.stress_cap} for n_agents={self.n_agents}, peak_stress={self.peak_stress}, recovery="
+                f"{self.recovery!r}: above {MAX_STRESS_CAP} (the recovery table is cap x cap); give "
+                f"max_stress <= {MAX_STRESS_CAP}"
             )
-        check_unit("outage_probability_per_unit", self.outage_probability_per_unit)
-        check_real("outage_cost", self.outage_cost, 0.0)
-        check_real("repair_cost", self.repair_cost, 0.0)
-        check_int("initial_stress", self.initial_stress, 0, self.stress_cap)
+        self._real("outage_probability_per_unit", 0.0, 1.0)
+        self._payoff_scale("outage_cost", 0.0, 1.0, "1")
+        self._payoff_scale("repair_cost", 0.0, 1.0, "1")
+        self._int("initial_stress", 0, self.stress_cap, why="at most the stress cap in force (max_stress)")
 
     @property
     def stress_cap(self) -> int:

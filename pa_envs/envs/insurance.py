@@ -2,6 +2,11 @@
 
 Env card
 --------
+In short
+    :principal: insurer
+    :agents: insured people choosing prevention, with hidden risk types
+    :contractible signal: an **outcome**: claim or no claim
+    :shared state: each one's risk level (contagion)
 Players
     ``principal_0`` (the insurer, or a public health/emergency budget) and
     ``agent_0`` ... ``agent_{N-1}`` (the insured).
@@ -57,8 +62,10 @@ Rewards
         - (risk_aversion / 2) * loss**2 * pi_i * (1 - pi_i)
 
     plus its transfer. The principal: ``-public_cost * (number of losses)``
-    minus the transfers it pays. Social welfare is the sum of both (transfers
-    cancel): it is negative, a cost.
+    minus the transfers it pays (the ``externality`` field is
+    ``public_cost * (number of losses)``). Social welfare is the sum of both
+    (transfers cancel): it is negative, a cost, so the price of anarchy is the
+    cost ratio ``W_LF / W*``.
 Risk attitude: a modelling choice and its limit
     The suite's core is quasi-linear: transfers add to utilities and cancel
     out of welfare. A genuinely risk-averse agent (concave utility of wealth)
@@ -74,7 +81,8 @@ Risk attitude: a modelling choice and its limit
     charged risk premium (the premium is on the uninsured exposure), so the
     classic insurance-versus-incentives trade-off (full coverage kills
     incentives but is what a risk-averse agent wants) is NOT modelled; only
-    the incentive side is.
+    the incentive side is. (iii) The premium depends on the others' risk levels
+    (through ``pi_i``), which makes the agents' continuation values interact.
 The externality
     Each loss also costs ``public_cost`` to society (public emergency and
     health costs borne by no agent); and an agent that shirks raises its own
@@ -87,7 +95,14 @@ Exact model
     the risk moves is held as :class:`~pa_envs.core.transitions.GatheredTransitions`
     (each agent moves or stays: ``2 ** N`` successors). Agents differ by type
     within a state, so there is no count model; the model refuses more than
-    about N = 5 at the defaults (see :data:`MAX_TRANSITION_ENTRIES`).
+    about N = 5 at the defaults (see :data:`MAX_TRANSITION_ENTRIES`): N = 5
+    (7776 states) fits, N = 6 raises a ``ValueError`` naming ``n_agents`` and
+    ``n_risk_levels`` (the env itself runs for any N). State names: ``type_i``,
+    ``risk_i``.
+Noise
+    ``noise_size = 2N`` uniforms: at reset the first ``N`` draw the types
+    (``u < high_risk_share`` is high); in a period uniform ``i`` draws agent
+    ``i``'s loss (``u < pi_i``) and uniform ``N + i`` its risk move.
 
 Why the defaults are inefficient (N = 3)
     ``loss = 10``, ``effort_effect = 0.1``: prevention lowers this period's
@@ -132,7 +147,7 @@ import dataclasses
 import numpy as np
 
 from pa_envs.core.factories import define_env
-from pa_envs.core.game import Dynamics, Game, GameParams, check_int, check_real
+from pa_envs.core.game import FLOAT32_EXACT, Dynamics, Game, GameParams
 from pa_envs.core.tabular import TabularModel, enumerate_joint_actions
 from pa_envs.core.transitions import GatheredTransitions
 
@@ -145,11 +160,6 @@ SHIRK, PREVENT = 0, 1
 LOW, HIGH = 0, 1
 
 
-def _check_probability(name: str, value: object) -> None:
-    """A probability parameter: a real number in [0, 1], named in the error."""
-    check_real(name, value, 0.0, 1.0)
-
-
 @dataclasses.dataclass(frozen=True)
 class InsuranceParams(GameParams):
     """Parameters of insurance_v0 (validated at construction).
@@ -159,7 +169,7 @@ class InsuranceParams(GameParams):
     high_risk_share : float
         ``P(theta_i = high)`` at reset, in [0, 1].
     n_risk_levels : int
-        Risk (bonus-malus) levels ``0 .. n_risk_levels - 1``, at least 1 (1: no dynamics).
+        Risk (bonus-malus) levels ``0 .. n_risk_levels - 1``, in ``1 .. 2**24`` (1: no dynamics).
     initial_risk : int
         Every agent's risk level at reset, in ``0 .. n_risk_levels - 1``.
     base_low, base_high : float
@@ -171,17 +181,18 @@ class InsuranceParams(GameParams):
     effort_effect : float
         Loss probability removed by prevention this period, at least 0.
     effort_cost : float
-        Cost of prevention, at least 0.
+        Cost of prevention, in ``[0, 1e12]``.
     loss : float
-        Size of a loss, > 0.
+        Size of a loss, in ``(0, 1e6]``.
     risk_aversion : float
-        Coefficient of the mean-variance risk premium ``(risk_aversion / 2) * loss**2 * pi (1 - pi)``, >= 0.
+        Coefficient of the mean-variance risk premium ``(risk_aversion / 2) * loss**2 * pi (1 - pi)``,
+        in ``[0, 8e12 / loss**2]``.
     risk_up : float
         Probability that shirking raises the own risk level by one, in [0, 1].
     risk_down : float
         Probability that preventing lowers the own risk level by one, in [0, 1].
     public_cost : float
-        Cost of each loss borne by no agent (the principal's), at least 0.
+        Cost of each loss borne by no agent (the principal's), in ``[0, 1e12]``.
 
     Notes
     -----
@@ -209,25 +220,31 @@ class InsuranceParams(GameParams):
 
     def validate(self) -> None:
         super().validate()
-        _check_probability("high_risk_share", self.high_risk_share)
-        check_int("n_risk_levels", self.n_risk_levels, 1)
-        check_int("initial_risk", self.initial_risk, 0, self.n_risk_levels - 1)
-        _check_probability("base_low", self.base_low)
-        _check_probability("base_high", self.base_high)
+        n = self.n_agents
+        # An agent observes its type, its risk and every other agent's risk: N + 1 numbers.
+        self._check_step_size(n + 1 + 2 * 2, f"n_agents + 1 + 2 x 2 signals = {n + 5}")
+        self._real("high_risk_share", 0.0, 1.0)
+        # Risk levels are observed as float32: exact up to 2**24.
+        levels = self._int(
+            "n_risk_levels", 1, FLOAT32_EXACT, why="FLOAT32_EXACT: risk levels are observed as float32"
+        )
+        self._int("initial_risk", 0, levels - 1, why="below n_risk_levels")
+        self._real("base_low", 0.0, 1.0)
+        self._real("base_high", 0.0, 1.0)
         if self.base_low > self.base_high:
             raise ValueError(
                 f"base_low must be <= base_high (a low type is the safer one), got "
                 f"base_low={self.base_low!r} > base_high={self.base_high!r}"
             )
-        check_real("risk_step", self.risk_step, 0.0, 1.0)
-        check_real("contagion", self.contagion, 0.0, 1.0)
-        check_real("effort_effect", self.effort_effect, 0.0, 1.0)
-        check_real("effort_cost", self.effort_cost, 0.0)
-        check_real("loss", self.loss, 0.0, 1e6, open_low=True)
-        check_real("risk_aversion", self.risk_aversion, 0.0)
-        _check_probability("risk_up", self.risk_up)
-        _check_probability("risk_down", self.risk_down)
-        check_real("public_cost", self.public_cost, 0.0)
+        for name in ("risk_step", "contagion", "effort_effect"):
+            self._real(name, 0.0, 1.0)
+        self._payoff_scale("effort_cost", 0.0, 1.0, "1")
+        loss = self._real("loss", 0.0, 1e6, open_low=True)
+        # The risk premium (risk_aversion / 2) * loss**2 * pi (1 - pi) is at most risk_aversion * loss**2 / 8.
+        self._payoff_scale("risk_aversion", 0.0, loss**2 / 8, f"loss**2 / 8 = {loss**2 / 8:g}")
+        self._real("risk_up", 0.0, 1.0)
+        self._real("risk_down", 0.0, 1.0)
+        self._payoff_scale("public_cost", 0.0, 1.0, "1")
         low, high = self.loss_probability_range
         if low < 0.0:
             raise ValueError(
@@ -263,9 +280,10 @@ class InsuranceGame(Game):
         n, top = p.n_agents, p.n_risk_levels - 1
         self.base = np.array([p.base_low, p.base_high])
         self._state_high = np.array([1] * n + [top] * n, dtype=np.int64)
-        # Agent i's features: own type, own risk, the others' risks (agent order, skipping i).
-        self._others = np.array([[j for j in range(n) if j != i] for i in range(n)], dtype=np.int64)
-        self._others = self._others.reshape(n, n - 1)
+        # Agent i's features: own type, own risk, the others' risks (agent order, skipping i):
+        # column c of row i is c, or c + 1 from i on.
+        columns = np.arange(n - 1, dtype=np.int64)[None, :]
+        self._others = columns + (columns >= np.arange(n, dtype=np.int64)[:, None])
 
     # -- labels and sizes ---------------------------------------------------
     @property

@@ -5,6 +5,11 @@
 
 Env card
 --------
+In short
+    :principal: marketplace
+    :agents: sellers choosing quality and price
+    :contractible signal: an **outcome**: sale, price and review
+    :shared state: buyers' trust
 Players
     ``principal_0`` (the platform) and ``agent_0`` ... ``agent_{N-1}`` (sellers).
 Agents' actions
@@ -19,8 +24,11 @@ Contractible signal
     ``bad_review@high_price`` (indices 0 .. 4), so a contract is an ``(N, 5)``
     matrix of transfers. A commission ``c`` is the transfer ``-c * price`` on
     every sale signal; a quality bonus is a payment on the good-review signals:
-    :meth:`PlatformGame.commission_contract` builds that matrix. The
-    laissez-faire reference (no transfers) is commission 0.
+    :meth:`PlatformGame.commission_contract` builds that matrix
+    (``env.game.commission_contract(0.2, quality_bonus=0.1)``; it checks
+    ``0 <= c <= 1``, ``quality_bonus >= 0`` and every entry within
+    ``max_transfer``). The laissez-faire reference (no transfers) is
+    commission 0. ``game.taxed_signal`` is ``bad_review@low_price``.
 Principal's action
     The flat contract, ``Box(-max_transfer, max_transfer, (N * 5,), float32)``.
 Observations
@@ -41,7 +49,8 @@ Dynamics
     stays distinguishable by its signals). A sale brings a review: good with
     probability ``good_review_probability[quality]``, else bad. Then
     ``T' = clip(T + #good - bad_review_weight * #bad, 0, max_trust)``: no
-    drift, trust moves only through reviews. The trust change depends only on
+    drift, trust moves only through reviews. One uniform per seller draws
+    both its sale and its review. The trust change depends only on
     how many sellers take each action, so the exact model groups joint actions
     into count profiles and convolves the per-seller laws of the change
     (``0``, ``+1``, ``-bad_review_weight``) into the law of the net change.
@@ -103,7 +112,7 @@ Pure equilibria
     for any of 201 flat transfers spread evenly over ``[-max_transfer,
     max_transfer]`` on any one of the five signals (a grid that holds the one
     ``baselines.references`` tries), but it does for other parameters (e.g. a
-    high price that sells more, which puts sellers near indifference between
+    high price that sells more, 0.4, which puts sellers near indifference between
     prices; :func:`~pa_envs.analysis.best_flat_transfer` skips such amounts).
     The count model tracks no seller's identity across periods, so use the
     joint model (:meth:`PlatformGame.tabular_model`) for forward-looking
@@ -113,7 +122,11 @@ Exact model
     :meth:`PlatformGame.tabular_model` (joint actions) and
     :meth:`PlatformGame.count_model` (count profiles of symmetric sellers) are
     exact; transitions are :class:`~pa_envs.core.transitions.GatheredTransitions`
-    over the count profiles.
+    over the count profiles. The size guard refuses the joint model from
+    ``n_agents = 9`` (``exact_model()`` then falls back to the count model)
+    and the count model from ``n_agents = 52``. The module is ``marketplace``,
+    not ``platform``, so that it never shadows the standard library's
+    ``platform``.
 
 Parameters
 ----------
@@ -133,7 +146,7 @@ import math
 import numpy as np
 
 from pa_envs.core.factories import define_env
-from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int, check_real
+from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_real
 from pa_envs.core.tabular import (
     TabularModel,
     enumerate_count_profiles,
@@ -172,7 +185,7 @@ class PlatformParams(GameParams):
         Trust at reset, in ``0 .. max_trust``; ``None`` is ``max_trust // 2``
         (:attr:`trust_start` is the value in force either way).
     low_price, high_price : float
-        The two prices, ``0 < low_price < high_price``.
+        The two prices, ``0 < low_price < high_price <= 1e12``.
     sale_probability_low_price, sale_probability_high_price : float
         Chance of a sale at full trust at each price, in (0, 1]; the high
         price sells no more than the low one.
@@ -180,11 +193,11 @@ class PlatformParams(GameParams):
         Chance that a sale gets a good review, in [0, 1]; high quality must
         be strictly more likely to be praised.
     quality_cost : float
-        Effort cost of a period of high quality (sale or not), at least 0.
+        Effort cost of a period of high quality (sale or not), in ``[0, 1e12]``.
     bad_review_weight : int
         Trust units a bad review removes (a good one adds 1), in ``0 .. max_trust``.
     refund : float
-        What the platform refunds per bad review, at least 0.
+        What the platform refunds per bad review, in ``[0, 1e12]``.
     baseline_demand : float
         Share of demand that does not depend on trust, in [0, 1). With 0 no one
         sells at zero trust, every action looks alike there and no transfer can
@@ -207,38 +220,34 @@ class PlatformParams(GameParams):
 
     def validate(self) -> None:
         super().validate()
-        check_int("max_trust", self.max_trust, 1, MAX_TRUST_CAP)
+        trust = self._int("max_trust", 1, MAX_TRUST_CAP)
         if self.initial_trust is not None:
-            check_int("initial_trust", self.initial_trust, 0, self.max_trust)
-        check_real("low_price", self.low_price, 0.0, open_low=True)
-        check_real("high_price", self.high_price, 0.0, open_low=True)
-        if self.high_price <= self.low_price:
-            raise ValueError(
-                f"high_price must be above low_price={self.low_price!r}, got {self.high_price!r}"
-            )
-        check_real("sale_probability_low_price", self.sale_probability_low_price, 0.0, 1.0, open_low=True)
-        check_real(
+            self._int("initial_trust", 0, trust, why="at most max_trust")
+        # A seller sells at most once a period: a price is a payoff term as it stands.
+        low = self._payoff_scale("low_price", 0.0, 1.0, "1 sale", open_low=True)
+        high = self._payoff_scale("high_price", 0.0, 1.0, "1 sale", open_low=True)
+        if high <= low:
+            raise ValueError(f"high_price must be above low_price={low!r}, got {high!r}")
+        sale_low = self._real("sale_probability_low_price", 0.0, 1.0, open_low=True)
+        self._real(
             "sale_probability_high_price",
-            self.sale_probability_high_price,
             0.0,
-            self.sale_probability_low_price,
+            sale_low,
             open_low=True,
+            why="at most sale_probability_low_price",
         )
-        check_real("good_review_probability_low_quality", self.good_review_probability_low_quality, 0.0, 1.0)
-        check_real(
-            "good_review_probability_high_quality", self.good_review_probability_high_quality, 0.0, 1.0
-        )
-        if self.good_review_probability_high_quality <= self.good_review_probability_low_quality:
+        praise_low = self._real("good_review_probability_low_quality", 0.0, 1.0)
+        praise_high = self._real("good_review_probability_high_quality", 0.0, 1.0)
+        if praise_high <= praise_low:
             raise ValueError(
                 "good_review_probability_high_quality must be above good_review_probability_low_quality="
-                f"{self.good_review_probability_low_quality!r}, got "
-                f"{self.good_review_probability_high_quality!r}"
+                f"{praise_low!r}, got {praise_high!r}"
             )
-        check_real("quality_cost", self.quality_cost, 0.0)
-        check_int("bad_review_weight", self.bad_review_weight, 0, self.max_trust)
-        check_real("refund", self.refund, 0.0)
-        check_real("baseline_demand", self.baseline_demand, 0.0, 1.0)
-        if self.baseline_demand >= 1.0:
+        self._payoff_scale("quality_cost", 0.0, 1.0, "1 period")
+        self._int("bad_review_weight", 0, trust, why="at most max_trust")
+        self._payoff_scale("refund", 0.0, 1.0, "1 bad review")
+        demand = self._real("baseline_demand", 0.0, 1.0)
+        if demand >= 1.0:
             raise ValueError(f"baseline_demand must be a number in [0, 1), got {self.baseline_demand!r}")
 
     @property

@@ -2,6 +2,11 @@
 
 Env card
 --------
+In short
+    :principal: regulator
+    :agents: firms choosing production
+    :contractible signal: the firm's production level
+    :shared state: pollution stock
 Players
     ``principal_0`` (the regulator) and ``agent_0`` ... ``agent_{N-1}`` (firms).
 Agents' actions
@@ -10,7 +15,8 @@ Agents' actions
     (level ``k`` produces ``q = k + 1``).
 Contractible signal
     The firm's own production level, so a contract is an ``(N, n_levels)``
-    matrix of transfers per level (a tax on ``high`` is a negative entry).
+    matrix of transfers per level (a tax on ``high`` is a negative entry;
+    ``game.taxed_signal`` is ``high``).
 Principal's action
     The flat contract, ``Box(-max_transfer, max_transfer, (N * n_levels,), float32)``.
 Observations
@@ -74,7 +80,7 @@ import numpy as np
 
 from pa_envs.core.distributions import binomial_cdf_table, draw_from_cdf_table, pmf_from_cdf
 from pa_envs.core.factories import define_env
-from pa_envs.core.game import Dynamics, GameParams, SymmetricGame, check_int, check_real
+from pa_envs.core.game import MAX_ACTIONS, Dynamics, GameParams, SymmetricGame
 from pa_envs.core.tabular import TabularModel
 from pa_envs.core.transitions import ShockThenMap
 
@@ -89,20 +95,21 @@ class PollutionParams(GameParams):
     Attributes
     ----------
     n_levels : int
-        Production levels, at least 2; level ``k`` produces ``k + 1`` units.
+        Production levels, in ``2 .. 10000``; level ``k`` produces ``k + 1`` units.
     price : float
-        Output price.
+        Output price, in ``(0, 1e12 / n_levels]``.
     production_cost : float
-        Quadratic cost coefficient; profit ``price * q - production_cost * q**2``
-        must increase over the levels (``price > production_cost * (2 * n_levels - 1)``).
+        Quadratic cost coefficient, in ``[0, 1e12 / n_levels**2]``; profit
+        ``price * q - production_cost * q**2`` must increase over the levels
+        (``price > production_cost * (2 * n_levels - 1)``).
     emission_per_unit : int
-        Stock units emitted per unit produced, at least 1.
+        Stock units emitted per unit produced, in ``1 .. 4000``.
     decay : float
         Probability that each unit of stock decays in a period, in [0, 1].
     firm_damage : float
-        Loss of every firm per unit of stock per period, at least 0.
+        Loss of every firm per unit of stock per period, in ``[0, 1e12 / stock cap]``.
     social_damage : float
-        Loss borne by no firm (the regulator's) per unit of stock, at least 0.
+        Loss borne by no firm (the regulator's) per unit of stock, in ``[0, 1e12 / stock cap]``.
     max_stock : int or None
         Cap on the stock, at most 4000; ``None`` sets twice the laissez-faire steady state,
         ``ceil(2 * N * n_levels * emission_per_unit / max(decay, 0.05))``;
@@ -123,27 +130,31 @@ class PollutionParams(GameParams):
 
     def validate(self) -> None:
         super().validate()
-        check_int("n_levels", self.n_levels, 2)
-        check_real("price", self.price, 0.0, open_low=True)
-        check_real("production_cost", self.production_cost, 0.0)
-        if self.price <= self.production_cost * (2 * self.n_levels - 1):
+        levels = self._int("n_levels", 2, MAX_ACTIONS, why="MAX_ACTIONS")
+        self._check_step_size(1 + 2 * levels, f"1 + 2 x n_levels={levels}")
+        price = self._payoff_scale("price", 0.0, levels, f"the top quantity {levels}", open_low=True)
+        cost = self._payoff_scale("production_cost", 0.0, levels**2, f"the top quantity squared {levels**2}")
+        if price <= cost * (2 * levels - 1):
             raise ValueError(
                 "profit must increase with production: need price > production_cost * "
-                f"(2 * n_levels - 1) = {self.production_cost * (2 * self.n_levels - 1):g}, "
-                f"got price={self.price!r}"
+                f"(2 * n_levels - 1) = {cost * (2 * levels - 1):g}, got price={price!r}"
             )
-        check_int("emission_per_unit", self.emission_per_unit, 1)
-        check_real("decay", self.decay, 0.0, 1.0)
-        check_real("firm_damage", self.firm_damage, 0.0)
-        check_real("social_damage", self.social_damage, 0.0)
+        # A unit emitting more than the largest cap fills any stock at once.
+        self._int("emission_per_unit", 1, MAX_STOCK_CAP, why=f"the largest stock cap, {MAX_STOCK_CAP}")
+        self._real("decay", 0.0, 1.0)
         if self.max_stock is not None:
-            check_int("max_stock", self.max_stock, 1, MAX_STOCK_CAP)
+            self._int("max_stock", 1, MAX_STOCK_CAP)
         elif self.stock_cap > MAX_STOCK_CAP:
             raise ValueError(
-                f"the default stock cap for n_agents={self.n_agents} would be {self.stock_cap}, above "
-                f"{MAX_STOCK_CAP} (the decay table is cap x cap); give max_stock <= {MAX_STOCK_CAP}"
+                "the default stock cap, ceil(2 * n_agents * n_levels * emission_per_unit / "
+                f"max(decay, 0.05)), would be {self.stock_cap} for n_agents={self.n_agents}, "
+                f"n_levels={levels}, emission_per_unit={self.emission_per_unit}, decay={self.decay!r}: "
+                f"above {MAX_STOCK_CAP} (the decay table is cap x cap); give max_stock <= {MAX_STOCK_CAP}"
             )
-        check_int("initial_stock", self.initial_stock, 0, self.stock_cap)
+        cap = self.stock_cap
+        self._payoff_scale("firm_damage", 0.0, cap, f"the stock cap {cap}")
+        self._payoff_scale("social_damage", 0.0, cap, f"the stock cap {cap}")
+        self._int("initial_stock", 0, cap, why="at most the stock cap in force (max_stock)")
 
     @property
     def stock_cap(self) -> int:

@@ -3,7 +3,7 @@
 See :mod:`pa_envs.two_phase` for the method; this module binds its parts
 (:mod:`~pa_envs.two_phase.schedule`, :mod:`~pa_envs.two_phase.pricing`,
 :mod:`~pa_envs.two_phase.estimator`) into a batch-first
-:class:`~pa_envs.mechanisms.Mechanism`.
+:class:`~pa_envs.core.mechanism.Mechanism`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from threadpoolctl import threadpool_limits
 
 from pa_envs.core import rng as counter_rng
 from pa_envs.core.game import Game, check_int, check_real
-from pa_envs.core.numerics import place_values
-from pa_envs.mechanisms import Mechanism, MechanismInput, PeriodFeedback
+from pa_envs.core.mechanism import Mechanism, MechanismInput, PeriodFeedback
+from pa_envs.core.numerics import ObservationIndex, place_values
 from pa_envs.two_phase.estimator import EmpiricalModel, plan
 from pa_envs.two_phase.pricing import PriceSearch
 from pa_envs.two_phase.schedule import Schedule
@@ -124,8 +124,6 @@ class TwoPhaseMechanism(Mechanism):
 
     # -- binding ------------------------------------------------------------------------
     def bind(self, game: Game) -> None:
-        from pa_envs.learning_loop import ObservationIndex
-
         super().bind(game)
         n, k = game.n_agents, game.n_signals
         self.choices_visible = tuple(game.signal_names) == tuple(game.action_names)

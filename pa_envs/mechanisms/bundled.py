@@ -1,146 +1,27 @@
-"""Mechanisms: policies for the principal, and the wrapper that binds one to an env.
+"""The bundled mechanisms: laissez-faire, flat schedules, the Pigouvian oracle, budgets, stacks.
 
-A :class:`Mechanism` maps what the principal sees at the start of a period
-(the state, its observation, the period) to a contract, for a batch of B
-copies at once. It may learn from what each period produced
-(:meth:`Mechanism.update`) and saves and restores itself with
-:meth:`~Mechanism.state_dict` / :meth:`~Mechanism.load_state_dict`.
-
-:class:`MechanismEnv` binds a mechanism to a parallel env and leaves an
-agents-only PettingZoo ParallelEnv: every period the mechanism moves first,
-seeing the state, and posts the contract the agents then observe and act
-under (Stackelberg timing). Its infos still carry welfare, externality and
-transfers. ``pettingzoo.utils.conversions.parallel_to_aec`` gives the AEC form
-(:func:`mechanism_aec_env`).
-
-Bundled: :class:`NoTransfers` (laissez-faire), :class:`FlatSchedule` (the
-coarse incentive, with :meth:`FlatSchedule.best_flat_tax`), :class:`Pigouvian`
-(the oracle posting the minimal implementing transfers of the social optimum)
-and :class:`Budgeted` (caps what another mechanism pays per episode).
+:class:`NoTransfers` (laissez-faire), :class:`FlatSchedule` (the coarse
+incentive, with :meth:`FlatSchedule.best_flat_tax`), :class:`Pigouvian` (the
+oracle posting the minimal implementing transfers of the social optimum),
+:class:`Budgeted` (caps what another mechanism pays per episode) and
+:class:`Stacked` (several mechanisms side by side in one batch). Each one's
+:meth:`~pa_envs.core.mechanism.Mechanism.load_state_dict` checks what it
+loads as its constructor checks its arguments.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from pettingzoo import ParallelEnv
-from pettingzoo.utils.conversions import parallel_to_aec
 
 from pa_envs import analysis
-from pa_envs.core.episode import PRINCIPAL
-from pa_envs.core.game import Game, PeriodOutcome
-from pa_envs.core.names import did_you_mean
-from pa_envs.core.parallel import PrincipalAgentParallelEnv
+from pa_envs.core.contracts import transfer_bound
+from pa_envs.core.game import Game, check_int, check_real
+from pa_envs.core.mechanism import Mechanism, MechanismInput, PeriodFeedback, check_state_keys
 from pa_envs.core.tabular import TabularModel
-
-
-class MechanismInput(NamedTuple):
-    """What the principal sees when it moves, for B copies."""
-
-    state: np.ndarray  # (B, state_dim) int64
-    observation: np.ndarray  # (B, F) the principal's observation
-    period: np.ndarray  # (B,) periods already played (0 at the first move)
-
-
-class PeriodFeedback(NamedTuple):
-    """What one period produced, for B copies (what a learning principal learns from)."""
-
-    state: np.ndarray  # (B, state_dim) the state the period was played in
-    period: np.ndarray  # (B,) its index (0-based)
-    contract: np.ndarray  # (B, N, n_signals) in force
-    signals: np.ndarray  # (B, N) contractible signals observed
-    transfers: np.ndarray  # (B, N) paid
-    principal_payoff: np.ndarray  # (B,)
-    social_welfare: np.ndarray  # (B,)
-    next_state: np.ndarray  # (B, state_dim)
-    done: np.ndarray  # (B,) bool: the episode ended with this period
-    # (B,) bool: which copies played this period (None: all). A vector form whose copies
-    # restart at different times marks the ones that sat the period out.
-    active: np.ndarray | None = None
-
-    @classmethod
-    def of(
-        cls,
-        state: np.ndarray,
-        period: np.ndarray,
-        contract: np.ndarray,
-        outcome: PeriodOutcome,
-        next_state: np.ndarray,
-        done: np.ndarray,
-        active: np.ndarray | None = None,
-    ) -> PeriodFeedback:
-        """The feedback of a resolved period (``outcome`` of :func:`~pa_envs.core.game.resolve_period`)."""
-        dynamics = outcome.dynamics
-        return cls(
-            state=state,
-            period=period,
-            contract=contract,
-            signals=dynamics.signals,
-            transfers=outcome.transfers,
-            principal_payoff=dynamics.principal_payoff,
-            social_welfare=outcome.social_welfare,
-            next_state=next_state,
-            done=done,
-            active=active,
-        )
-
-
-class Mechanism:
-    """A policy for the principal, batch-first. Subclasses override :meth:`contract`.
-
-    Lifecycle: :meth:`bind` once to a game, :meth:`start_episodes` at each
-    reset, then per period :meth:`contract` and :meth:`update`.
-    """
-
-    name = "mechanism"
-
-    def __init__(self) -> None:
-        self.game: Game | None = None
-
-    def bind(self, game: Game) -> None:
-        """Learn the game's sizes (and, for oracles, its model). Called by wrappers."""
-        self.game = game
-
-    def start_episodes(self, batch_size: int, which: np.ndarray | None = None) -> None:
-        """Copies ``which`` (default: all ``batch_size``) begin a new episode."""
-
-    def contract(self, inputs: MechanismInput) -> np.ndarray:
-        """``(B, N, n_signals)`` transfers for the coming period."""
-        raise NotImplementedError
-
-    def update(self, feedback: PeriodFeedback) -> None:
-        """Learn from one period (default: nothing to learn)."""
-
-    def post(self, state: np.ndarray, period: np.ndarray) -> np.ndarray:
-        """:meth:`contract` for B copies in ``state`` (``(B, state_dim)``) at ``period`` (``(B,)``),
-        the principal's observation built from the state as the envs build it."""
-        game = self._bound_game()
-        observation = game.principal_features(state).astype(np.float32)
-        return np.asarray(self.contract(MechanismInput(state, observation, np.array(period, copy=True))))
-
-    def info(self) -> dict[str, np.ndarray]:
-        """Per-copy facts worth reporting in infos (arrays with a leading batch axis)."""
-        return {}
-
-    def state_dict(self) -> dict[str, Any]:
-        """What a run needs to resume this mechanism (arrays and plain values)."""
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned."""
-
-    # helpers for subclasses
-    def _bound_game(self) -> Game:
-        if self.game is None:
-            raise RuntimeError(f"{type(self).__name__} is not bound to a game; call bind(game) first")
-        return self.game
-
-    def _zeros(self, batch: int) -> np.ndarray:
-        game = self._bound_game()
-        return np.zeros((batch, game.n_agents, game.n_signals))
 
 
 class NoTransfers(Mechanism):
@@ -168,15 +49,24 @@ class FlatSchedule(Mechanism):
 
     def __init__(self, transfers: np.ndarray) -> None:
         super().__init__()
+        self.transfers = self._transfers(transfers)
+
+    @staticmethod
+    def _transfers(transfers: object) -> np.ndarray:
+        """``transfers`` as a float64 array, checked (what the constructor and a load accept)."""
         try:
-            self.transfers = np.asarray(transfers, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"FlatSchedule transfers must be numbers, got {transfers!r}") from None
-        if self.transfers.ndim not in (1, 2) or not np.all(np.isfinite(self.transfers)):
+            array = np.asarray(transfers)
+        except ValueError:  # ragged
+            array = None
+        if array is None or array.dtype.kind not in "iuf":
+            raise TypeError(f"FlatSchedule transfers must be numbers (ints or floats), got {transfers!r}")
+        array = array.astype(np.float64)
+        if array.ndim not in (1, 2) or not np.all(np.isfinite(array)):
             raise ValueError(
                 "FlatSchedule transfers must be finite, shaped (n_signals,) or (N, n_signals), "
                 f"got {transfers!r}"
             )
+        return array
 
     @classmethod
     def tax(cls, game_or_env: Any, amount: float, signal: int | None = None) -> FlatSchedule:
@@ -254,7 +144,8 @@ class FlatSchedule(Mechanism):
         return {"transfers": self.transfers.copy()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        transfers = np.asarray(state["transfers"], dtype=np.float64)
+        check_state_keys("FlatSchedule", state, ("transfers",))
+        transfers = self._transfers(state["transfers"])
         if self.game is not None:
             self._check(transfers, self.game)
         self.transfers = transfers
@@ -282,10 +173,16 @@ class Pigouvian(Mechanism):
 
     def __init__(self, agent_discount: float = 0.0, epsilon: float = 0.25) -> None:
         super().__init__()
-        self.agent_discount = agent_discount
-        self.epsilon = epsilon
+        self.agent_discount, self.epsilon = self._settings(agent_discount, epsilon)
         self.model: TabularModel | None = None
         self.table: np.ndarray | None = None
+
+    @staticmethod
+    def _settings(agent_discount: object, epsilon: object) -> tuple[float, float]:
+        """The settings checked: a discount in [0, 1] and a finite margin >= 0."""
+        check_real("Pigouvian agent_discount", agent_discount, 0.0, 1.0)
+        check_real("Pigouvian epsilon", epsilon, 0.0)
+        return float(agent_discount), float(epsilon)
 
     def bind(self, game: Game) -> None:
         if self.game is not None and self.game.params == game.params and self.table is not None:
@@ -308,8 +205,8 @@ class Pigouvian(Mechanism):
         return {"agent_discount": self.agent_discount, "epsilon": self.epsilon}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.agent_discount = float(state["agent_discount"])
-        self.epsilon = float(state["epsilon"])
+        check_state_keys("Pigouvian", state, ("agent_discount", "epsilon"))
+        self.agent_discount, self.epsilon = self._settings(state["agent_discount"], state["epsilon"])
         if self.game is not None:
             game, self.game, self.table = self.game, None, None
             self.bind(game)
@@ -333,15 +230,19 @@ class Budgeted(Mechanism):
             raise TypeError(
                 f"Budgeted wraps a Mechanism, got {mechanism!r} (build named ones with make_mechanism)"
             )
-        real = isinstance(budget, (int, float, np.integer, np.floating)) and not isinstance(budget, bool)
-        if not real or not np.isfinite(budget) or budget < 0:
-            raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
         self.inner = mechanism
         self.name = f"budgeted({mechanism.name})"
-        self.budget = float(budget)
+        self.budget = self._budget(budget)
         self.spent = np.zeros(1)
         self.binding = np.zeros(1, dtype=bool)
         self.binding_periods = 0
+
+    @staticmethod
+    def _budget(budget: object) -> float:
+        real = isinstance(budget, (int, float, np.integer, np.floating)) and not isinstance(budget, bool)
+        if not real or not np.isfinite(budget) or budget < 0:
+            raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
+        return float(budget)
 
     def bind(self, game: Game) -> None:
         self.inner.bind(game)
@@ -389,11 +290,21 @@ class Budgeted(Mechanism):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.budget = float(state["budget"])
-        self.spent = np.asarray(state["spent"], dtype=np.float64).copy()
+        check_state_keys("Budgeted", state, ("budget", "spent", "binding_periods", "inner"))
+        budget = self._budget(state["budget"])
+        spent = np.asarray(state["spent"])
+        if spent.dtype.kind not in "iuf" or spent.ndim != 1 or not len(spent):
+            raise ValueError(
+                f"Budgeted spent must be numbers, one per copy (shape (B,)), got {state['spent']!r}"
+            )
+        if not np.all(np.isfinite(spent)) or np.any(spent < 0):
+            raise ValueError(f"Budgeted spent must be finite and >= 0 in every copy, got {spent.tolist()}")
+        check_int("Budgeted binding_periods", state["binding_periods"], 0)
+        self.inner.load_state_dict(state["inner"])
+        self.budget = budget
+        self.spent = spent.astype(np.float64)  # a copy: the saved state must not follow
         self.binding = np.zeros(len(self.spent), dtype=bool)
         self.binding_periods = int(state["binding_periods"])
-        self.inner.load_state_dict(state["inner"])
 
 
 class Stacked(Mechanism):
@@ -486,7 +397,8 @@ class Stacked(Mechanism):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        saved = state.get("members") if isinstance(state, dict) else None
+        check_state_keys("Stacked", state, ("counts", "members"))
+        saved = state["members"]
         if not isinstance(saved, list) or len(saved) != len(self.members):
             raise ValueError(f"this state does not hold {len(self.members)} members' states")
         counts = [count for _, count in self.members]
@@ -494,208 +406,6 @@ class Stacked(Mechanism):
             raise ValueError(f"this state was saved with copies {state.get('counts')}; this one has {counts}")
         for (mechanism, _), member in zip(self.members, saved, strict=True):
             mechanism.load_state_dict(member)
-
-
-MECHANISMS: dict[str, type[Mechanism]] = {
-    "no_transfers": NoTransfers,
-    "flat_schedule": FlatSchedule,
-    "pigouvian": Pigouvian,
-    "budgeted": Budgeted,
-}
-
-
-MECHANISM_NAMES: tuple[str, ...] = (*MECHANISMS, "flat_tax", "best_flat_tax", "two_phase")
-"""Every name :func:`make_mechanism` builds."""
-_BUILT_FOR_AN_ENV = ("flat_tax", "best_flat_tax")
-"""The names whose builder takes the env first (the others take keywords only)."""
-
-
-def _unknown_mechanism(name: str) -> ValueError:
-    hint = did_you_mean(name, MECHANISM_NAMES)
-    return ValueError(f"no mechanism named {name!r}{hint} Known: {sorted(MECHANISM_NAMES)}")
-
-
-def mechanism_builder(name: str) -> Callable[..., Mechanism]:
-    """The class or factory :func:`make_mechanism` builds ``name`` with.
-
-    Its docstring documents that mechanism, and the docstring's first line says
-    in one sentence what it is (``pa-envs list`` shows it).
-    """
-    if name == "two_phase":
-        from pa_envs.two_phase import TwoPhaseMechanism  # it imports this module: on use only
-
-        return TwoPhaseMechanism
-    builders = {**MECHANISMS, "flat_tax": FlatSchedule.tax, "best_flat_tax": FlatSchedule.best_flat_tax}
-    if name not in builders:
-        raise _unknown_mechanism(name)
-    return builders[name]
-
-
-def make_mechanism(name: str, env: Any = None, /, **kwargs: Any) -> Mechanism:
-    """Build a bundled mechanism by name.
-
-    ``"best_flat_tax"`` builds :meth:`FlatSchedule.best_flat_tax` for ``env``;
-    ``"flat_tax"`` a :meth:`FlatSchedule.tax` of ``amount``; ``"budgeted"``
-    takes ``mechanism`` (a Mechanism, or a name built for ``env`` with
-    ``mechanism_kwargs``) and ``budget``.
-    """
-    if name == "budgeted" and isinstance(kwargs.get("mechanism"), str):
-        inner = kwargs.pop("mechanism_kwargs", None) or {}
-        kwargs = {**kwargs, "mechanism": make_mechanism(kwargs["mechanism"], env, **inner)}
-    builder = mechanism_builder(name)
-    if name in _BUILT_FOR_AN_ENV:
-        return builder(env, **kwargs)
-    return builder(**kwargs)
-
-
-# -- the wrapper ----------------------------------------------------------------------
-
-
-class MechanismEnv(ParallelEnv):
-    """An agents-only ParallelEnv: ``mechanism`` plays the principal of ``env``.
-
-    Each period the mechanism sees the state and posts the contract, then the
-    agents observe it (their observation's contract row) and act. Rewards,
-    terminations and truncations are the agents'. Each agent's info carries
-    its own keys plus the period's ``social_welfare``, ``externality``,
-    ``total_transfers``, ``principal_reward`` and the mechanism's own facts.
-
-    Parameters
-    ----------
-    env : PrincipalAgentParallelEnv
-        A parallel env of this suite (``<name>.parallel_env(...)``).
-    mechanism : Mechanism
-        The principal's policy; bound to ``env``'s game here.
-    """
-
-    def __init__(self, env: PrincipalAgentParallelEnv, mechanism: Mechanism) -> None:
-        if not isinstance(env, PrincipalAgentParallelEnv):
-            raise TypeError(f"MechanismEnv needs a parallel env of pa_envs, got {type(env).__name__}")
-        if not isinstance(mechanism, Mechanism):
-            raise TypeError(f"mechanism must be a pa_envs Mechanism, got {type(mechanism).__name__}")
-        self.env = env
-        self.mechanism = mechanism
-        mechanism.bind(env.game)
-        self.possible_agents = env.possible_agents[1:]
-        self.agents: list[str] = []
-        self.metadata = {**env.metadata, "name": f"{env.metadata['name']}+{mechanism.name}"}
-        self.render_mode = env.render_mode
-        self.state_space = env.state_space
-        self._period_start: tuple[np.ndarray, int, np.ndarray] | None = None
-
-    @property
-    def game(self) -> Game:
-        return self.env.game
-
-    def observation_space(self, agent: str):
-        self._check_agent(agent)
-        return self.env.observation_space(agent)
-
-    def action_space(self, agent: str):
-        self._check_agent(agent)
-        return self.env.action_space(agent)
-
-    def _check_agent(self, agent: str) -> None:
-        if agent not in self.possible_agents:
-            raise ValueError(f"{agent!r} is not an agent of this env; the agents are {self.possible_agents}")
-
-    def _post(self) -> dict[str, np.ndarray]:
-        """The mechanism moves: it sees the state and posts this period's contract."""
-        state, period = self.env.game_state(), self.env.period
-        contract = self.mechanism.post(state[None], np.array([period]))[0]
-        self._period_start = (state, period, contract)
-        return self.env.post_contract(contract)
-
-    def reset(
-        self, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
-        observations, infos = self.env.reset(seed=seed, options=options)
-        self.mechanism.start_episodes(1)
-        observations = self._post()
-        self.agents = list(self.possible_agents)
-        return self._agents_only(observations), self._agent_infos(infos)
-
-    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
-        if self._period_start is None:
-            raise RuntimeError("call reset() before step()")
-        if not self.agents:
-            if actions:
-                raise ValueError(
-                    f"the episode is over, yet actions were sent for {sorted(actions)}; call reset()"
-                )
-            return {}, {}, {}, {}, {}
-        if PRINCIPAL in actions:
-            raise ValueError(
-                f"{PRINCIPAL} is played by the mechanism {self.mechanism.name}; send agents only"
-            )
-        state, period, contract = self._period_start
-        observations, rewards, terminations, truncations, infos = self.env.step(
-            {PRINCIPAL: self.env.flat_contract(contract), **actions}
-        )
-        done = not self.env.agents
-        principal = infos[PRINCIPAL]
-        self.mechanism.update(
-            PeriodFeedback(
-                state=state[None],
-                period=np.array([period]),
-                contract=contract[None],
-                signals=principal["signals"][None],
-                transfers=principal["transfers"][None],
-                principal_payoff=np.array([principal["principal_payoff"]]),
-                social_welfare=np.array([principal["social_welfare"]]),
-                next_state=self.env.game_state()[None],
-                done=np.array([done]),
-            )
-        )
-        if done:
-            self.agents = []
-        else:
-            observations = self._post()
-        principal_reward = rewards.pop(PRINCIPAL)
-        for table in (terminations, truncations):
-            table.pop(PRINCIPAL)
-        agent_infos = self._agent_infos(infos, principal_reward)
-        return self._agents_only(observations), rewards, terminations, truncations, agent_infos
-
-    def _agents_only(self, observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {p: observations[p] for p in self.possible_agents}
-
-    def _agent_infos(self, infos: dict[str, dict], principal_reward: float = 0.0) -> dict[str, dict]:
-        principal = infos[PRINCIPAL]
-        shared = {
-            "social_welfare": principal["social_welfare"],
-            "externality": principal["externality"],
-            "total_transfers": principal["total_transfers"],
-            "principal_reward": principal_reward,
-        }
-        for key, value in self.mechanism.info().items():
-            shared[key] = np.asarray(value)[0].item()
-        return {p: {**infos[p], **shared} for p in self.possible_agents}
-
-    def state(self) -> np.ndarray:
-        return self.env.state()
-
-    def render(self, mode: str | None = None) -> str | np.ndarray | None:
-        return self.env.render(mode)
-
-    def close(self) -> None:
-        self.env.close()
-
-
-def mechanism_env(
-    env: PrincipalAgentParallelEnv, mechanism: Mechanism | str, /, **kwargs: Any
-) -> MechanismEnv:
-    """Bind a mechanism (or a bundled one by name, built with ``kwargs``) to a parallel env."""
-    if isinstance(mechanism, str):
-        mechanism = make_mechanism(mechanism, env, **kwargs)
-    elif kwargs:
-        raise TypeError("keyword arguments only go with a mechanism given by name")
-    return MechanismEnv(env, mechanism)
-
-
-def mechanism_aec_env(env: PrincipalAgentParallelEnv, mechanism: Mechanism | str, /, **kwargs: Any):
-    """The AEC form of :func:`mechanism_env`, through PettingZoo's ``parallel_to_aec``."""
-    return parallel_to_aec(mechanism_env(env, mechanism, **kwargs))
 
 
 def _game_of(game_or_env: Any) -> Game:
@@ -715,7 +425,7 @@ def _check_signal(n_signals: int, signal: int) -> None:
 
 
 def _check_within_bound(game: Game, largest: float, who: str) -> None:
-    bound = max(float(np.float32(game.params.max_transfer)), float(game.params.max_transfer))
+    bound = transfer_bound(game.params.max_transfer)
     if largest > bound:
         raise ValueError(
             f"{who} needs transfers up to {largest:.4g}, beyond max_transfer={game.params.max_transfer:g} "
