@@ -38,14 +38,13 @@ from pa_envs.views import AgentView, view_ids
 NAMES = sorted(ENVS)
 KWARGS = {"n_agents": 2, "max_cycles": 2}
 COPIES = 2
-# A few sequences per form and env under the fast profile (tests/conftest.py), more in the full
-# tier; the slow version below draws longer ones.
+# A few sequences per form and env under the fast profile (tests/conftest.py), 15 in the full
+# tier, where the slow, long version runs too.
 FEW = settings(
     max_examples=min(15, settings.default.max_examples),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-MANY = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 BAD_SEEDS = [(-1, ValueError), (-(2**70), ValueError), (1.5, TypeError), ("3", TypeError), (True, TypeError)]
 BAD_OPTIONS = [({1: 0, "a": 0}, TypeError), ([("contract", 0)], TypeError), ({("contract",): 0}, TypeError)]
@@ -543,16 +542,8 @@ def run_sequence(form: Form, name: str, sequence: tuple[int, list[tuple[str, int
 
 @form_ids
 @names
+@pytest.mark.parametrize("length", [14, pytest.param(60, marks=pytest.mark.slow)], ids=["short", "long"])
 @FEW
-@given(sequence=sequences(14))
-def test_rejected_calls_change_nothing(form, name, sequence):
-    run_sequence(form, name, sequence)
-
-
-@pytest.mark.slow
-@form_ids
-@names
-@MANY
-@given(sequence=sequences(60))
-def test_rejected_calls_change_nothing_in_long_sequences(form, name, sequence):
-    run_sequence(form, name, sequence)
+@given(data=st.data())
+def test_rejected_calls_change_nothing(form, name, length, data):
+    run_sequence(form, name, data.draw(sequences(length), label="sequence"))
