@@ -104,9 +104,12 @@ class OrderEnforcingAEC(DeepCopies, OrderEnforcingWrapper):
     """PettingZoo's ``OrderEnforcingWrapper`` with the raw env's rules where PettingZoo's
     only logs: an action after the end raises :class:`~pa_envs.core.parallel.EpisodeOverError`
     and a step before ``reset`` a ``RuntimeError`` (a finished player's ``None`` stays a no-op,
-    as PettingZoo's ``api_test`` sends it)."""
+    as PettingZoo's ``api_test`` sends it). It wraps any AEC env, e.g. PettingZoo's
+    ``parallel_to_aec_wrapper`` of a parallel one."""
 
     def step(self, action: Any) -> None:
-        if not self._has_reset or (not self.agents and action is not None):
-            self.env.step(action)  # raises: the raw env's before-reset or after-the-end error
+        if not self._has_reset:
+            raise RuntimeError("call reset() before step()")
+        if not self.agents and action is not None:
+            raise episode_over(f"action {action!r}")
         super().step(action)
