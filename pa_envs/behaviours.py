@@ -88,19 +88,50 @@ class BestResponse(Behaviour):
 
 
 class FixedPolicy(Behaviour):
-    """The same action every period: one int for all agents, or one per agent."""
+    """The same action every period: one int for all agents, or one per agent.
+
+    The actions are checked against the env when the view binds the behaviour
+    (at the view's construction), not at the first step.
+    """
 
     name = "fixed"
 
-    def __init__(self, actions: int | list[int]) -> None:
+    def __init__(self, actions: int | list[int], parameter: str = "behaviour") -> None:
         self.actions = actions
+        self.parameter = parameter
+
+    def fixed_actions(self, agents: list[str], n_actions: int) -> np.ndarray:
+        """The action of each of ``agents`` as int64, checked against ``Discrete(n_actions)``.
+
+        Raises
+        ------
+        ValueError
+            If the list has not one action per agent, or an action is outside the space.
+        """
+        if isinstance(self.actions, (int, np.integer)):
+            fixed = np.full(len(agents), int(self.actions), dtype=np.int64)
+        elif len(self.actions) != len(agents):
+            raise ValueError(
+                f"{self.parameter}: {len(self.actions)} fixed actions {list(self.actions)} given for "
+                f"{len(agents)} agents {agents}"
+            )
+        else:
+            fixed = np.array([int(a) for a in self.actions], dtype=np.int64)
+        bad = np.flatnonzero((fixed < 0) | (fixed >= n_actions))
+        if bad.size:
+            raise ValueError(
+                f"{self.parameter}: fixed action {int(fixed[bad[0]])} for {agents[bad[0]]} is outside "
+                f"Discrete({n_actions}), an int in 0..{n_actions - 1}"
+            )
+        return fixed
+
+    def bind(self, env: PrincipalAgentParallelEnv, agents: list[str]) -> None:
+        super().bind(env, agents)
+        fixed = self.fixed_actions(self.agents, env.game.n_actions).tolist()
+        self._chosen = dict(zip(self.agents, fixed, strict=True))
 
     def act(self, observations: dict[str, np.ndarray]) -> dict[str, int]:
-        if isinstance(self.actions, (int, np.integer)):
-            return dict.fromkeys(self.agents, int(self.actions))
-        if len(self.actions) != len(self.agents):
-            raise ValueError(f"FixedPolicy has {len(self.actions)} actions for {len(self.agents)} agents")
-        return {a: int(x) for a, x in zip(self.agents, self.actions, strict=True)}
+        return dict(self._chosen)
 
 
 class CallablePolicy(Behaviour):
@@ -226,33 +257,37 @@ LEARNER_NAMES = {
 }
 
 
-def make_behaviour(spec: Any) -> Behaviour:
+def make_behaviour(spec: Any, parameter: str = "behaviour") -> Behaviour:
     """A behaviour from a name, an instance, an int (a fixed action), a list of ints (one
-    fixed action per agent played) or a callable."""
+    fixed action per agent played) or a callable: the one parser of behaviour specs, for the
+    single views and the vector views alike. ``parameter`` names the spec in errors."""
     if isinstance(spec, Behaviour):
         return spec
-    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
-        return FixedPolicy(int(spec))
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, (bool, np.bool_)):
+        return FixedPolicy(int(spec), parameter)
     if (
         isinstance(spec, (list, tuple))
         and spec
-        and all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in spec)
+        and all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in spec)
     ):
-        return FixedPolicy([int(a) for a in spec])  # one fixed action per agent played
+        return FixedPolicy([int(a) for a in spec], parameter)  # one fixed action per agent played
     if isinstance(spec, str):
         if spec in ("fixed", "callable", "learner"):
             raise ValueError(
-                f"the {spec!r} behaviour needs an argument: pass an int, a callable or a Learner"
+                f"{parameter}: the {spec!r} behaviour needs an argument: pass an int, a callable or a Learner"
             )
         if spec in LEARNER_NAMES:
             return LearnerBehaviour(LEARNER_NAMES[spec])
         if spec not in BEHAVIOURS:
             names = ["best_response", *LEARNER_NAMES]
             raise ValueError(
-                f"no behaviour named {spec!r}{did_you_mean(spec, names)} Give one of {names}, "
+                f"{parameter}: no behaviour named {spec!r}{did_you_mean(spec, names)} Give one of {names}, "
                 "an int (a fixed action), a callable or a Behaviour"
             )
         return BEHAVIOURS[spec]()
     if callable(spec):
         return CallablePolicy(spec)
-    raise TypeError(f"cannot make a behaviour from {spec!r}")
+    raise TypeError(
+        f"{parameter}: cannot make a behaviour from {spec!r}; give a name, an int (a fixed action), "
+        "a list of ints (one per agent), a callable or a Behaviour"
+    )

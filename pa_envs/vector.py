@@ -38,11 +38,13 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from pa_envs import analysis
-from pa_envs.core.batch import BatchedEpisodes
+from pa_envs.behaviours import Behaviour, BestResponse, FixedPolicy, make_behaviour
+from pa_envs.core.batch import BatchedEpisodes, copy_seeds
 from pa_envs.core.contracts import NormalizedContracts, check_discrete
 from pa_envs.core.episode import agent_name, agent_observations
 from pa_envs.core.game import Dynamics, PeriodOutcome
 from pa_envs.core.mechanism import Mechanism, MechanismDriver
+from pa_envs.core.parallel import DeepCopies, check_options
 from pa_envs.core.render import RENDER_FPS, PeriodRecord, Renderer, check_render_mode
 from pa_envs.mechanisms.registry import make_mechanism
 from pa_envs.presets import make_parallel_env
@@ -59,22 +61,21 @@ class _BatchedBehaviour:
         self.players = players
         self.game = game
         self.fixed: np.ndarray | None = None
-        if isinstance(spec, str) and spec == "best_response":
+        # The single views' parser reads the spec; this form batches two of its behaviours.
+        try:
+            behaviour: Behaviour | None = make_behaviour(spec, parameter)
+        except ValueError:
+            behaviour = None
+        if type(behaviour) is BestResponse:
             self.model = game.exact_model()
-        elif isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
-            self.fixed = np.full(len(players), int(spec))
-        elif isinstance(spec, (list, tuple)) and all(isinstance(a, (int, np.integer)) for a in spec):
-            if len(spec) != len(players):
-                raise ValueError(f"{len(spec)} fixed actions given for {len(players)} agents")
-            self.fixed = np.array(spec, dtype=np.int64)
+        elif type(behaviour) is FixedPolicy:
+            self.fixed = behaviour.fixed_actions([agent_name(i) for i in players], game.n_actions)
         else:
             raise ValueError(
                 f"{self.parameter}: the vector form plays the agents it does not train as one of "
                 f"{VECTOR_BEHAVIOURS}, got {spec!r}; for other behaviours use "
                 "gymnasium.make_vec(..., vectorization_mode='sync')"
             )
-        if self.fixed is not None and (self.fixed.min() < 0 or self.fixed.max() >= game.n_actions):
-            raise ValueError(f"fixed actions {self.fixed.tolist()} are outside Discrete({game.n_actions})")
         self.joint = np.zeros((num_copies, game.n_agents), dtype=np.int64)
 
     def start(self, which: np.ndarray | slice) -> None:
@@ -97,7 +98,7 @@ class _BatchedBehaviour:
         self.joint[active] = joint[active]
 
 
-class _VectorView(gymnasium.vector.VectorEnv):
+class _VectorView(DeepCopies, gymnasium.vector.VectorEnv):
     """What both vector views share: the engine, NEXT_STEP autoreset and vector infos."""
 
     metadata: dict[str, Any] = {  # noqa: RUF012
@@ -141,10 +142,12 @@ class _VectorView(gymnasium.vector.VectorEnv):
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        super().reset(seed=seed if isinstance(seed, int) or seed is None else None)
-        if options:
+        # Checked before anything changes, by the seed rule of every form (numpy ints too).
+        seeds = copy_seeds(seed, self.num_envs)
+        if check_options(options, ()):
             raise ValueError(f"the vector views take no reset options, got {sorted(options)}")
-        self.engine.reset(seed)
+        super().reset(seed=None if seed is None or isinstance(seed, (list, tuple, np.ndarray)) else seeds[0])
+        self.engine.reset(seeds)
         self._autoreset[:] = False
         self._start(slice(None))
         if self._record is not None:

@@ -45,8 +45,10 @@ import gymnasium
 import numpy as np
 
 from pa_envs.behaviours import Behaviour, make_behaviour
+from pa_envs.core import rng
 from pa_envs.core.contracts import NormalizedContracts
 from pa_envs.core.episode import PRINCIPAL
+from pa_envs.core.parallel import DeepCopies, check_options, episode_over
 from pa_envs.core.render import RENDER_FPS, RENDER_MODES
 from pa_envs.mechanisms import Mechanism, mechanism_env
 from pa_envs.presets import make_parallel_env
@@ -55,10 +57,29 @@ from pa_envs.registry import get_env_module
 NAMESPACE = "pa_envs"
 
 
-class PrincipalView(gymnasium.Env):
-    """The principal as a gymnasium learner; see the module docstring."""
+class _View(DeepCopies, gymnasium.Env):
+    """What both views share: rendering, and the checks that a step comes in a running episode."""
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": RENDER_FPS}
+    env: Any
+    _started = False
+
+    def _check_running(self, action: Any) -> None:
+        """Raise unless an episode is under way (the same rule as the PettingZoo forms)."""
+        if not self.env.agents:
+            if not self._started:
+                raise RuntimeError("call reset() before step()")
+            raise episode_over("an action")
+
+    def render(self) -> str | np.ndarray | None:
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class PrincipalView(_View):
+    """The principal as a gymnasium learner; see the module docstring."""
 
     def __init__(
         self,
@@ -69,7 +90,7 @@ class PrincipalView(gymnasium.Env):
         **env_kwargs: Any,
     ) -> None:
         self.env = make_parallel_env(env_name, render_mode=render_mode, **env_kwargs)
-        self.behaviour: Behaviour = make_behaviour(behaviour)
+        self.behaviour: Behaviour = make_behaviour(behaviour, "behaviour")
         self.behaviour.bind(self.env, self.env.possible_agents[1:])
         self.observation_space = self.env.observation_space(PRINCIPAL)
         contract_space = self.env.action_space(PRINCIPAL)
@@ -80,14 +101,16 @@ class PrincipalView(gymnasium.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict]:
+        # Checked before the view's generator is reseeded: a rejected reset changes nothing.
+        seed, options = rng.check_seed(seed), check_options(options)  # numpy int seeds too
         super().reset(seed=seed)
         observations, infos = self.env.reset(seed=seed, options=options)
         self.behaviour.reset(self.np_random)
+        self._started = True
         return observations[PRINCIPAL], infos[PRINCIPAL]
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
-        if not self.env.agents:
-            raise RuntimeError("the episode is over; call reset()")
+        self._check_running(action)
         if self.normalized is not None:
             action = self.normalized.contract(action, PRINCIPAL).reshape(-1)
         seen = self.env.post_contract(action)
@@ -104,17 +127,9 @@ class PrincipalView(gymnasium.Env):
             infos[PRINCIPAL],
         )
 
-    def render(self) -> str | np.ndarray | None:
-        return self.env.render()
 
-    def close(self) -> None:
-        self.env.close()
-
-
-class AgentView(gymnasium.Env):
+class AgentView(_View):
     """One agent as a gymnasium learner under a mechanism; see the module docstring."""
-
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": RENDER_FPS}
 
     def __init__(
         self,
@@ -136,7 +151,7 @@ class AgentView(gymnasium.Env):
         ):
             raise ValueError(f"learner must be an agent index in 0..{len(agents) - 1}, got {learner!r}")
         self.agent = agents[learner]
-        self.others: Behaviour = make_behaviour(others)
+        self.others: Behaviour = make_behaviour(others, "others")
         self.others.bind(base, [a for a in agents if a != self.agent])
         self.observation_space = self.env.observation_space(self.agent)
         self.action_space = self.env.action_space(self.agent)
@@ -146,14 +161,16 @@ class AgentView(gymnasium.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict]:
+        # Checked before the view's generator is reseeded: a rejected reset changes nothing.
+        seed, options = rng.check_seed(seed), check_options(options)  # numpy int seeds too
         super().reset(seed=seed)
         self._observations, infos = self.env.reset(seed=seed, options=options)
         self.others.reset(self.np_random)
+        self._started = True
         return self._observations[self.agent], infos[self.agent]
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-        if not self.env.agents:
-            raise RuntimeError("the episode is over; call reset()")
+        self._check_running(action)
         others = {a: self._observations[a] for a in self.others.agents}
         chosen = self.others.act(others)
         observations, rewards, terminations, truncations, infos = self.env.step(
@@ -169,12 +186,6 @@ class AgentView(gymnasium.Env):
             bool(truncations[self.agent]),
             infos[self.agent],
         )
-
-    def render(self) -> str | np.ndarray | None:
-        return self.env.render()
-
-    def close(self) -> None:
-        self.env.close()
 
 
 def view_ids(env_name: str) -> tuple[str, str]:

@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 from pettingzoo import AECEnv
+from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
 from pa_envs.core.episode import PRINCIPAL
-from pa_envs.core.parallel import GameEnvMixin
+from pa_envs.core.parallel import DeepCopies, GameEnvMixin, check_options, episode_over
 
 
 class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
@@ -26,7 +27,7 @@ class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         episode = self._episode
-        self._contract = episode.reset(seed, options)
+        self._contract = episode.reset(seed, check_options(options))
         self.agents = list(self.possible_agents)
         self.rewards = dict.fromkeys(self.agents, 0.0)
         self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
@@ -50,7 +51,7 @@ class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
             if self._episode.state is None:
                 raise RuntimeError("call reset() before step()")
             if action is not None:
-                raise ValueError(f"the episode is over, yet action {action!r} was sent; call reset()")
+                raise episode_over(f"action {action!r}")
             return
         player = self.agent_selection
         if self.terminations[player] or self.truncations[player]:
@@ -97,3 +98,18 @@ class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
         if self._episode.state is None:
             raise RuntimeError("call reset() before state()")
         return self._episode.global_state(self._contract)
+
+
+class OrderEnforcingAEC(DeepCopies, OrderEnforcingWrapper):
+    """PettingZoo's ``OrderEnforcingWrapper`` with the raw env's rules where PettingZoo's
+    only logs: an action after the end raises :class:`~pa_envs.core.parallel.EpisodeOverError`
+    and a step before ``reset`` a ``RuntimeError`` (a finished player's ``None`` stays a no-op,
+    as PettingZoo's ``api_test`` sends it). It wraps any AEC env, e.g. PettingZoo's
+    ``parallel_to_aec_wrapper`` of a parallel one."""
+
+    def step(self, action: Any) -> None:
+        if not self._has_reset:
+            raise RuntimeError("call reset() before step()")
+        if not self.agents and action is not None:
+            raise episode_over(f"action {action!r}")
+        super().step(action)

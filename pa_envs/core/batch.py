@@ -22,21 +22,22 @@ from pa_envs.core.episode import PlayerSpaces, agent_name
 from pa_envs.core.game import Game, PeriodOutcome, check_int, resolve_period
 
 
-def copy_seeds(seed: int | Sequence[int] | None, num_copies: int) -> list[int | None]:
+def copy_seeds(seed: int | Sequence[int | None] | None, num_copies: int) -> list[int | None]:
     """One seed per copy: ``seed + b`` for an int (as SB3 and gymnasium seed vector envs),
-    the given sequence, or ``None`` (fresh entropy) for every copy."""
+    the given sequence, or ``None`` (fresh entropy) for every copy. Each seed follows
+    :func:`~pa_envs.core.rng.check_seed` (numpy ints accepted; a negative one is a
+    ``ValueError``, a non-integer a ``TypeError``)."""
     if seed is None:
         return [None] * num_copies
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        if seed < 0:
-            raise ValueError(f"seed must be a non-negative int, a sequence of them or None, got {seed!r}")
-        return [int(seed) + b for b in range(num_copies)]
-    seeds = list(seed) if isinstance(seed, (list, tuple, np.ndarray)) else None
-    if seeds is None or len(seeds) != num_copies:
-        raise ValueError(
-            f"seed must be an int, None or a sequence of {num_copies} seeds (one per copy), got {seed!r}"
-        )
-    return seeds
+    if isinstance(seed, (list, tuple, np.ndarray)):
+        if len(seed) != num_copies:
+            raise ValueError(
+                f"seed must be an int, None or a sequence of {num_copies} seeds (one per copy), "
+                f"got {len(seed)} seeds: {list(seed)!r}"
+            )
+        return [rng.check_seed(s, f"seed[{b}]") for b, s in enumerate(seed)]
+    first = rng.check_seed(seed)
+    return [first + b for b in range(num_copies)]
 
 
 class BatchedEpisodes:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from pettingzoo.utils import wrappers
-
-from pa_envs.core.aec import PrincipalAgentAECEnv
+from pa_envs.core.aec import OrderEnforcingAEC, PrincipalAgentAECEnv
 from pa_envs.core.game import Game
 from pa_envs.core.parallel import PrincipalAgentParallelEnv
 from pa_envs.core.render import RENDER_FPS, RENDER_MODES
@@ -42,9 +40,9 @@ def define_env(game_class: type[Game], module: str) -> EnvFactories:
         {**attrs, "__doc__": _doc("parallel", game_class)},
     )
 
-    def env(**kwargs: Any) -> wrappers.OrderEnforcingWrapper:
+    def env(**kwargs: Any) -> OrderEnforcingAEC:
         """The AEC env (Stackelberg timing), wrapped as PettingZoo wraps its own envs."""
-        return wrappers.OrderEnforcingWrapper(raw_env(**kwargs))
+        return OrderEnforcingAEC(raw_env(**kwargs))
 
     def parallel_env(**kwargs: Any) -> PrincipalAgentParallelEnv:
         """The parallel env (posted-contract timing)."""

@@ -9,6 +9,7 @@ the row of the contract that is in force for it in the coming period.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 import numpy as np
@@ -16,7 +17,7 @@ from gymnasium import logger, spaces
 from pettingzoo import ParallelEnv
 
 from pa_envs.core.contracts import contract_matrix, flat_contract
-from pa_envs.core.episode import PRINCIPAL, Episode
+from pa_envs.core.episode import PRINCIPAL, RESET_OPTIONS, Episode
 from pa_envs.core.game import Game, GameParams, PeriodOutcome
 from pa_envs.core.render import PeriodRecord, Renderer, check_render_mode
 from pa_envs.core.tabular import TabularModel
@@ -40,7 +41,51 @@ def make_params(params_class: type[GameParams], params: GameParams | None, kwarg
     return params_class(**kwargs)
 
 
-class GameEnvMixin:
+class EpisodeOverError(ValueError, RuntimeError):
+    """An action sent after the episode ended: every form raises it (call ``reset()``).
+
+    Both a ``ValueError`` (what the PettingZoo forms always raised) and a ``RuntimeError``
+    (what the gymnasium views always raised), so that code catching either still works.
+    """
+
+
+def episode_over(sent: str, hint: str = "") -> EpisodeOverError:
+    """The error every form raises when ``sent`` (e.g. ``"action 0"``) arrives after the end."""
+    return EpisodeOverError(f"the episode is over, yet {sent} arrived; call reset(){hint}")
+
+
+def check_options(options: object, known: tuple[str, ...] = RESET_OPTIONS) -> dict[str, Any]:
+    """Check ``reset``'s ``options`` before anything changes; return them (``{}`` for ``None``).
+
+    Raises
+    ------
+    TypeError
+        If ``options`` is not a dict or one of its keys is not a name (``str``); the
+        message names the keys this form knows (``known``).
+    """
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TypeError(f"options must be a dict or None, got {options!r}")
+    for key in options:
+        if not isinstance(key, str):
+            raise TypeError(
+                f"reset options are keyed by name, one of {list(known)}; got the key {key!r} "
+                f"({type(key).__name__})"
+            )
+    return options
+
+
+class DeepCopies:
+    """``copy.copy`` of an env is a deep copy: a shallow one would share the episode being
+    played (state, stream, contract in force) with the original, so that stepping one
+    would silently move the other."""
+
+    def __copy__(self) -> Any:
+        return copy.deepcopy(self)
+
+
+class GameEnvMixin(DeepCopies):
     """What both adapters offer on top of PettingZoo's API: the game, its model, helpers."""
 
     game_class: ClassVar[type[Game]]
@@ -169,7 +214,7 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
         episode = self._episode
-        self._contract = episode.reset(seed, options)
+        self._contract = episode.reset(seed, check_options(options))
         self.agents = list(self.possible_agents)
         self._remember(None)
         self._show()
@@ -181,10 +226,8 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
             raise RuntimeError("call reset() before step()")
         if not self.agents:
             if actions:
-                raise ValueError(
-                    f"the episode is over, yet actions were sent for {sorted(actions)}; "
-                    "call reset() (an empty step({}) is a no-op)"
-                )
+                sent = sorted(actions) if isinstance(actions, dict) else actions
+                raise episode_over(f"actions for {sent!r}", " (an empty step({}) is a no-op)")
             return {}, {}, {}, {}, {}
         episode.check_players(actions, self.agents)
         posted = episode.check_contract(actions[PRINCIPAL])

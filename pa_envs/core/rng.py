@@ -37,23 +37,38 @@ AGENT_STREAM = 1 << 64
 MECHANISM_STREAM = 2 << 64
 
 
+def check_seed(seed: object, name: str = "seed") -> int | None:
+    """Return ``seed`` as a Python int (``None`` stays ``None``): the seed rule of every form.
+
+    Python and numpy integers are accepted alike (``np.int64(1)`` seeds as ``1``).
+
+    Raises
+    ------
+    TypeError
+        If ``seed`` is not an integer or ``None`` (a bool or a float is not a seed).
+    ValueError
+        If ``seed`` is negative.
+    """
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be a non-negative int or None, got {seed!r} ({type(seed).__name__})")
+    if seed < 0:
+        raise ValueError(f"{name} must be a non-negative int or None, got {int(seed)}")
+    return int(seed)
+
+
 def key_from_seed(seed: int | None) -> int:
     """Return the 64-bit stream key of a seed (fresh OS entropy for ``None``).
 
     Raises
     ------
-    TypeError
-        If ``seed`` is not an integer or ``None``.
-    ValueError
-        If ``seed`` is negative.
+    TypeError, ValueError
+        As :func:`check_seed`.
     """
+    seed = check_seed(seed)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy)
-    elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
-    seed = int(seed)
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative int or None, got {seed}")
     # Fold big seeds into 64 bits so that every int is accepted.
     key = 0
     while True:
