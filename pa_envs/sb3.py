@@ -53,6 +53,7 @@ from pa_envs.core.batch import BatchedEpisodes, copy_seeds
 from pa_envs.core.episode import agent_name, agent_observations
 from pa_envs.core.game import Game
 from pa_envs.core.mechanism import Mechanism, MechanismDriver
+from pa_envs.core.parallel import DeepCopies
 from pa_envs.core.render import RENDER_FPS, PeriodRecord, Renderer, check_render_mode
 from pa_envs.mechanisms.registry import make_mechanism
 from pa_envs.presets import make_parallel_env
@@ -71,7 +72,7 @@ class PeriodAccounts(NamedTuple):
     signals: np.ndarray | None = None  # (B, N) each agent's contractible signal
 
 
-class MechanismVecEnv(VecEnv):
+class MechanismVecEnv(DeepCopies, VecEnv):
     """B copies of an env's agents under a mechanism, as one SB3 ``VecEnv`` of ``B * N`` envs.
 
     Parameters

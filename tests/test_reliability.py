@@ -435,16 +435,7 @@ def test_the_wrapped_aec_env_keeps_none_a_no_op_and_checks_reset_first():
 # -- copy.copy is deep ------------------------------------------------------------------------
 
 
-# MechanismEnv (pa_envs/mechanisms.py) and MechanismVecEnv (pa_envs/sb3.py) are being reworked in
-# another change: each takes pa_envs.core.parallel.DeepCopies as its first base when that lands.
-NOT_YET_DEEP = pytest.mark.xfail(strict=True, reason="DeepCopies not yet a base of this class")
-
-
-@pytest.mark.parametrize(
-    "form",
-    [pytest.param(f, marks=NOT_YET_DEEP) if f.name in ("mechanism", "sb3") else f for f in FORMS],
-    ids=[f.name for f in FORMS],
-)
+@pytest.mark.parametrize("form", FORMS, ids=[f.name for f in FORMS])
 def test_copy_copy_is_deep_in_every_form(form):
     """A shallow copy shared the episode: stepping the copy moved the original. (The
     gymnasium views are copied unwrapped: gymnasium's own wrappers copy shallowly.)"""
@@ -547,3 +538,20 @@ def run_sequence(form: Form, name: str, sequence: tuple[int, list[tuple[str, int
 @given(data=st.data())
 def test_rejected_calls_change_nothing(form, name, length, data):
     run_sequence(form, name, data.draw(sequences(length), label="sequence"))
+
+
+def test_the_mechanism_env_names_a_non_dict_step_and_its_aec_form_raises_after_the_end():
+    """``MechanismEnv.step(None)`` said "argument of type 'NoneType' is not iterable", and
+    ``mechanism_aec_env`` (PettingZoo's ``parallel_to_aec``) only logged an action after the end."""
+    from pa_envs.mechanisms import mechanism_aec_env, mechanism_env
+
+    menv = mechanism_env(ENVS["pollution_v0"].parallel_env(max_cycles=1), "pigouvian")
+    menv.reset(seed=0)
+    with pytest.raises(TypeError, match="dict from agent name"):
+        menv.step(None)
+    aec = mechanism_aec_env(ENVS["pollution_v0"].parallel_env(max_cycles=1), "pigouvian")
+    aec.reset(seed=0)
+    for agent in aec.agent_iter():
+        aec.step(None if aec.terminations[agent] or aec.truncations[agent] else 0)
+    with pytest.raises(EpisodeOverError):
+        aec.step(0)

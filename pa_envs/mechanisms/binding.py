@@ -15,17 +15,18 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
-from pettingzoo.utils.conversions import parallel_to_aec
+from pettingzoo.utils.conversions import parallel_to_aec_wrapper
 from pettingzoo.utils.env import AECEnv
 
+from pa_envs.core.aec import OrderEnforcingAEC
 from pa_envs.core.episode import PRINCIPAL
 from pa_envs.core.game import Game
 from pa_envs.core.mechanism import Mechanism, MechanismDriver
-from pa_envs.core.parallel import PrincipalAgentParallelEnv
+from pa_envs.core.parallel import DeepCopies, PrincipalAgentParallelEnv, episode_over
 from pa_envs.mechanisms.registry import make_mechanism
 
 
-class MechanismEnv(ParallelEnv):
+class MechanismEnv(DeepCopies, ParallelEnv):
     """An agents-only ParallelEnv: ``mechanism`` plays the principal of ``env``.
 
     Each period the mechanism sees the state and posts the contract, then the
@@ -103,11 +104,11 @@ class MechanismEnv(ParallelEnv):
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         if self._period_start is None:
             raise RuntimeError("call reset() before step()")
+        if not isinstance(actions, dict):
+            raise TypeError(f"actions must be a dict from agent name to action, got {actions!r}")
         if not self.agents:
             if actions:
-                raise ValueError(
-                    f"the episode is over, yet actions were sent for {sorted(actions)}; call reset()"
-                )
+                raise episode_over(f"actions for {sorted(actions)}")
             return {}, {}, {}, {}, {}
         if PRINCIPAL in actions:
             raise ValueError(
@@ -171,8 +172,9 @@ def mechanism_env(
 
 
 def mechanism_aec_env(env: PrincipalAgentParallelEnv, mechanism: Mechanism | str, /, **kwargs: Any) -> AECEnv:
-    """The AEC form of :func:`mechanism_env`, through PettingZoo's ``parallel_to_aec``."""
-    return parallel_to_aec(mechanism_env(env, mechanism, **kwargs))
+    """The AEC form of :func:`mechanism_env`: PettingZoo's ``parallel_to_aec_wrapper`` under
+    the order rules every pa_envs AEC env keeps (an action after the end raises)."""
+    return OrderEnforcingAEC(parallel_to_aec_wrapper(mechanism_env(env, mechanism, **kwargs)))
 
 
 __all__ = ["MechanismEnv", "mechanism_aec_env", "mechanism_env"]
