@@ -45,6 +45,7 @@ from collections.abc import Callable
 import numpy as np
 
 from pa_envs.core.game import check_unit
+from pa_envs.core.numerics import single_blas_thread
 from pa_envs.core.tabular import TabularModel, profile_index
 
 INFINITE = float("inf")
@@ -201,6 +202,7 @@ def _unilateral(
 # -- social optimum ------------------------------------------------------------------
 
 
+@single_blas_thread
 def social_optimum(
     model: TabularModel,
     *,
@@ -246,6 +248,7 @@ def social_optimum(
 # -- evaluating a policy --------------------------------------------------------------
 
 
+@single_blas_thread
 def evaluate(
     model: TabularModel,
     policy: np.ndarray,
@@ -421,6 +424,7 @@ def _pure_equilibria(model: TabularModel, payoffs: _StagePayoffs) -> np.ndarray:
     return found
 
 
+@single_blas_thread
 def stage_equilibrium(
     model: TabularModel,
     contract: np.ndarray | None = None,
@@ -515,11 +519,12 @@ def unilateral_rewards(
         step = n_actions ** (n_agents - 1 - agents)  # (N,)
         base = actions @ step  # (B,)
         joint = (base[:, None] - actions * step)[:, :, None] + choices[None, None, :] * step[None, :, None]
-        columns = np.broadcast_to(agents[None, :, None], joint.shape)
-    where = (states[:, None, None], joint, columns)
-    return model.private_utility[where] + np.einsum(
-        "bnlk,bnk->bnl", model.signal_probabilities[where], contracts
-    )
+        columns = agents[None, :, None]
+    # One flat index into (S, A, N) (or (S, A, L)) instead of three broadcast ones: the same entries.
+    utility, signals = model.unilateral_tables
+    width = model.private_utility.shape[2]
+    where = (states[:, None, None] * model.private_utility.shape[1] + joint) * width + columns
+    return utility[where] + np.einsum("bnlk,bnk->bnl", signals[where], contracts)
 
 
 def batch_best_responses(
@@ -562,6 +567,7 @@ def batch_best_responses(
     )
 
 
+@single_blas_thread
 def equilibrium(
     model: TabularModel,
     *,
@@ -644,6 +650,7 @@ def equilibrium(
     return evaluate(model, policy, contract=contract, horizon=horizon, discount=discount, tol=tol)
 
 
+@single_blas_thread
 def laissez_faire(model: TabularModel, **kwargs: object) -> PolicyValue:
     """The equilibrium with no transfers (see :func:`equilibrium` for the keywords).
 
@@ -658,6 +665,7 @@ def laissez_faire(model: TabularModel, **kwargs: object) -> PolicyValue:
     return equilibrium(model, **kwargs)
 
 
+@single_blas_thread
 def laissez_faire_range(model: TabularModel, **kwargs: object) -> tuple[float, float]:
     """``(worst, best)`` welfare over the laissez-faire equilibria that best-response
     iteration reaches from each uniform start (every agent at action ``k``, for each
@@ -680,6 +688,7 @@ def laissez_faire_range(model: TabularModel, **kwargs: object) -> tuple[float, f
 # -- implementing a target ------------------------------------------------------------
 
 
+@single_blas_thread
 def implementing_transfers(
     model: TabularModel,
     target: np.ndarray,
@@ -844,6 +853,7 @@ class ExactReferences:
         return welfare_gap(self.optimum.social_welfare, self.laissez_faire.social_welfare)
 
 
+@single_blas_thread
 def exact_references(
     model: TabularModel,
     *,
@@ -879,6 +889,7 @@ def exact_references(
     return ExactReferences(optimum, lf, transfers, outcome, unique, agent_discount, lf_range)
 
 
+@single_blas_thread
 def best_flat_transfer(
     model: TabularModel,
     signal: int = -1,
@@ -991,6 +1002,7 @@ def _skipped_text(skipped: dict[int, list[float]], tried: int) -> str:
     )
 
 
+@single_blas_thread
 def best_flat_incentive(
     model: TabularModel,
     bound: float,

@@ -81,6 +81,9 @@ class Learner:
         self.episodes = 0
         self._rows = np.arange(batch)[:, None]
         self._agents = np.arange(n_agents)[None, :]
+        # Row of (copy, agent, state 0) in a table viewed as (B * N * n_states, ...): one flat
+        # index per copy and agent is a much cheaper gather than three broadcast ones.
+        self._base = (self._rows * n_agents + self._agents) * n_states
 
     # -- to override ---------------------------------------------------------------
     def probabilities(self, states: np.ndarray) -> np.ndarray:
@@ -107,6 +110,18 @@ class Learner:
         ``contracts`` (``(B, N, n_signals)``, the transfers in force) for learners that read them."""
         states = self._check_states(states)
         return self._sample(self.probabilities(states))
+
+    def act_unchecked(self, states: np.ndarray, contracts: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`act` for ``(B, N)`` int64 state indices the caller built and checked."""
+        return self._sample(self.probabilities(states))
+
+    def _flat(self, states: np.ndarray) -> np.ndarray:
+        """``(B, N)`` rows of ``(B, N)`` state indices in a table viewed as ``(B * N * n_states, ...)``."""
+        return self._base + states
+
+    def _at(self, table: np.ndarray, states: np.ndarray) -> np.ndarray:
+        """``table[copy, agent, states[copy, agent]]`` of a ``(B, N, n_states, ...)`` table."""
+        return table.reshape(-1, *table.shape[3:])[self._base + states]
 
     def _sample(self, p: np.ndarray) -> np.ndarray:
         """One action per copy and agent from ``(B, N, L)`` probabilities (inverse CDF)."""
@@ -151,6 +166,7 @@ class Learner:
             Check the inputs (a loop that built them itself may skip the checks).
         """
         if not check:
+            # The loop that built the inputs checked them (play(): the hot path).
             states, next_states = self._as_agent_states(states), self._as_agent_states(next_states)
             estimates = (
                 counterfactual if counterfactual is not None else self._importance(states, actions, rewards)
@@ -224,9 +240,9 @@ class Learner:
     def _record(
         self, states, actions, rewards, next_states, done, estimates, counterfactual, transfers, signals
     ):
-        where = (self._rows, self._agents, states)
-        self._would_have[where] += estimates
-        self._earned[where] += rewards
+        flat = self._flat(states)  # distinct per copy and agent: += adds each once
+        self._would_have.reshape(-1, self.n_actions)[flat] += estimates
+        self._earned.reshape(-1)[flat] += rewards
         self.update(states, actions, rewards, next_states, done, estimates, counterfactual)
 
     def _as_agent_states(self, states: np.ndarray) -> np.ndarray:
@@ -290,8 +306,9 @@ class Learner:
                 )
         for name, value in state["settings"].items():
             setattr(self, name, value)
-        self._would_have = np.array(state["would_have"])
-        self._earned = np.array(state["earned"])
+        # C order: the hot path writes the tables through flat views.
+        self._would_have = np.array(state["would_have"], dtype=np.float64, order="C")
+        self._earned = np.array(state["earned"], dtype=np.float64, order="C")
         self.episodes = int(state["episodes"])
         self.rng.bit_generator.state = state["rng"]
         self._draws = int(state.get("draws", 0))
@@ -299,7 +316,7 @@ class Learner:
         self._keys = None if keys is None else np.array(keys, dtype=np.uint64)
         for name in self._tables():
             if hasattr(self, name):  # the learner's tables (cached values are the subclass's to restore)
-                setattr(self, name, np.array(state[name]))
+                setattr(self, name, np.array(state[name], order="C"))
 
     def _tables(self) -> dict[str, np.ndarray]:
         return {}
@@ -369,7 +386,7 @@ class QLearner(Learner):
         return max(self.min_epsilon, self.epsilon0 * self.decay**self.episodes)
 
     def probabilities(self, states: np.ndarray) -> np.ndarray:
-        return self._greedy_mix(self.q[self._rows, self._agents, states])
+        return self._greedy_mix(self._at(self.q, states))
 
     def _greedy_mix(self, values: np.ndarray) -> np.ndarray:
         """Epsilon-greedy probabilities over ``(B, N, L)`` action values (ties split evenly)."""
@@ -381,10 +398,11 @@ class QLearner(Learner):
     def update(self, states, actions, rewards, next_states, done, estimates, counterfactual) -> None:
         target = rewards
         if self.gamma > 0:
-            following = self.q[self._rows, self._agents, next_states].max(axis=2)
+            following = self._at(self.q, next_states).max(axis=2)
             target = rewards + self.gamma * np.where(done[:, None], 0.0, following)
-        where = (self._rows, self._agents, states, actions)
-        self.q[where] += self.alpha * (target - self.q[where])
+        where = self._flat(states) * self.n_actions + actions  # into q viewed flat
+        q = self.q.reshape(-1)
+        q[where] += self.alpha * (target - q[where])
 
     def _tables(self) -> dict[str, np.ndarray]:
         return {"q": self.q.copy()}
@@ -458,11 +476,11 @@ class ContractQLearner(QLearner):
         as many observations as empirical Bayes finds it worth: many where the law
         varies with the state no more than noise, few where it does.
         """
-        counts = self.signal_counts[self._rows, self._agents, states]  # (B, N, L, K)
+        counts = self._at(self.signal_counts, states)  # (B, N, L, K)
         if self._pooled is None:
             self._refresh_pooled()
         law, base, effect, two_way, weight = self._pooled
-        by_state = np.clip(base[self._rows, self._agents, states][:, :, None, :] + effect, 0.0, None)
+        by_state = np.clip(self._at(base, states)[:, :, None, :] + effect, 0.0, None)
         by_state /= np.maximum(by_state.sum(axis=3, keepdims=True), 1e-12)
         prior = np.where(two_way[:, :, None, None], by_state, law)
         weight = weight[:, :, None, None]
@@ -519,7 +537,7 @@ class ContractQLearner(QLearner):
     def action_values(self, states: np.ndarray, contracts: np.ndarray) -> np.ndarray:
         """``(B, N, L)``: estimated utility plus the expected transfer of each action
         (``inf`` for an action not yet tried in that state: every action is tried once)."""
-        visits = self.signal_counts[self._rows, self._agents, states].sum(axis=3)  # (B, N, L)
+        visits = self._at(self.signal_counts, states).sum(axis=3)  # (B, N, L)
         paid = np.einsum("bnlk,bnk->bnl", self.signal_law(states), contracts)
         return np.where(visits > 0, self.utility(states, visits) + paid, np.inf)
 
@@ -530,16 +548,14 @@ class ContractQLearner(QLearner):
         from it. Where an action's utility differs from another's alike in every state
         (a cost of effort), the difference is learned from every state's data."""
         if visits is None:
-            visits = self.signal_counts[self._rows, self._agents, states].sum(axis=3)
+            visits = self._at(self.signal_counts, states).sum(axis=3)
         if self._utility_prior is None:
             self._refresh_utility()
         prior, weight = self._utility_prior
         tracked = np.minimum(visits, 1.0 / self.alpha)  # what an exponential average weighs
         weight = weight[:, :, None]
-        q = self.q[self._rows, self._agents, states]
-        return (tracked * q + weight * prior[self._rows, self._agents, states]) / np.maximum(
-            tracked + weight, 1e-12
-        )
+        q = self._at(self.q, states)
+        return (tracked * q + weight * self._at(prior, states)) / np.maximum(tracked + weight, 1e-12)
 
     def _refresh_utility(self) -> None:
         sums, squares = self.utility_sums[..., 0], self.utility_sums[..., 1]  # (B, N, S, L)
@@ -596,13 +612,15 @@ class ContractQLearner(QLearner):
                 f"{type(self).__name__}.learn needs transfers and signals ({self.batch}, {self.n_agents})"
             )
         super()._record(states, actions, rewards, next_states, done, estimates, counterfactual, None, None)
-        where = (self._rows, self._agents, states, actions)
-        self.signal_counts[(*where, signals)] += 1.0
+        where = self._flat(states) * self.n_actions + actions  # (state, action) rows, flat
+        counts = self.signal_counts.reshape(-1, self.n_signals)
+        counts.reshape(-1)[where * self.n_signals + signals] += 1.0
         # A sample average until 1 / alpha visits (no initial value to forget), then alpha.
-        visits = self.signal_counts[where].sum(axis=-1)
+        visits = counts[where].sum(axis=-1)
         utility = rewards - transfers
-        self.q[where] += np.maximum(self.alpha, 1.0 / visits) * (utility - self.q[where])
-        self.utility_sums[where] += np.stack([utility, utility**2], axis=-1)
+        q = self.q.reshape(-1)
+        q[where] += np.maximum(self.alpha, 1.0 / visits) * (utility - q[where])
+        self.utility_sums.reshape(-1, 2)[where] += np.stack([utility, utility**2], axis=-1)
 
     def update(self, states, actions, rewards, next_states, done, estimates, counterfactual) -> None:
         """The utility update needs the transfers: :meth:`_record` does it."""
@@ -658,7 +676,7 @@ class HedgeLearner(Learner):
         self._full_information = True
 
     def probabilities(self, states: np.ndarray) -> np.ndarray:
-        scores = self.eta * self.scores[self._rows, self._agents, states]
+        scores = self.eta * self._at(self.scores, states)
         weights = np.exp(scores - scores.max(axis=2, keepdims=True))
         p = weights / weights.sum(axis=2, keepdims=True)
         if self._full_information:
@@ -667,8 +685,8 @@ class HedgeLearner(Learner):
 
     def update(self, states, actions, rewards, next_states, done, estimates, counterfactual) -> None:
         self._full_information = counterfactual is not None
-        where = (self._rows, self._agents, states)
-        self.scores[where] = self.memory * self.scores[where] + estimates
+        flat, scores = self._flat(states), self.scores.reshape(-1, self.n_actions)
+        scores[flat] = self.memory * scores[flat] + estimates
 
     def _tables(self) -> dict[str, np.ndarray]:
         return {"scores": self.scores.copy()}

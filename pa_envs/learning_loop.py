@@ -35,15 +35,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from pa_envs.analysis import unilateral_rewards
 from pa_envs.core.batch import BatchedEpisodes
 from pa_envs.core.game import Game, check_int
 from pa_envs.core.names import did_you_mean
-from pa_envs.core.numerics import ObservationIndex
+from pa_envs.core.numerics import ObservationIndex, one_blas_thread, place_values
 from pa_envs.core.rng import AGENT_STREAM
 from pa_envs.core.tabular import TabularModel
-from pa_envs.learners import LEARNERS, ContractQLearner, Learner, counterfactual_rewards
+from pa_envs.learners import LEARNERS, ContractQLearner, Learner
 from pa_envs.mechanisms import Mechanism, PeriodFeedback
 
 AGENTS: dict[str, dict[str, Any]] = {
@@ -94,14 +94,21 @@ class Situations:
         Copies; each keeps its own ids.
     rows : int
         Most distinct rows a copy may show; a ``RuntimeError`` names the limit beyond.
+    bound : float, optional
+        Largest transfer a row holds (``max_transfer``): rows within it are told apart by
+        one integer key per row, a fast path; any other row takes the general one.
     """
 
-    def __init__(self, n_states: int, batch: int = 1, rows: int = 64) -> None:
+    def __init__(self, n_states: int, batch: int = 1, rows: int = 64, bound: float | None = None) -> None:
         self.n_states, self.batch, self.rows = n_states, batch, rows
         self._global: dict[bytes, int] = {}
         self._local = np.full((batch, 16), -1, dtype=np.int64)
         self._used = np.zeros(batch, dtype=np.int64)
         self._last: tuple[np.ndarray, np.ndarray] | None = None
+        # The fast path's cache over _global: sorted integer keys of rounded rows and their ids.
+        self._reach = None if bound is None else int(np.ceil(float(bound) * 1000)) + 1
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._ids = np.zeros(0, dtype=np.int64)
 
     @property
     def size(self) -> int:
@@ -113,10 +120,12 @@ class Situations:
         if last is not None and last[0].shape == contract.shape and np.array_equal(last[0], contract):
             return last[1]
         batch, n_agents, n_signals = contract.shape
-        rounded = np.round(contract, 3).reshape(-1, n_signals) + 0.0  # + 0.0: no negative zeros
-        unique, inverse = np.unique(rounded, axis=0, return_inverse=True)
-        known = np.array([self._global.setdefault(row.tobytes(), len(self._global)) for row in unique])
-        global_ids = known[inverse.reshape(-1)].reshape(batch, n_agents)
+        global_ids = self._keyed_ids(contract)
+        if global_ids is None:
+            rounded = np.round(contract, 3).reshape(-1, n_signals) + 0.0  # + 0.0: no negative zeros
+            unique, inverse = np.unique(rounded, axis=0, return_inverse=True)
+            known = np.array([self._global.setdefault(row.tobytes(), len(self._global)) for row in unique])
+            global_ids = known[inverse.reshape(-1)].reshape(batch, n_agents)
         if global_ids.max() >= self._local.shape[1]:
             grown = np.full((batch, 2 * (int(global_ids.max()) + 1)), -1, dtype=np.int64)
             grown[:, : self._local.shape[1]] = self._local
@@ -135,6 +144,34 @@ class Situations:
             ids = self._local[copies, global_ids]
         self._last = (contract.copy(), ids)
         return ids
+
+    def _keyed_ids(self, contract: np.ndarray) -> np.ndarray | None:
+        """``(B, N)`` global ids of the rows, through one integer key per rounded row, or
+        ``None`` where a row is beyond the bound (or the keys would overflow).
+
+        ``np.round(x, 3)`` is ``rint(1000 x) / 1000``: rows round alike exactly when their
+        ``rint(1000 x)`` agree, and keys in base ``2 reach + 1`` sort as the rows do, so new
+        rows get the ids, in the order, that the general path gives them."""
+        reach = self._reach
+        batch, n_agents, n_signals = contract.shape
+        if reach is None or (2 * reach + 1) ** n_signals >= 2**62:
+            return None
+        scaled = np.rint(contract * 1000.0).reshape(-1, n_signals)
+        if scaled.size and np.abs(scaled).max() > reach:
+            return None
+        keys = (scaled.astype(np.int64) + reach) @ place_values(np.full(n_signals, 2 * reach + 1))
+        position = np.searchsorted(self._keys, keys)
+        found = position < len(self._keys)
+        found[found] = self._keys[position[found]] == keys[found]
+        if not found.all():
+            fresh, first = np.unique(keys[~found], return_index=True)
+            rows = scaled[~found][first] / 1000.0 + 0.0  # what np.round(., 3) + 0.0 gives
+            ids = np.array([self._global.setdefault(row.tobytes(), len(self._global)) for row in rows])
+            order = np.argsort(np.concatenate([self._keys, fresh]), kind="stable")
+            self._keys = np.concatenate([self._keys, fresh])[order]
+            self._ids = np.concatenate([self._ids, ids])[order]
+            position = np.searchsorted(self._keys, keys)
+        return self._ids[position].reshape(batch, n_agents)
 
     def __call__(self, states: np.ndarray, contract: np.ndarray) -> np.ndarray:
         """``(B, N)`` situations of state indices ``(B,)`` or ``(B, N)`` under contracts ``(B, N, S)``."""
@@ -205,7 +242,8 @@ def make_agents(
             return states
 
         return learners, situation, observations
-    situations = Situations(observations.size, batch, rows=settings.pop("rows", 64))
+    rows = settings.pop("rows", 64)
+    situations = Situations(observations.size, batch, rows=rows, bound=game.params.max_transfer)
     learners = LEARNERS[kind](
         situations.size, game.n_actions, game.n_agents, batch, learner_seeds, **settings
     )
@@ -251,7 +289,7 @@ def play(
         check_int("checkpoints", mark, 1, episodes)
     # Every matrix of the loop is small: BLAS threads would only fight over the cores
     # (a principal's planning ran 4x slower with them on a busy 2-core machine).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return _play(game, model, mechanism, seeds, episodes, agents, progress, checkpoints)
 
 
@@ -260,7 +298,6 @@ def _play(game, model, mechanism, seeds, episodes, agents, progress, checkpoints
     batch = len(seeds)
     mechanism.bind(game)
     learners, situation, observations = make_agents(game, seeds, agents)
-    contract_aware = isinstance(learners, ContractQLearner)
     # The engine of the vector forms: each copy follows a PettingZoo env reset with its seed,
     # then reset without one at each episode end, bit for bit.
     engine = BatchedEpisodes(game, batch)
@@ -279,8 +316,9 @@ def _play(game, model, mechanism, seeds, episodes, agents, progress, checkpoints
             periods = engine.periods.copy()
             contract = engine.check_contracts(mechanism.post(state, periods), who)
             mine = situation(seen, contract)
-            actions = learners.act_unchecked(mine, contract) if contract_aware else learners.act(mine)
-            counterfactual = counterfactual_rewards(model, model.state_index(state), actions, contract)
+            # The loop built and checked every input: the learners' unchecked paths.
+            actions = learners.act_unchecked(mine, contract)
+            counterfactual = unilateral_rewards(model, model.state_index(state), actions, contract)
             outcome, done = engine.play(actions, contract, check=False)
             if done.any() and not done.all():
                 raise RuntimeError(f"{game.name}: an episode ended early; play() runs episodes in lockstep")

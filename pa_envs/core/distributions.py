@@ -13,6 +13,12 @@ _GATHER_LIMIT = 16_384
 
 def binomial_cdf_table(n_max: int, p: float) -> np.ndarray:
     """``cdf[n, k] = P(Binomial(n, p) <= k)`` for ``n, k`` in ``0 .. n_max``; exactly 1 for ``k >= n``."""
+    table = _banded_binomial_cdf_table(n_max, p) if 0.0 < p < 1.0 else None
+    return _full_binomial_cdf_table(n_max, p) if table is None else table
+
+
+def _full_binomial_cdf_table(n_max: int, p: float) -> np.ndarray:
+    """:func:`binomial_cdf_table` over every ``(n, k)``."""
     n = np.arange(n_max + 1)[:, None]
     k = np.arange(n_max + 1)[None, :]
     valid = k <= n
@@ -24,6 +30,50 @@ def binomial_cdf_table(n_max: int, p: float) -> np.ndarray:
         log_pmf = log_choose + k * math.log(p) + (n - k) * math.log1p(-p)
         pmf = np.where(valid, np.exp(np.where(valid, log_pmf, 0.0)), 0.0)
     return np.where(k >= n, 1.0, np.minimum(np.cumsum(pmf, axis=1), 1.0))
+
+
+def _banded_binomial_cdf_table(n_max: int, p: float) -> np.ndarray | None:
+    """:func:`binomial_cdf_table` bit for bit, its probabilities computed only where they do
+    not underflow to 0 (a long stock: within some ``50 sd`` of each row's mode, not ``n_max``).
+
+    A row's cumulative sums start on exact zeros and end on them, so summing its window
+    alone gives the same numbers. The window is checked, not assumed: the entries just
+    beyond it must be exactly 0 (the log-probabilities are concave in ``k``, so all beyond
+    are); ``None`` (the full computation) where they are not, or where it saves little.
+    """
+    sd = math.sqrt(n_max * p * (1.0 - p))
+    # The skewed side's tail (above the mode for p < 1/2) underflows later.
+    light, heavy = math.ceil(40.0 * sd) + 64, math.ceil(60.0 * sd) + 64
+    below = heavy if p > 0.5 else light
+    width = light + heavy + 1
+    if width > 0.6 * (n_max + 1):
+        return None
+    rows = np.arange(n_max + 1)
+    log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n_max + 1)))])
+    low = np.maximum(np.floor((rows + 1) * p).astype(np.int64) - below, 0)  # the mode is inside
+
+    def probabilities(k: np.ndarray) -> np.ndarray:
+        n = rows[:, None]
+        valid = (k <= n) & (k >= 0)
+        # As binomial_cdf_table computes them, term for term.
+        log_choose = log_fact[n] - log_fact[np.clip(k, 0, n_max)] - log_fact[np.where(valid, n - k, 0)]
+        log_pmf = log_choose + k * math.log(p) + (n - k) * math.log1p(-p)
+        return np.where(valid, np.exp(np.where(valid, log_pmf, 0.0)), 0.0)
+
+    edges = probabilities(np.stack([low - 1, low + width], axis=1))
+    if np.any(edges != 0.0):
+        return None
+    through = np.cumsum(probabilities(low[:, None] + np.arange(width)[None, :]), axis=1)
+    np.minimum(through, 1.0, out=through)
+    table = np.empty((n_max + 1, n_max + 1))
+    for n in range(n_max + 1):
+        start = int(low[n])
+        stop = min(start + width, n_max + 1)
+        table[n, :start] = 0.0
+        table[n, start:stop] = through[n, : stop - start]
+        table[n, stop:] = through[n, stop - start - 1]
+        table[n, n:] = 1.0
+    return table
 
 
 def pmf_from_cdf(cdf: np.ndarray) -> np.ndarray:

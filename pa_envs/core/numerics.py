@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
 import numpy as np
+from threadpoolctl import ThreadpoolController
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 PRIOR_WEIGHT_CAP = 1e4
 """The most observations a fitted prior may count as (where the data cannot tell it from the truth)."""
@@ -26,6 +35,33 @@ def prior_weight(noise: np.ndarray | float, spread: np.ndarray | float, low: flo
     """
     ratio = np.asarray(noise, dtype=np.float64) / np.maximum(np.asarray(spread, dtype=np.float64), 1e-12)
     return np.clip(ratio, low, PRIOR_WEIGHT_CAP)
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()  # inspecting the loaded libraries once, not at every call
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager:
+    """A context in which BLAS runs on one thread.
+
+    The exact layer's and the learning loop's matrices are small: BLAS threads only fight
+    over the cores (``social_optimum`` of pollution_v0 at N = 5, cap 410 ran several times
+    slower with OpenBLAS's default threads on a busy 2-core machine; the figure with and
+    without the limit: ``python -m baselines.bench_learning --sections exact``).
+    """
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+def single_blas_thread(function: Callable[P, R]) -> Callable[P, R]:
+    """Run ``function`` within :func:`one_blas_thread`."""
+
+    @functools.wraps(function)
+    def limited(*args: P.args, **kwargs: P.kwargs) -> R:
+        with one_blas_thread():
+            return function(*args, **kwargs)
+
+    return limited
 
 
 class ObservationIndex:

@@ -171,6 +171,28 @@ class TabularModel:
         order = np.argsort(keys)
         return weights, keys[order], order
 
+    @functools.cached_property
+    def _state_lookup(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The largest value of each state feature, and the state index of every key of the
+        grid up to it (``-1``: not a state) where that grid is small: one gather per lookup."""
+        _, keys, order = self._state_keys
+        high = self.states.max(axis=0).astype(np.int64)
+        size = int(np.prod(high + 1, dtype=np.float64)) if len(high) else 1
+        if size > max(4 * len(keys), 1 << 20) or self.states.min() < 0:  # sparse grid, or keys below 0
+            return high, None
+        table = np.full(size, -1, dtype=np.int64)
+        table[keys] = order
+        return high, table
+
+    @functools.cached_property
+    def unilateral_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """``private_utility`` and ``signal_probabilities`` viewed flat, ``(S * A * N,)`` and
+        ``(S * A * N, n_signals)`` (a C-ordered copy if needed): one-index gathers per lookup."""
+        return (
+            np.ascontiguousarray(self.private_utility).reshape(-1),
+            np.ascontiguousarray(self.signal_probabilities).reshape(-1, self.signal_probabilities.shape[-1]),
+        )
+
     def state_index(self, states: np.ndarray) -> np.ndarray:
         """Index of each state vector (``(..., state_dim)``) among ``states``.
 
@@ -181,9 +203,16 @@ class TabularModel:
         """
         states = np.asarray(states, dtype=np.int64)
         weights, sorted_keys, order = self._state_keys
+        high, table = self._state_lookup
         wanted = states @ weights
+        if table is not None:
+            inside = states.size == 0 or (states.min() >= 0 and np.all(states <= high))
+            found = table[wanted] if inside else None
+            if found is None or np.any(found < 0):
+                raise ValueError(f"state(s) {states.tolist()} are not states of this model")
+            return found
         position = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
-        if not np.all(sorted_keys[position] == wanted) or np.any(states > self.states.max(axis=0)):
+        if not np.all(sorted_keys[position] == wanted) or np.any(states > high):
             raise ValueError(f"state(s) {states.tolist()} are not states of this model")
         return order[position]
 

@@ -25,6 +25,12 @@ import numpy as np
 # Up to this many entries the action-free kernel is applied as a dense (S, X)
 # matrix product; above it, by gathering.
 DENSE_KERNEL_LIMIT = 20_000_000
+# Above this many entries (a long stock), a kernel whose rows hold their mass in a narrow
+# band (a binomial decay: within a few dozen units of its mean) is applied band by band:
+# S x W instead of S x X numbers (see ShockThenMap._band). Smaller kernels stay dense and exact.
+BAND_LIMIT = 250_000
+TAIL_MASS = 1e-15
+"""Most probability mass a banded kernel drops per row (its smallest entries), renormalized."""
 
 
 class GatheredTransitions:
@@ -102,10 +108,58 @@ class ShockThenMap:
             raise ValueError("class_map holds an index outside the states")
 
     @functools.cached_property
+    def _band(self) -> tuple[list[tuple[int, int, int, int, np.ndarray]], tuple] | None:
+        """The kernel without its negligible entries, for a long stock (``None``: not worth it).
+
+        Each row drops its entries below ``TAIL_MASS / K`` (at most ``TAIL_MASS`` of its mass
+        in all) and is renormalized. What it keeps splits into its *core*, the run of kept
+        entries around its largest (a binomial decay's bulk, ``W`` entries at most), and a
+        few *outliers* elsewhere (the rounding mass a CDF table leaves on its last entry).
+        Returns row blocks ``(r0, r1, c0, c1, dense (r1 - r0, c1 - c0) core)``, ``c0 .. c1 - 1``
+        the intermediate states their cores reach (a matrix product per block instead of one
+        over all ``X`` columns: ``S x (W + block rows)`` numbers in all), and the outliers'
+        ``(rows, successors, probabilities)``; ``None`` where the cores are not narrow (a
+        quarter of ``X`` or more).
+        """
+        n_states, n_mid = self.n_states, self.class_map.shape[1]
+        if n_states * n_mid <= BAND_LIMIT:
+            return None
+        probabilities = self.kernel_probabilities
+        kept = probabilities >= TAIL_MASS / probabilities.shape[1]
+        kept &= probabilities > 0
+        runs = np.cumsum(~kept, axis=1)  # entries of one run of kept entries share a number
+        main = runs[np.arange(n_states), probabilities.argmax(axis=1)]
+        core = kept & (runs == main[:, None])
+        counts = core.sum(axis=1)
+        width = int(counts.max())
+        if 4 * width > n_mid:
+            return None
+        scale = 1.0 / np.where(kept, probabilities, 0.0).sum(axis=1)  # renormalized
+        rows, columns = np.nonzero(core)
+        slot = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+        successors = np.zeros((n_states, width), dtype=np.int64)
+        weights = np.zeros((n_states, width))
+        successors[rows, slot] = self.kernel_successors[rows, columns]
+        weights[rows, slot] = probabilities[rows, columns] * scale[rows]
+        low = np.where(weights > 0, successors, n_mid).min(axis=1)
+        high = np.where(weights > 0, successors, -1).max(axis=1) + 1
+        blocks = []
+        size = max(16, width // 4)  # rows per block: the columns a block reaches stay near W
+        for r0 in range(0, n_states, size):
+            r1 = min(r0 + size, n_states)
+            c0, c1 = int(low[r0:r1].min()), int(high[r0:r1].max())
+            local = (np.arange(r1 - r0)[:, None] * (c1 - c0) + successors[r0:r1] - c0).clip(0)
+            dense = np.bincount(local.ravel(), weights[r0:r1].ravel(), (r1 - r0) * (c1 - c0))
+            blocks.append((r0, r1, c0, c1, dense.reshape(r1 - r0, c1 - c0)))
+        rows, columns = np.nonzero(kept & ~core)
+        outliers = (rows, self.kernel_successors[rows, columns], probabilities[rows, columns] * scale[rows])
+        return blocks, outliers
+
+    @functools.cached_property
     def _dense_kernel(self) -> np.ndarray | None:
         """``(S, X)`` law of the intermediate state, when small enough to hold."""
         n_states, n_mid = self.n_states, self.class_map.shape[1]
-        if n_states * n_mid > DENSE_KERNEL_LIMIT:
+        if n_states * n_mid > DENSE_KERNEL_LIMIT or self._band is not None:
             return None
         kernel = np.zeros((n_states, n_mid))
         rows = np.broadcast_to(np.arange(n_states)[:, None], self.kernel_successors.shape)
@@ -114,17 +168,28 @@ class ShockThenMap:
 
     def expected_by_class(self, values: np.ndarray) -> np.ndarray:
         after = values[self.class_map]  # (G, X[, M]): value after the class moves x
+        band = self._band
+        if band is not None:
+            out = np.empty((self.n_states, *after.shape[:1], *after.shape[2:]))
+            blocks, (_, successors, _) = band
+            for r0, r1, c0, c1, block in blocks:
+                part = after[:, c0:c1]
+                out[r0:r1] = block @ part.T if part.ndim == 2 else np.matmul(block, part).transpose(1, 0, 2)
+            self._add_outliers(out, np.moveaxis(after[:, successors], 0, 1))  # (outliers, G[, M])
+            return out
         kernel = self._dense_kernel
         if kernel is not None:
             if after.ndim == 2:
                 return kernel @ after.T  # (S, G)
             return np.einsum("sx,gxm->sgm", kernel, after)
-        gathered = after[:, self.kernel_successors]  # (G, S, K[, M])
+        gathered = after[:, self.kernel_successors]  # (G, S, K[, M]): a wide kernel too big to hold
         if gathered.ndim == 3:
             return np.einsum("sk,gsk->sg", self.kernel_probabilities, gathered)
         return np.einsum("sk,gskm->sgm", self.kernel_probabilities, gathered)
 
     def expected_under(self, values: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        if self._band is not None:
+            return self._banded_under(values, classes)
         kernel = self._dense_kernel
         if kernel is None:
             gathered = values[self.class_map[classes[:, None], self.kernel_successors]]  # (S, K[, M])
@@ -137,6 +202,39 @@ class ShockThenMap:
             rows = np.flatnonzero(classes == g)
             out[rows] = kernel[rows] @ values[self.class_map[g]]
         return out
+
+    def _banded_under(self, values: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """:meth:`expected_under` block by block: a product per class a block's rows follow
+        (policies change class at few states, so mostly one per block)."""
+        blocks, (rows, successors, _) = self._band
+        out = np.empty((self.n_states, *values.shape[1:]))
+        for r0, r1, c0, c1, block in blocks:
+            local = classes[r0:r1]
+            if np.all(local == local[0]):
+                out[r0:r1] = block @ values[self.class_map[local[0], c0:c1]]
+                continue
+            for g in np.unique(local):
+                mine = np.flatnonzero(local == g)
+                out[r0 + mine] = block[mine] @ values[self.class_map[g, c0:c1]]
+        self._add_outliers(out, values[self.class_map[classes[rows], successors]])
+        return out
+
+    def _add_outliers(self, out: np.ndarray, after: np.ndarray) -> None:
+        """Add the banded kernel's outliers, each its probability times ``after`` (its row of values)."""
+        _, (rows, _, weights) = self._band
+        if not len(rows):
+            return
+        weighted = after * weights.reshape(-1, *[1] * (after.ndim - 1))
+        if self._outliers_apart:
+            out[rows] += weighted
+        else:
+            np.add.at(out, rows, weighted)
+
+    @functools.cached_property
+    def _outliers_apart(self) -> bool:
+        """Whether no row has two outliers (a plain scatter adds them then)."""
+        rows = self._band[1][0]
+        return len(np.unique(rows)) == len(rows)
 
     def distribution(self, state: int, g: int) -> np.ndarray:
         out = np.zeros(self.n_states)

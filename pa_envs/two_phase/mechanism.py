@@ -301,26 +301,32 @@ class TwoPhaseMechanism(Mechanism):
     # -- learning -------------------------------------------------------------------------
     def update(self, feedback: PeriodFeedback) -> None:
         game = self._bound_game()
-        live = np.ones(self.n_copies, dtype=bool) if feedback.active is None else np.asarray(feedback.active)
-        copies = np.flatnonzero(live)
-        if not len(copies):
-            return
-        signals = np.asarray(feedback.signals)[copies]
-        obs = self.observations(game.principal_features(np.asarray(feedback.state)[copies]))
-        following = self.observations(game.principal_features(np.asarray(feedback.next_state)[copies]))
-        stage = self.stage[copies]
+        if feedback.active is None:  # every copy played: no copy to pick out (the learning loop)
+            copies = np.arange(self.n_copies)
+            signals, state, next_state = map(
+                np.asarray, (feedback.signals, feedback.state, feedback.next_state)
+            )
+            welfare, done = np.asarray(feedback.social_welfare), np.asarray(feedback.done)
+            stage = self.stage.copy()  # as it was when the period was played
+        else:
+            copies = np.flatnonzero(np.asarray(feedback.active))
+            if not len(copies):
+                return
+            signals = np.asarray(feedback.signals)[copies]
+            state, next_state = np.asarray(feedback.state)[copies], np.asarray(feedback.next_state)[copies]
+            welfare, done = np.asarray(feedback.social_welfare)[copies], np.asarray(feedback.done)[copies]
+            stage = self.stage[copies]
+        obs = self.observations(game.principal_features(state))
+        following = self.observations(game.principal_features(next_state))
         if self.choices_visible:
             labels = signals @ self.radix
         else:  # what was posted; the warm-up posts nothing (all free), pricing is not recorded
             labels = np.where(stage == WARMUP, 0, self.posted[copies])
         kept = labels >= 0
-        self.model.record(
-            copies[kept],
-            obs[kept],
-            labels[kept],
-            np.asarray(feedback.social_welfare)[copies][kept],
-            following[kept],
-        )
+        if kept.all():
+            self.model.record(copies, obs, labels, welfare, following)
+        else:
+            self.model.record(copies[kept], obs[kept], labels[kept], welfare[kept], following[kept])
         self.played[copies] += 1
         self.position[copies] += 1
         self._warm_up(copies[stage == WARMUP])
@@ -330,7 +336,6 @@ class TwoPhaseMechanism(Mechanism):
         steering = stage == STEER
         if self.choices_visible and steering.any():
             self._count_compliance(copies[steering], obs[steering], signals[steering])
-        done = np.asarray(feedback.done)[copies]
         ready = copies[done & (((stage == EXPLORE) & (self.explore_left[copies] <= 0)) | (stage == STEER))]
         for b in ready:
             if self.stage[b] == EXPLORE or self.played[b] >= self.next_plan[b]:
