@@ -738,25 +738,9 @@ class MyopicBestResponder(Learner):
             )
         return payoffs.argmax(axis=2)
 
-    def learn(
-        self,
-        states: np.ndarray,
-        actions: np.ndarray,
-        rewards: np.ndarray,
-        next_states: np.ndarray,
-        done: np.ndarray,
-        counterfactual: np.ndarray | None = None,
-        *,
-        transfers: np.ndarray | None = None,
-        signals: np.ndarray | None = None,
-        check: bool = True,
-    ) -> None:
-        if counterfactual is None:
-            raise ValueError("MyopicBestResponder.learn needs counterfactual rewards to account its regret")
-        super().learn(
-            states, actions, rewards, next_states, done, counterfactual,
-            transfers=transfers, signals=signals, check=check,
-        )  # fmt: skip
+    def _importance(self, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> np.ndarray:
+        # learn() estimates what it was not given: a best responder's regret needs it given.
+        raise ValueError("MyopicBestResponder.learn needs counterfactual rewards to account its regret")
 
 
 LEARNERS: dict[str, type[Learner]] = {
