@@ -46,6 +46,7 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy  # pa_envs, configured in pyproject.toml
 
 bench: $(STAMP)
 	$(BIN)/python -m baselines.bench_speed

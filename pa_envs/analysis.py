@@ -39,8 +39,10 @@ turn switches to its best reply (payoff plus transfer plus
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
 from collections.abc import Callable
+from typing import TypedDict, Unpack
 
 import numpy as np
 
@@ -567,6 +569,23 @@ def batch_best_responses(
     )
 
 
+class _RangeOptions(TypedDict, total=False):
+    """The keywords of :func:`equilibrium` that :func:`laissez_faire_range` passes on."""
+
+    agent_discount: float
+    horizon: float | None
+    discount: float
+    max_rounds: int
+    tol: float
+    max_iterations: int
+
+
+class _LaissezFaireOptions(_RangeOptions, total=False):
+    """The keywords of :func:`equilibrium` that :func:`laissez_faire` passes on."""
+
+    start: np.ndarray | None
+
+
 @single_blas_thread
 def equilibrium(
     model: TabularModel,
@@ -651,7 +670,7 @@ def equilibrium(
 
 
 @single_blas_thread
-def laissez_faire(model: TabularModel, **kwargs: object) -> PolicyValue:
+def laissez_faire(model: TabularModel, **kwargs: Unpack[_LaissezFaireOptions]) -> PolicyValue:
     """The equilibrium with no transfers (see :func:`equilibrium` for the keywords).
 
     Selection: best-response iteration that starts from every agent at action 0 in
@@ -666,7 +685,7 @@ def laissez_faire(model: TabularModel, **kwargs: object) -> PolicyValue:
 
 
 @single_blas_thread
-def laissez_faire_range(model: TabularModel, **kwargs: object) -> tuple[float, float]:
+def laissez_faire_range(model: TabularModel, **kwargs: Unpack[_RangeOptions]) -> tuple[float, float]:
     """``(worst, best)`` welfare over the laissez-faire equilibria that best-response
     iteration reaches from each uniform start (every agent at action ``k``, for each
     ``k``, and the default selection of :func:`laissez_faire`). Starts that do not
@@ -873,15 +892,17 @@ def exact_references(
         horizon=horizon,
         discount=discount,
     )
-    common = {
-        "contract": transfers,
-        "agent_discount": agent_discount,
-        "horizon": horizon,
-        "discount": discount,
-    }
-    outcome = equilibrium(model, start=optimum.policy, **common)
+    implemented = functools.partial(
+        equilibrium,
+        model,
+        contract=transfers,
+        agent_discount=agent_discount,
+        horizon=horizon,
+        discount=discount,
+    )
+    outcome = implemented(start=optimum.policy)
     try:
-        from_laissez_faire = equilibrium(model, start=lf.policy, **common)
+        from_laissez_faire = implemented(start=lf.policy)
         unique = bool(np.array_equal(from_laissez_faire.policy, outcome.policy))
     except EquilibriumNotFound:
         unique = False  # from laissez-faire the agents do not even settle: not uniquely implemented

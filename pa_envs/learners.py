@@ -42,6 +42,8 @@ from pa_envs.core.numerics import prior_weight
 from pa_envs.core.tabular import TabularModel
 
 SCHEDULES = ("exponential", "power")
+# ContractQLearner's fitted signal-law prior: (law, base, effect, two_way, weight) (see signal_law).
+_Pooled = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 class Learner:
@@ -67,7 +69,9 @@ class Learner:
         # does never depends on which other copies share its batch.
         self._keys: np.ndarray | None = None
         self._draws = 0
-        if isinstance(seed, (Sequence, np.ndarray)) and not isinstance(seed, (str, bytes)):
+        if isinstance(seed, (str, bytes)):  # sequences, but not of seeds
+            raise TypeError(f"seed must be an int, one int per copy or None, got {seed!r}")
+        if isinstance(seed, (Sequence, np.ndarray)):
             seeds = list(seed)
             if len(seeds) != batch:
                 raise ValueError(f"seed: one seed per copy needs {batch} seeds, got {len(seeds)}")
@@ -318,7 +322,7 @@ class Learner:
             if hasattr(self, name):  # the learner's tables (cached values are the subclass's to restore)
                 setattr(self, name, np.array(state[name], order="C"))
 
-    def _tables(self) -> dict[str, np.ndarray]:
+    def _tables(self) -> dict[str, np.ndarray | None]:
         return {}
 
     def _settings(self) -> dict[str, Any]:
@@ -404,7 +408,7 @@ class QLearner(Learner):
         q = self.q.reshape(-1)
         q[where] += self.alpha * (target - q[where])
 
-    def _tables(self) -> dict[str, np.ndarray]:
+    def _tables(self) -> dict[str, np.ndarray | None]:
         return {"q": self.q.copy()}
 
     def _settings(self) -> dict[str, Any]:
@@ -461,7 +465,7 @@ class ContractQLearner(QLearner):
         self.signal_counts = np.zeros((batch, n_agents, n_states, n_actions, self.n_signals))
         # Sums of the utilities seen, for the utility's prior over all states (refreshed as episodes end).
         self.utility_sums = np.zeros((batch, n_agents, n_states, n_actions, 2))
-        self._pooled: tuple | None = None
+        self._pooled: _Pooled | None = None
         self._utility_prior: tuple[np.ndarray, np.ndarray] | None = None
         self._last_contracts: np.ndarray | None = None
 
@@ -477,17 +481,17 @@ class ContractQLearner(QLearner):
         varies with the state no more than noise, few where it does.
         """
         counts = self._at(self.signal_counts, states)  # (B, N, L, K)
-        if self._pooled is None:
-            self._refresh_pooled()
-        law, base, effect, two_way, weight = self._pooled
+        pooled = self._pooled if self._pooled is not None else self._refresh_pooled()
+        law, base, effect, two_way, weight = pooled
         by_state = np.clip(self._at(base, states)[:, :, None, :] + effect, 0.0, None)
         by_state /= np.maximum(by_state.sum(axis=3, keepdims=True), 1e-12)
         prior = np.where(two_way[:, :, None, None], by_state, law)
         weight = weight[:, :, None, None]
         return (counts + weight * prior) / (counts.sum(axis=3, keepdims=True) + weight)
 
-    def _refresh_pooled(self) -> None:
-        """Fit both priors of :meth:`signal_law` over all states, keep the better, weigh it."""
+    def _refresh_pooled(self) -> _Pooled:
+        """Fit both priors of :meth:`signal_law` over all states, keep the better, weigh it
+        (kept as ``_pooled``, and returned)."""
         counts = self.signal_counts  # (B, N, S, L, K)
         visits = counts.sum(axis=4)  # (B, N, S, L)
         seen = visits > 0
@@ -516,6 +520,7 @@ class ContractQLearner(QLearner):
         better = np.minimum(alone, two_way)
         weight = prior_weight(mean_noise, better, low=1.0)
         self._pooled = (law, base, effect, two_way < alone, weight)
+        return self._pooled
 
     def end_episode(self) -> None:
         super().end_episode()
@@ -528,9 +533,13 @@ class ContractQLearner(QLearner):
         super().load_state_dict(state)
         # The priors as they were at the last refresh: a restored learner plays on identically.
         pooled = [state[f"pooled_{i}"] for i in range(5)]
-        self._pooled = None if pooled[0] is None else tuple(np.array(value) for value in pooled)
-        utility = [state[f"utility_prior_{i}"] for i in range(2)]
-        self._utility_prior = None if utility[0] is None else tuple(np.array(value) for value in utility)
+        if pooled[0] is None:
+            self._pooled = None
+        else:
+            law, base, effect, two_way, weight = (np.array(value) for value in pooled)
+            self._pooled = (law, base, effect, two_way, weight)
+        prior, weight = (state[f"utility_prior_{i}"] for i in range(2))
+        self._utility_prior = None if prior is None else (np.array(prior), np.array(weight))
         contracts = state["last_contracts"]
         self._last_contracts = None if contracts is None else np.array(contracts)
 
@@ -549,15 +558,15 @@ class ContractQLearner(QLearner):
         (a cost of effort), the difference is learned from every state's data."""
         if visits is None:
             visits = self._at(self.signal_counts, states).sum(axis=3)
-        if self._utility_prior is None:
-            self._refresh_utility()
-        prior, weight = self._utility_prior
+        utility_prior = self._utility_prior if self._utility_prior is not None else self._refresh_utility()
+        prior, weight = utility_prior
         tracked = np.minimum(visits, 1.0 / self.alpha)  # what an exponential average weighs
         weight = weight[:, :, None]
         q = self._at(self.q, states)
         return (tracked * q + weight * self._at(prior, states)) / np.maximum(tracked + weight, 1e-12)
 
-    def _refresh_utility(self) -> None:
+    def _refresh_utility(self) -> tuple[np.ndarray, np.ndarray]:
+        """Fit :meth:`utility`'s prior and its weight (kept as ``_utility_prior``, and returned)."""
         sums, squares = self.utility_sums[..., 0], self.utility_sums[..., 1]  # (B, N, S, L)
         visits = self.signal_counts.sum(axis=4)
         seen = visits > 0
@@ -573,6 +582,7 @@ class ContractQLearner(QLearner):
         )
         spread = excess.sum(axis=(2, 3)) / np.maximum(visits.sum(axis=(2, 3)), 1.0)
         self._utility_prior = (prior, prior_weight(noise, spread, low=0.0))
+        return self._utility_prior
 
     def act(
         self, states: np.ndarray, payoffs: np.ndarray | None = None, contracts: np.ndarray | None = None
@@ -591,8 +601,9 @@ class ContractQLearner(QLearner):
             )
         return self.act_unchecked(states, contracts)
 
-    def act_unchecked(self, states: np.ndarray, contracts: np.ndarray) -> np.ndarray:
+    def act_unchecked(self, states: np.ndarray, contracts: np.ndarray | None = None) -> np.ndarray:
         """:meth:`act` for ``(B, N)`` state indices and contracts already checked by the caller."""
+        assert contracts is not None, "a ContractQLearner acts on the contracts in force"
         self._last_contracts = contracts
         return self._sample(self._greedy_mix(self.action_values(states, contracts)))
 
@@ -625,7 +636,7 @@ class ContractQLearner(QLearner):
     def update(self, states, actions, rewards, next_states, done, estimates, counterfactual) -> None:
         """The utility update needs the transfers: :meth:`_record` does it."""
 
-    def _tables(self) -> dict[str, np.ndarray]:
+    def _tables(self) -> dict[str, np.ndarray | None]:
         pooled = self._pooled if self._pooled is not None else (None,) * 5
         utility = self._utility_prior if self._utility_prior is not None else (None,) * 2
         return {
@@ -688,7 +699,7 @@ class HedgeLearner(Learner):
         flat, scores = self._flat(states), self.scores.reshape(-1, self.n_actions)
         scores[flat] = self.memory * scores[flat] + estimates
 
-    def _tables(self) -> dict[str, np.ndarray]:
+    def _tables(self) -> dict[str, np.ndarray | None]:
         return {"scores": self.scores.copy()}
 
     def _settings(self) -> dict[str, Any]:
@@ -711,7 +722,11 @@ class MyopicBestResponder(Learner):
             "a best responder has no action probabilities; pass counterfactual rewards to learn()"
         )
 
-    def act(self, states: np.ndarray, payoffs: np.ndarray | None = None) -> np.ndarray:
+    def act(
+        self, states: np.ndarray, payoffs: np.ndarray | None = None, contracts: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The best action of each copy and agent under ``payoffs`` (they include the transfers:
+        ``contracts`` is not read)."""
         self._check_states(states)
         if payoffs is None:
             raise ValueError("MyopicBestResponder.act needs payoffs (B, N, L): see counterfactual_rewards()")
@@ -723,10 +738,9 @@ class MyopicBestResponder(Learner):
             )
         return payoffs.argmax(axis=2)
 
-    def learn(self, states, actions, rewards, next_states, done, counterfactual=None) -> None:
-        if counterfactual is None:
-            raise ValueError("MyopicBestResponder.learn needs counterfactual rewards to account its regret")
-        super().learn(states, actions, rewards, next_states, done, counterfactual)
+    def _importance(self, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> np.ndarray:
+        # learn() estimates what it was not given: a best responder's regret needs it given.
+        raise ValueError("MyopicBestResponder.learn needs counterfactual rewards to account its regret")
 
 
 LEARNERS: dict[str, type[Learner]] = {

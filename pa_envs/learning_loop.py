@@ -232,6 +232,7 @@ def make_agents(
     observations = ObservationIndex(game.agent_features_high())
     batch = len(seeds)
     learner_seeds = [AGENT_STREAM + int(s) for s in seeds]
+    learners: Learner
     if LEARNERS[kind] is ContractQLearner:
         learners = ContractQLearner(
             observations.size, game.n_actions, game.n_agents, batch, learner_seeds,
@@ -323,6 +324,7 @@ def _play(game, model, mechanism, seeds, episodes, agents, progress, checkpoints
             if done.any() and not done.all():
                 raise RuntimeError(f"{game.name}: an episode ended early; play() runs episodes in lockstep")
             next_state = engine.state
+            assert next_state is not None  # set by reset(), kept by play()
             following = observations(game.agent_features(next_state))
             # The next contract is not posted yet: a situation learner bootstraps on this one's row.
             learners.learn(

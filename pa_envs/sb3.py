@@ -58,7 +58,7 @@ from pa_envs.core.render import RENDER_FPS, PeriodRecord, Renderer, check_render
 from pa_envs.mechanisms.registry import make_mechanism
 from pa_envs.presets import make_parallel_env
 
-_NO_INFO = MappingProxyType({})
+_NO_INFO: MappingProxyType[str, Any] = MappingProxyType({})
 
 
 class PeriodAccounts(NamedTuple):
@@ -121,7 +121,8 @@ class MechanismVecEnv(DeepCopies, VecEnv):
         spaces = self.engine.spaces
         self.render_mode = render_mode  # before VecEnv.__init__, which warns when it is missing
         super().__init__(num_copies * self.n_agents, spaces.agent_observation, spaces.agent_action)
-        self.metadata["render_fps"] = RENDER_FPS  # VecVideoRecorder's frame rate
+        # VecVideoRecorder's frame rate (SB3 annotates metadata's values as lists: too narrow).
+        self.metadata["render_fps"] = RENDER_FPS  # type: ignore[assignment]
         # What the frames show of the last period: kept only when rendering (it costs step time).
         self._record = None if render_mode is None else PeriodRecord(num_copies, self.n_agents)
         self._renderer = Renderer(self.game)

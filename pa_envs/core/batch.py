@@ -13,6 +13,7 @@ Finished copies restart on their own (:meth:`BatchedEpisodes.restart`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -137,7 +138,7 @@ class BatchedEpisodes:
         layout = f"shaped ({b}, {n}) or ({b * n},)" if layout is None else layout
         expected = f"Discrete({game.n_actions}) per agent ({names}), {layout}"
         try:
-            array = actions if type(actions) is np.ndarray else np.asarray(actions)
+            array: Any = actions if type(actions) is np.ndarray else np.asarray(actions)
         except ValueError:  # ragged: check_discrete says so
             array = actions
         if isinstance(array, np.ndarray) and array.dtype.kind in "iu":

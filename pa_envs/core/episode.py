@@ -157,8 +157,10 @@ class Episode:
         :func:`~pa_envs.core.contracts.check_discrete`, which the vector forms apply too)."""
         n = self.game.n_actions
         kind = type(value)
-        if (kind is int or kind is np.int64) and 0 <= value < n:  # the common case, first
-            return int(value)
+        if kind is int or kind is np.int64:  # the common case, first
+            assert isinstance(value, (int, np.int64))  # for the type checker: `kind is` does not narrow
+            if 0 <= value < n:
+                return int(value)
         expected = f"Discrete({n}), an int in 0..{n - 1} ({', '.join(self.game.action_names)})"
         if isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.shape != ()):
             raise TypeError(f"{player}: action must be one int, expected {expected}, got {value!r}")

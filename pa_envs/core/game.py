@@ -141,9 +141,10 @@ def check_payoff_scale(
 def check_unit(name: str, value: object, *, open_low: bool = False) -> float:
     """Return ``value`` as a float if it is a real number in [0, 1] (or (0, 1]), else raise
     ``ValueError`` naming it (a discount, a probability, a learning rate)."""
-    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not real or not (0.0 < value <= 1.0 if open_low else 0.0 <= value <= 1.0):
-        span = "(0, 1]" if open_low else "[0, 1]"
+    span = "(0, 1]" if open_low else "[0, 1]"
+    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a number in {span}, got {value!r}")
+    if not (0.0 < value <= 1.0 if open_low else 0.0 <= value <= 1.0):
         raise ValueError(f"{name} must be a number in {span}, got {value!r}")
     return float(value)
 

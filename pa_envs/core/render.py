@@ -56,7 +56,7 @@ _STATE = "#2f6fbf"
 _PAID = "#2e9e4a"
 _TAXED = "#c8412f"
 _PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
-_FONT = {"family": "DejaVu Sans"}  # ships with matplotlib: the same glyphs on every machine
+_FONT: dict[str, Any] = {"family": "DejaVu Sans"}  # ships with matplotlib: the same glyphs on every machine
 
 # matplotlib backends that open a window (the other interactive ones serve a page or a notebook).
 _WINDOW_BACKENDS = ("gtk", "macosx", "qt", "tk", "wx")
@@ -337,10 +337,10 @@ class FrameCanvas:
         signal_x = round(action_x + action_w + 16)
         money_x = round((signal_x + signal_w if self._show_signals else action_x + action_w) + 16 + money_w)
         left = money_x + 12
-        self._half = (WIDTH - margin - left) // 2
+        self._half: float = (WIDTH - margin - left) // 2
         self._zero_x = left + self._half
 
-        y = top + _SECTION / 2
+        y = top + _SECTION // 2
         self._text(margin, y, "agents", **heading)
         self._text(chips_x, y, "action", **heading)
         if self._show_signals:
@@ -442,8 +442,8 @@ class FrameCanvas:
             money.set_color(color if paid else _MUTED)
             transfer.set_width(round(self._half * min(max(paid / bound, -1.0), 1.0)))
             transfer.set_facecolor(color)
-        for artist, value in ((self._welfare, welfare), (self._cumulative, cumulative)):
-            artist.set_text(f"{value:+.3f}")
+        for artist, amount in ((self._welfare, welfare), (self._cumulative, cumulative)):
+            artist.set_text(f"{amount:+.3f}")
             artist.set_color(_PAID if value > 0 else _TAXED if value < 0 else _INK)
         return self._compose()
 

@@ -32,6 +32,10 @@ BAND_LIMIT = 250_000
 TAIL_MASS = 1e-15
 """Most probability mass a banded kernel drops per row (its smallest entries), renormalized."""
 
+# A banded kernel (ShockThenMap._band): row blocks (r0, r1, c0, c1, dense core) and the
+# outliers' (rows, successors, probabilities).
+_Band = tuple[list[tuple[int, int, int, int, np.ndarray]], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
 
 class GatheredTransitions:
     """``successors[s, g, k]`` with probability ``probabilities[s, g, k]``."""
@@ -108,7 +112,7 @@ class ShockThenMap:
             raise ValueError("class_map holds an index outside the states")
 
     @functools.cached_property
-    def _band(self) -> tuple[list[tuple[int, int, int, int, np.ndarray]], tuple] | None:
+    def _band(self) -> _Band | None:
         """The kernel without its negligible entries, for a long stock (``None``: not worth it).
 
         Each row drops its entries below ``TAIL_MASS / K`` (at most ``TAIL_MASS`` of its mass
@@ -175,7 +179,7 @@ class ShockThenMap:
             for r0, r1, c0, c1, block in blocks:
                 part = after[:, c0:c1]
                 out[r0:r1] = block @ part.T if part.ndim == 2 else np.matmul(block, part).transpose(1, 0, 2)
-            self._add_outliers(out, np.moveaxis(after[:, successors], 0, 1))  # (outliers, G[, M])
+            self._add_outliers(out, np.moveaxis(after[:, successors], 0, 1), band)  # (outliers, G[, M])
             return out
         kernel = self._dense_kernel
         if kernel is not None:
@@ -188,8 +192,9 @@ class ShockThenMap:
         return np.einsum("sk,gskm->sgm", self.kernel_probabilities, gathered)
 
     def expected_under(self, values: np.ndarray, classes: np.ndarray) -> np.ndarray:
-        if self._band is not None:
-            return self._banded_under(values, classes)
+        band = self._band
+        if band is not None:
+            return self._banded_under(values, classes, band)
         kernel = self._dense_kernel
         if kernel is None:
             gathered = values[self.class_map[classes[:, None], self.kernel_successors]]  # (S, K[, M])
@@ -203,10 +208,10 @@ class ShockThenMap:
             out[rows] = kernel[rows] @ values[self.class_map[g]]
         return out
 
-    def _banded_under(self, values: np.ndarray, classes: np.ndarray) -> np.ndarray:
-        """:meth:`expected_under` block by block: a product per class a block's rows follow
-        (policies change class at few states, so mostly one per block)."""
-        blocks, (rows, successors, _) = self._band
+    def _banded_under(self, values: np.ndarray, classes: np.ndarray, band: _Band) -> np.ndarray:
+        """:meth:`expected_under` block by block (``band`` is :attr:`_band`): a product per class
+        a block's rows follow (policies change class at few states, so mostly one per block)."""
+        blocks, (rows, successors, _) = band
         out = np.empty((self.n_states, *values.shape[1:]))
         for r0, r1, c0, c1, block in blocks:
             local = classes[r0:r1]
@@ -216,12 +221,13 @@ class ShockThenMap:
             for g in np.unique(local):
                 mine = np.flatnonzero(local == g)
                 out[r0 + mine] = block[mine] @ values[self.class_map[g, c0:c1]]
-        self._add_outliers(out, values[self.class_map[classes[rows], successors]])
+        self._add_outliers(out, values[self.class_map[classes[rows], successors]], band)
         return out
 
-    def _add_outliers(self, out: np.ndarray, after: np.ndarray) -> None:
-        """Add the banded kernel's outliers, each its probability times ``after`` (its row of values)."""
-        _, (rows, _, weights) = self._band
+    def _add_outliers(self, out: np.ndarray, after: np.ndarray, band: _Band) -> None:
+        """Add the banded kernel's (``band``'s) outliers, each its probability times ``after``
+        (its row of values)."""
+        _, (rows, _, weights) = band
         if not len(rows):
             return
         weighted = after * weights.reshape(-1, *[1] * (after.ndim - 1))
@@ -233,7 +239,9 @@ class ShockThenMap:
     @functools.cached_property
     def _outliers_apart(self) -> bool:
         """Whether no row has two outliers (a plain scatter adds them then)."""
-        rows = self._band[1][0]
+        band = self._band
+        assert band is not None  # read only by _add_outliers, which is handed the band
+        rows = band[1][0]
         return len(np.unique(rows)) == len(rows)
 
     def distribution(self, state: int, g: int) -> np.ndarray:

@@ -198,6 +198,7 @@ class CommonsGame(SymmetricGame):
 
     name = "commons_v0"
     params_class = CommonsParams
+    params: CommonsParams  # the narrower type, for the type checker
     state_names = ("stock",)
 
     def __init__(self, params: CommonsParams) -> None:

@@ -168,6 +168,7 @@ class CongestionGame(SymmetricGame):
 
     name = "congestion_v0"
     params_class = CongestionParams
+    params: CongestionParams  # the narrower type, for the type checker
     state_names = ("queue",)
 
     def __init__(self, params: CongestionParams) -> None:

@@ -262,6 +262,7 @@ class GridGame(SymmetricGame):
 
     name = "grid_v0"
     params_class = GridParams
+    params: GridParams  # the narrower type, for the type checker
     state_names = ("stress",)
 
     def __init__(self, params: GridParams) -> None:

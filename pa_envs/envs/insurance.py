@@ -273,6 +273,7 @@ class InsuranceGame(Game):
 
     name = "insurance_v0"
     params_class = InsuranceParams
+    params: InsuranceParams  # the narrower type, for the type checker
 
     def __init__(self, params: InsuranceParams) -> None:
         super().__init__(params)

@@ -261,6 +261,7 @@ class PlatformGame(SymmetricGame):
 
     name = "platform_v0"
     params_class = PlatformParams
+    params: PlatformParams  # the narrower type, for the type checker
     state_names = ("trust",)
 
     def __init__(self, params: PlatformParams) -> None:

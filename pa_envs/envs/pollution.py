@@ -170,6 +170,7 @@ class PollutionGame(SymmetricGame):
 
     name = "pollution_v0"
     params_class = PollutionParams
+    params: PollutionParams  # the narrower type, for the type checker
     state_names = ("stock",)
 
     def __init__(self, params: PollutionParams) -> None:

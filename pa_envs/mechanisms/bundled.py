@@ -180,9 +180,10 @@ class Pigouvian(Mechanism):
     @staticmethod
     def _settings(agent_discount: object, epsilon: object) -> tuple[float, float]:
         """The settings checked: a discount in [0, 1] and a finite margin >= 0."""
-        check_real("Pigouvian agent_discount", agent_discount, 0.0, 1.0)
-        check_real("Pigouvian epsilon", epsilon, 0.0)
-        return float(agent_discount), float(epsilon)
+        return (
+            check_real("Pigouvian agent_discount", agent_discount, 0.0, 1.0),
+            check_real("Pigouvian epsilon", epsilon, 0.0),
+        )
 
     def bind(self, game: Game) -> None:
         if self.game is not None and self.game.params == game.params and self.table is not None:
@@ -239,8 +240,9 @@ class Budgeted(Mechanism):
 
     @staticmethod
     def _budget(budget: object) -> float:
-        real = isinstance(budget, (int, float, np.integer, np.floating)) and not isinstance(budget, bool)
-        if not real or not np.isfinite(budget) or budget < 0:
+        if not isinstance(budget, (int, float, np.integer, np.floating)) or isinstance(budget, bool):
+            raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
+        if not np.isfinite(budget) or budget < 0:
             raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
         return float(budget)
 

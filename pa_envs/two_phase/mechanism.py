@@ -98,7 +98,7 @@ class TwoPhaseMechanism(Mechanism):
             )
         for value in periods:
             check_int("total_periods", value, 1)
-        self.total_periods = [int(v) for v in periods] if np.ndim(total_periods) else int(total_periods)
+        self.total_periods = [int(v) for v in periods] if np.ndim(total_periods) else int(periods[0])
         check_real("phase1_scale", phase1_scale, 0.0, 1e6, open_low=True)
         check_real("warmup_share", warmup_share, 0.0, 1.0)
         check_real("pricing_share", pricing_share, 0.0, 1.0)
@@ -424,6 +424,7 @@ class TwoPhaseMechanism(Mechanism):
         choices = self.label_choices[labels]  # (J', N)
         admissible = self._admissible(np.full(self.observations.size, b), np.arange(self.observations.size))
         allowed = admissible[:, np.arange(choices.shape[1])[None, :], choices].all(axis=2)  # (S, J')
+        assert isinstance(allowed, np.ndarray)  # a 3-D reduction (numpy's stubs allow a scalar)
         self.policy[b] = labels[plan(welfare, transitions, allowed, self.horizon)]
         if self.stage[b] != STEER:
             self.stage[b] = STEER
@@ -547,11 +548,16 @@ class TwoPhaseMechanism(Mechanism):
         if not copies:
             return
         self._allocate(int(copies), game)
-        for part, owner in (("arrays", self), ("pricing", self.pricing), ("model", self.model)):
+        parts = (
+            ("arrays", self, self._ARRAYS),
+            ("pricing", self.pricing, tuple(self.pricing.arrays())),
+            ("model", self.model, tuple(self.model.arrays())),
+        )
+        for part, owner, names in parts:
             saved = state.get(part)
             if not isinstance(saved, dict):
                 raise ValueError(f"a TwoPhaseMechanism state needs {part!r}")
-            for name in self._ARRAYS if owner is self else owner.arrays():
+            for name in names:
                 current = getattr(owner, name)
                 if name not in saved:
                     raise ValueError(f"the saved state lacks {part}.{name}")
