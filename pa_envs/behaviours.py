@@ -199,6 +199,7 @@ class LearnerBehaviour(Behaviour):
         self._index = np.array([env.possible_agents.index(a) - 1 for a in self.agents])
         sizes = (self.model.n_states, self.model.n_actions, len(self.agents))
         if self.learner is None:
+            assert isinstance(self._spec, str)  # a Learner given is self.learner from the start
             self.learner = LEARNERS[self._spec](*sizes, **self._kwargs)
         got = (self.learner.n_states, self.learner.n_actions, self.learner.n_agents)
         if got != sizes or self.learner.batch != 1:

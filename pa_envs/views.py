@@ -39,7 +39,7 @@ episodes at that many steps; ``gymnasium.make_vec`` cuts its copies alike.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium
 import numpy as np
@@ -60,7 +60,8 @@ NAMESPACE = "pa_envs"
 class _View(DeepCopies, gymnasium.Env):
     """What both views share: rendering, and the checks that a step comes in a running episode."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": RENDER_FPS}
+    # gymnasium.Env declares metadata an instance attribute: a ClassVar here would clash.
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": RENDER_FPS}  # noqa: RUF012
     env: Any
     _started = False
 
@@ -171,6 +172,7 @@ class AgentView(_View):
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         self._check_running(action)
+        assert self._observations is not None  # set by reset(), which _check_running requires
         others = {a: self._observations[a] for a in self.others.agents}
         chosen = self.others.act(others)
         observations, rewards, terminations, truncations, infos = self.env.step(
