@@ -174,6 +174,8 @@ class GameParams:
         The ``lambda`` of the planner objective, in ``[0, 1e12 / max_transfer]``
         (:data:`PAYOFF_BOUND`).
 
+    Notes
+    -----
     Every env's parameters are converted (ints with ``int()``, reals with ``float()``) and
     bounded at construction so that no reachable payoff, state or transfer overflows: see
     :data:`PAYOFF_BOUND` and the limits beside it.
