@@ -16,10 +16,10 @@ import argparse
 
 import numpy as np
 
-from baselines.common import script_parser
 from pa_envs.analysis import equilibrium
 from pa_envs.core.tabular import TabularModel
 from pa_envs.envs.marketplace import PlatformGame, PlatformParams
+from pa_envs.experiments.common import script_parser
 
 COMMISSIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 """The commissions swept by default."""

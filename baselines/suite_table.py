@@ -23,8 +23,8 @@ import io
 import sys
 import time
 
-from baselines import references, train_sb3
 from pa_envs import ENVS, get_env_module, presets
+from pa_envs.experiments import references, train_sb3
 
 MECHANISMS = ("no_transfers", "pigouvian")
 

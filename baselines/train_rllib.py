@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from baselines.common import json_dict
 from pa_envs import ENVS, analysis, get_env_module
+from pa_envs.experiments.common import json_dict
 
 POLICIES = ("principal", "agents")  # as pa_envs.rllib.POLICIES (that module imports Ray)
 

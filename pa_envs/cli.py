@@ -10,8 +10,8 @@
     pa-envs bench --sections single,vector
     pa-envs demo --quick
 
-``train``, ``harness``, ``bench``, ``demo`` and ``references`` run the scripts
-of ``baselines`` (they need the ``sb3`` / ``experiments`` extras); every
+``train``, ``harness``, ``bench``, ``demo`` and ``references`` run the modules
+of :mod:`pa_envs.experiments` (they need the ``sb3`` / ``experiments`` extras); every
 subcommand has ``--help``. A wrong argument is a usage error (exit status 2)
 and an error while a command runs is one line on stderr (exit status 1);
 ``--debug`` shows the traceback instead.
@@ -44,13 +44,16 @@ if TYPE_CHECKING:
     from pa_envs.core.parallel import PrincipalAgentParallelEnv
     from pa_envs.core.tabular import TabularModel
 
-# Subcommands that hand their arguments to a baselines script: (module, summary).
+# Subcommands that hand their arguments to a module of pa_envs.experiments: (module, summary).
 SCRIPTS: dict[str, tuple[str, str]] = {
-    "train": ("baselines.train_sb3", "train SB3 agents (or the principal) against a mechanism"),
-    "harness": ("baselines.harness", "benchmark algorithms over envs x principals x seeds"),
-    "bench": ("baselines.bench_speed", "the performance benchmark suite"),
-    "demo": ("baselines.experiment", "the main experiment: regret of four principals across run lengths"),
-    "references": ("baselines.references", "every env's exact references"),
+    "train": ("pa_envs.experiments.train_sb3", "train SB3 agents (or the principal) against a mechanism"),
+    "harness": ("pa_envs.experiments.harness", "benchmark algorithms over envs x principals x seeds"),
+    "bench": ("pa_envs.experiments.bench_speed", "the performance benchmark suite"),
+    "demo": (
+        "pa_envs.experiments.experiment",
+        "the main experiment: regret of four principals across run lengths",
+    ),
+    "references": ("pa_envs.experiments.references", "every env's exact references"),
 }
 
 MAX_PAIRS = 150_000
@@ -207,7 +210,7 @@ def _env_name(text: str) -> str:
     try:
         presets.env_kwargs(text)
     except (KeyError, ValueError, TypeError) as error:
-        raise argparse.ArgumentTypeError(_message(error)) from None
+        raise argparse.ArgumentTypeError(message(error)) from None
     return text
 
 
@@ -216,7 +219,7 @@ def _mechanism_name(text: str) -> str:
     try:
         mechanism_builder(text)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(_message(error)) from None
+        raise argparse.ArgumentTypeError(message(error)) from None
     return text
 
 
@@ -236,7 +239,7 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
+def int_at_least(low: int) -> Callable[[str], int]:
     """The type of an int option of at least ``low``."""
 
     def parse(text: str) -> int:
@@ -262,7 +265,7 @@ def _unit_interval(text: str) -> float:
     return value
 
 
-def _message(error: BaseException) -> str:
+def message(error: BaseException) -> str:
     """An exception's message (a ``KeyError``'s without the quotes its ``str`` adds)."""
     return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
 
@@ -274,7 +277,7 @@ def _usage_errors(about: str = "") -> Iterator[None]:
     try:
         yield
     except (KeyError, ValueError, TypeError) as error:
-        raise UsageError(f"{about}: {_message(error)}" if about else _message(error)) from error
+        raise UsageError(f"{about}: {message(error)}" if about else message(error)) from error
 
 
 # -- progress ------------------------------------------------------------------------------------------
@@ -617,7 +620,7 @@ def _env_options() -> argparse.ArgumentParser:
     )
     parent.add_argument(
         "--n-agents",
-        type=_int_at_least(1),
+        type=int_at_least(1),
         metavar="N",
         help="number of agents (default: the env's or preset's)",
     )
@@ -630,7 +633,7 @@ def _env_options() -> argparse.ArgumentParser:
     )
     parent.add_argument(
         "--max-pairs",
-        type=_int_at_least(1),
+        type=int_at_least(1),
         default=MAX_PAIRS,
         metavar="PAIRS",
         help="largest exact model solved, in (state, action profile) pairs; larger ones are refused "
@@ -740,12 +743,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     play.add_argument(
         "--max-cycles",
-        type=_int_at_least(1),
+        type=int_at_least(1),
         metavar="T",
         help="periods of the episode (default: the env's or preset's episode length)",
     )
     play.add_argument(
-        "--seed", type=_int_at_least(0), default=0, help="seed of the episode and of random agents"
+        "--seed", type=int_at_least(0), default=0, help="seed of the episode and of random agents"
     )
     shown = play.add_mutually_exclusive_group()
     shown.add_argument("--periods", action="store_true", help="also print one line per period")
@@ -838,7 +841,7 @@ def _handle(command: str, debug: bool, usage: Callable[[str], object], run: Call
         if debug:
             raise
         print(
-            f"pa-envs {command}: error: {type(error).__name__}: {_message(error)} "
+            f"pa-envs {command}: error: {type(error).__name__}: {message(error)} "
             "(--debug shows the traceback)",
             file=sys.stderr,
         )

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from baselines import demo, references, train_sb3
+from baselines import demo
+from pa_envs.experiments import references, train_sb3
 
 TINY_ENV = json.dumps({"max_cycles": 8})
 TINY_ALGO = json.dumps({"n_steps": 16, "batch_size": 16, "n_epochs": 1})
@@ -167,7 +168,7 @@ def test_train_passes_mechanism_keywords(capsys):
 
 @pytest.mark.slow
 def test_benchmark_suite_smoke_run_prints_every_table(capsys):
-    from baselines import bench_speed
+    from pa_envs.experiments import bench_speed
 
     bench_speed.main(
         ["--quick", "--sections", "single,profile,vector,supersuit,ppo", "--envs", "congestion_v0"]
@@ -185,7 +186,7 @@ def test_benchmark_suite_smoke_run_prints_every_table(capsys):
 
 
 def test_benchmark_render_section_times_every_frame(capsys):
-    from baselines import bench_speed
+    from pa_envs.experiments import bench_speed
 
     bench_speed.main(["--quick", "--sections", "render", "--envs", "congestion_v0,insurance_v0"])
     out = capsys.readouterr().out
@@ -194,7 +195,7 @@ def test_benchmark_render_section_times_every_frame(capsys):
 
 
 def test_benchmark_suite_rejects_unknown_sections():
-    from baselines import bench_speed
+    from pa_envs.experiments import bench_speed
 
     with pytest.raises(SystemExit):
         bench_speed.main(["--sections", "single,warp"])
@@ -345,7 +346,7 @@ def test_training_progress_counts_steps_and_the_update_minibatch_by_minibatch(mo
     in minibatches of 16 per rollout here: 2 minibatches)."""
     from stable_baselines3 import PPO
 
-    from baselines import sb3_tools
+    from pa_envs.experiments import sb3_tools
 
     monkeypatch.setattr(sb3_tools, "_clock", iter(range(10, 10**6, 10)).__next__)  # no throttling
     said, steps = [], []

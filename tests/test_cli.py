@@ -319,7 +319,7 @@ def test_progress_is_silent_when_quick_and_reports_when_slow():
 
 
 def script_parsers() -> dict[str, argparse.ArgumentParser]:
-    from baselines import harness, references, train_sb3
+    from pa_envs.experiments import harness, references, train_sb3
 
     return {
         "train": train_sb3.build_parser(),
@@ -380,7 +380,7 @@ def test_script_subcommands_report_bad_arguments_as_usage_errors(argv, fragment,
 
 
 def test_an_error_in_a_script_is_one_line_and_debug_shows_the_traceback(monkeypatch, capsys):
-    from baselines import references
+    from pa_envs.experiments import references
 
     def fails(argv: list[str]) -> None:
         raise RuntimeError("the solver gave up")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from baselines import experiment
+from pa_envs.experiments import experiment
 
 
 @pytest.fixture(scope="module")

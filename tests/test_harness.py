@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from baselines import harness
 from pa_envs import analysis, congestion_v0
 from pa_envs.envs.congestion import ROAD
+from pa_envs.experiments import harness
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -90,7 +90,7 @@ def test_sweep_streams_and_resumes(tmp_path, monkeypatch):
     assert len(harness.read_results(results)) == 1 and rows[0]["spec"]["seed"] == 0
     calls = []
     real = harness.run
-    monkeypatch.setattr(harness, "run", lambda s, **kw: calls.append(s.seed) or real(s, **kw))
+    monkeypatch.setattr(harness.runner, "run", lambda s, **kw: calls.append(s.seed) or real(s, **kw))
     rows = harness.sweep(specs, results, progress=False)
     assert calls == [1]  # the finished run is not run again
     assert [r["spec"]["seed"] for r in rows] == [0, 1]
@@ -159,7 +159,7 @@ def test_a_users_module_in_the_working_directory_runs_from_the_command_line(tmp_
     run from that folder (not this repository's)."""
     (tmp_path / "my_algorithms.py").write_text(
         "import numpy as np\n"
-        "from baselines.harness import AgentAlgorithm\n\n"
+        "from pa_envs.experiments.harness import AgentAlgorithm\n\n"
         "class Road(AgentAlgorithm):\n"
         "    def train(self, venv, steps, seed):\n"
         "        venv.reset()\n"
@@ -239,7 +239,7 @@ def test_fit_budget_shrinks_n_steps_to_meet_the_budget():
 
 def test_progress_is_told_of_every_step_inside_a_run(monkeypatch):
     told = []
-    monkeypatch.setattr(harness._Ticker, "interval", 0.0)  # pass on every step, not a few a second
+    monkeypatch.setattr(harness.Ticker, "interval", 0.0)  # pass on every step, not a few a second
     row = harness.run(spec(), progress=told.append)
     assert told == [2 * 4] * 15 and row["steps"] == 2 * 4 * 15  # each period's agent-steps as played
 
@@ -355,7 +355,7 @@ def test_steps_are_labelled_by_who_learns():
     assert harness.step_unit(principal) == "principal steps (periods)"
     assert harness.episode_steps(principal) == STATIC["max_cycles"] * principal.copies
     row = {"spec": dataclasses.asdict(principal), "steps": 64, "seconds": 1.0, "final_share": 0.5}
-    assert "64 principal steps (periods)" in harness._finished_line(row, 1, 1)
+    assert "64 principal steps (periods)" in harness.runner._finished_line(row, 1, 1)
 
 
 def test_the_externality_note_explains_only_the_envs_in_the_table():

@@ -64,7 +64,7 @@ def test_names_resolve_like_env_names():
 
 
 def test_the_harness_takes_a_preset_name():
-    from baselines import harness
+    from pa_envs.experiments import harness
 
     specs = harness.grid(["pollution_v0:hard"], ["no_transfers"], ["q_learning"], seeds=[0], steps=10)
     assert specs[0].env == "pollution_v0:hard"

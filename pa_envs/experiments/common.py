@@ -1,4 +1,4 @@
-"""What the command lines of the baselines share."""
+"""What the command lines of :mod:`pa_envs.experiments` (and the scripts of ``baselines/``) share."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pa_envs.cli import HelpFormatter
-from pa_envs.cli import _int_at_least as int_at_least
-from pa_envs.cli import _message as message
+from pa_envs.cli import HelpFormatter, int_at_least, message
 
 __all__ = ["HelpFormatter", "existing_path", "int_at_least", "json_dict", "message", "script_parser"]
 

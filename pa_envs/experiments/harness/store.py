@@ -1,0 +1,222 @@
+"""The harness's results store: a JSON-lines file that survives damage and is shared.
+
+Each finished run is one line (its result, with ``"key"`` and ``"spec"``). A harness takes a
+run by appending a claim (``{"claimed": key, "pid": ..., "host": ...}``) to a sidecar file
+``<results>.claims`` and gives it back, if the run fails, with ``{"released": key, ...}``.
+Every read and append happens under an exclusive lock (:func:`fcntl.flock` on a sidecar
+file ``<results>.lock``), so harnesses
+started on one file share its runs: each run is claimed, and run, once. A claim whose
+process has died (same host, pid gone) is taken over.
+
+A damaged line (half written, garbage, ``{}``, a row without ``"key"``) is skipped and
+reported as ``file:line``; nothing already written is ever rewritten: records are only
+appended (after a newline, when a crash left the last line half written).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: one harness per file there
+    fcntl = None  # type: ignore[assignment]
+
+HOST = socket.gethostname()
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """Who is running a run: a process on a host."""
+
+    pid: int
+    host: str
+
+    @property
+    def alive(self) -> bool:
+        """Whether the claiming process still runs (a claim from another host is taken to)."""
+        if self.host != HOST:
+            return True
+        return pid_alive(self.pid)
+
+    @property
+    def mine(self) -> bool:
+        return self.host == HOST and self.pid == os.getpid()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    try:  # a zombie (exited, not yet reaped) runs nothing
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+@dataclasses.dataclass
+class Contents:
+    """What a results file holds.
+
+    Attributes
+    ----------
+    rows : dict
+        Finished runs by key (the first row of a key, if a key was written twice).
+    claims : dict
+        Runs claimed and neither finished nor released, by key.
+    damaged : list of str
+        ``"file:line: what is wrong"`` for every line skipped.
+    """
+
+    rows: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    claims: dict[str, Claim] = dataclasses.field(default_factory=dict)
+    damaged: list[str] = dataclasses.field(default_factory=list)
+
+
+def _problem(record: Any) -> str | None:
+    """Why a parsed line is not a record of the store (``None`` if it is one)."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    if "claimed" in record or "released" in record:
+        key = record.get("claimed", record.get("released"))
+        if not isinstance(key, str) or not isinstance(record.get("pid"), int):
+            return "a claim without a key or a pid"
+        return None
+    if not isinstance(record.get("key"), str):
+        return "a row without 'key'"
+    if not isinstance(record.get("spec"), dict):
+        return "a row without 'spec'"
+    return None
+
+
+def _records(path: Path, found: Contents) -> Iterator[dict[str, Any]]:
+    """The records of a JSON-lines file (a missing one has none); damaged lines noted in ``found``."""
+    if not path.exists():
+        return
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                ending = "" if raw.endswith(b"\n") else "; the last line, half written"
+                found.damaged.append(f"{path}:{number}: not JSON ({error}{ending})")
+                continue
+            problem = _problem(record)
+            if problem is not None:
+                found.damaged.append(f"{path}:{number}: {problem}: {raw[:80].decode(errors='replace')!r}")
+            else:
+                yield record
+
+
+def claims_path(path: str | Path) -> Path:
+    """The sidecar file of a results file's claims."""
+    path = Path(path)
+    return path.with_name(path.name + ".claims")
+
+
+def read(path: str | Path) -> Contents:
+    """Read a results file and its claims, skipping and noting damaged lines."""
+    path = Path(path)
+    found = Contents()
+    for record in _records(path, found):
+        if "key" in record:
+            found.rows.setdefault(record["key"], record)
+    for record in _records(claims_path(path), found):
+        if "claimed" in record:
+            found.claims[record["claimed"]] = Claim(record["pid"], str(record.get("host", "")))
+        elif "released" in record:
+            found.claims.pop(record["released"], None)
+    for key in found.rows:
+        found.claims.pop(key, None)
+    return found
+
+
+def read_results(path: str | Path) -> list[dict[str, Any]]:
+    """The finished runs in a results file (damaged lines skipped: :func:`read` says which)."""
+    return list(read(path).rows.values())
+
+
+class Store:
+    """A results file shared by the harnesses that run a grid on it (see the module docstring)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.reported: set[str] = set()
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock (released by the OS if this process dies)."""
+        with self.lock_path.open("a") as lock:
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def read(self) -> Contents:
+        """The file's contents (call under :meth:`locked` to act on them); damaged lines
+        are reported on stderr the first time they are seen."""
+        found = read(self.path)
+        for line in found.damaged:
+            if line not in self.reported:
+                self.reported.add(line)
+                print(f"warning: skipped a damaged line of the results: {line}", file=sys.stderr, flush=True)
+        return found
+
+    def _append(self, record: dict[str, Any], path: Path | None = None) -> None:
+        """Append one record to the results (or ``path``; call under :meth:`locked`): on a line
+        of its own, after a half-written last line too, and on disk before the lock is released."""
+        with (path or self.path).open("ab+") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell():
+                f.seek(-1, os.SEEK_END)
+                ends_cleanly = f.read(1) == b"\n"
+            else:
+                ends_cleanly = True
+            f.write((b"" if ends_cleanly else b"\n") + json.dumps(record).encode() + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def claim(self, keys: list[str]) -> tuple[str | None, Contents]:
+        """Claim the first of ``keys`` that is neither finished nor claimed by a live process;
+        returns it (``None`` if there is none) and the file's contents."""
+        with self.locked():
+            found = self.read()
+            for key in keys:
+                if key in found.rows:
+                    continue
+                holder = found.claims.get(key)
+                if holder is not None and holder.alive and not holder.mine:
+                    continue
+                self._append({"claimed": key, "pid": os.getpid(), "host": HOST}, claims_path(self.path))
+                return key, found
+            return None, found
+
+    def finish(self, row: dict[str, Any]) -> None:
+        """Record a finished run."""
+        with self.locked():
+            self._append(row)
+
+    def release(self, key: str) -> None:
+        """Give a claimed run back (it failed here): another harness may run it."""
+        with self.locked():
+            self._append({"released": key, "pid": os.getpid(), "host": HOST}, claims_path(self.path))
