@@ -56,8 +56,8 @@ def exact_columns(env_name: str, n_agents: int | None) -> dict[str, str]:
 
 
 def ppo_welfare(env_name: str, mechanism: str, n_agents: int, timesteps: int, seed: int) -> tuple[str, int]:
-    """Train PPO agents under ``mechanism``; return ``welfare ± s.e. (share of the gap closed)``
-    and the agent-steps PPO ran (whole rollouts: at least ``timesteps``)."""
+    """Train PPO agents under ``mechanism``; return ``welfare ± half-width of a 95% t-interval
+    (share of the gap closed)`` and the agent-steps PPO ran (whole rollouts: at least ``timesteps``)."""
     import torch
 
     torch.set_num_threads(1)  # tiny networks: threads only fight over the cores
@@ -70,7 +70,7 @@ def ppo_welfare(env_name: str, mechanism: str, n_agents: int, timesteps: int, se
         )
     gap = evaluation.optimum - evaluation.laissez_faire
     closed = f", {evaluation.share_of_gap_closed:+.2f} of gap" if gap > 1e-9 else ""
-    return f"{evaluation.welfare:.2f} ± {evaluation.welfare_stderr:.2f}{closed}", evaluation.trained_steps
+    return f"{evaluation.welfare:.2f} ± {evaluation.welfare_ci:.2f}{closed}", evaluation.trained_steps
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -118,8 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     steps = ", ".join(f"{n:,}" for n in sorted(ran)) or "0"
     print(
         f"\n({seconds:.0f} s; PPO: {steps} agent-steps per run (--timesteps {args.timesteps:,}, "
-        f"rounded up to whole rollouts), seed {args.seed}; ± is the standard error of the mean over the "
-        "20 evaluation episodes)"
+        f"rounded up to whole rollouts), seed {args.seed}; ± is the half-width of a 95% Student-t "
+        "interval of the mean over the 20 evaluation episodes)"
     )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 import time
@@ -32,6 +33,7 @@ from typing import Any
 
 from pa_envs import ENVS, analysis, get_env_module
 from pa_envs.experiments.common import json_dict
+from pa_envs.experiments.scores import share_of_optimum
 
 POLICIES = ("principal", "agents")  # as pa_envs.rllib.POLICIES (that module imports Ray)
 
@@ -45,12 +47,14 @@ class References:
     seconds: float
 
     def share_of_optimum(self, welfare: float) -> float | None:
-        return None if not self.optimum else welfare / self.optimum
+        """``W/W*`` as the harness reports it (for costs ``1 - (W* - W)/|W*|``)."""
+        return None if self.optimum is None else float(share_of_optimum(welfare, self.optimum))
 
     def gap_closed(self, welfare: float) -> float | None:
-        if self.optimum is None or self.laissez_faire is None or self.optimum == self.laissez_faire:
+        if self.optimum is None or self.laissez_faire is None:
             return None
-        return (welfare - self.laissez_faire) / (self.optimum - self.laissez_faire)
+        closed = analysis.share_of_gap(welfare, self.optimum, self.laissez_faire)
+        return None if math.isnan(closed) else closed
 
 
 def exact_references(env_name: str, env_config: dict[str, Any]) -> References:

@@ -274,7 +274,7 @@ def test_one_evaluation_episode_claims_no_spread(capsys):
     result = train_sb3.main(tiny("--timesteps", "0", "--eval-episodes", "1"))
     out = capsys.readouterr().out
     assert "(n=1: one episode, no spread)" in out and "+- 0.00" not in out
-    assert np.isnan(result.welfare_stderr)
+    assert np.isnan(result.welfare_ci)
 
 
 def test_evaluation_matches_the_pettingzoo_env_episode_by_episode():

@@ -50,7 +50,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from pa_envs import analysis, get_env_module
+from pa_envs import analysis, get_env_module, make_parallel_env, presets
 from pa_envs.experiments import sb3_tools
 from pa_envs.experiments.common import (
     existing_path,
@@ -60,7 +60,9 @@ from pa_envs.experiments.common import (
     progress_bar,
     script_parser,
 )
+from pa_envs.experiments.scores import share_of_optimum
 from pa_envs.mechanisms import mechanism_env
+from pa_envs.regret import mean_interval
 from pa_envs.views import view_ids
 
 ALGORITHMS = ("PPO", "A2C", "DQN")
@@ -72,7 +74,7 @@ class Evaluation:
 
     episodes: int
     welfare: float
-    welfare_stderr: float  # nan for one episode
+    welfare_ci: float  # half-width of a 95% Student-t interval over the episodes; nan for one
     transfers: float
     externality: float
     optimum: float
@@ -81,7 +83,9 @@ class Evaluation:
 
     @property
     def share_of_optimum(self) -> float:
-        return self.welfare / self.optimum
+        """``W/W*`` as the harness reports it: 1 at the optimum; for costs (negative welfare)
+        ``1 - (W* - W)/|W*|`` (:func:`pa_envs.experiments.scores.share_of_optimum`)."""
+        return float(share_of_optimum(self.welfare, self.optimum))
 
     @property
     def share_of_gap_closed(self) -> float:
@@ -89,7 +93,7 @@ class Evaluation:
 
     def table(self) -> str:
         if self.episodes > 1:
-            spread = f" +- {self.welfare_stderr:.2f} (std. error over {self.episodes} episodes)"
+            spread = f" +- {self.welfare_ci:.2f} (95% t-interval over {self.episodes} episodes)"
         else:
             spread = " (n=1: one episode, no spread)"
         return "\n".join(
@@ -98,9 +102,9 @@ class Evaluation:
                 f"episode social welfare        {self.welfare:.2f}{spread}",
                 f"  exact optimum W*            {self.optimum:.2f}",
                 f"  exact laissez-faire W_LF    {self.laissez_faire:.2f}",
-                f"  share of W*                 {self.share_of_optimum:.3f}",
-                f"  vs W_LF                     {self.welfare / self.laissez_faire:.3f}",
-                f"  share of gap closed         {self.share_of_gap_closed:.3f}",
+                f"  W/W*                        {self.share_of_optimum:.3f}"
+                + ("   (costs: 1 - (W* - W)/|W*|)" if self.optimum < 0 else ""),
+                f"  share of gap closed         {self.share_of_gap_closed:.3f}   (W - W_LF)/(W* - W_LF)",
                 f"episode transfers paid        {self.transfers:.2f}",
                 f"episode externality           {self.externality:.2f}",
             ]
@@ -272,12 +276,11 @@ def evaluate_principal(
 
 
 def summarize(results: list[dict[str, float]], optimum: float, laissez_faire: float) -> Evaluation:
-    welfare = np.array([r["social_welfare"] for r in results])
-    stderr = float(welfare.std(ddof=1) / np.sqrt(len(welfare))) if len(welfare) > 1 else float("nan")
+    welfare, ci = mean_interval([r["social_welfare"] for r in results])  # as the harness's ±
     return Evaluation(
         episodes=len(results),
-        welfare=float(welfare.mean()),
-        welfare_stderr=stderr,
+        welfare=welfare,
+        welfare_ci=ci,
         transfers=float(np.mean([r["total_transfers"] for r in results])),
         externality=float(np.mean([r["externality"] for r in results])),
         optimum=optimum,
@@ -286,10 +289,14 @@ def summarize(results: list[dict[str, float]], optimum: float, laissez_faire: fl
 
 
 def _registered_env(text: str) -> str:
-    """A registered env name (an argparse ``type``: an unknown one names the closest)."""
+    """A registered env or preset name, ``pollution_v0:hard`` (an argparse ``type``: an unknown
+    one names the closest)."""
     try:
-        get_env_module(text)
-    except KeyError as error:
+        env, label = presets.split_name(text)
+        get_env_module(env)
+        if label is not None:
+            presets.get_preset(text)
+    except (KeyError, ValueError, TypeError) as error:
         raise argparse.ArgumentTypeError(message(error)) from None
     return text
 
@@ -311,7 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = script_parser("baselines.train_sb3", __doc__.split("\n\n")[0])
     parser.add_argument(
-        "--env", type=_registered_env, default="pollution_v0", metavar="ENV", help="a registered env"
+        "--env",
+        type=_registered_env,
+        default="pollution_v0",
+        metavar="ENV",
+        help="a registered env or a preset (``pollution_v0:hard``)",
     )
     parser.add_argument(
         "--learner",
@@ -419,7 +430,8 @@ def _check_configuration(args: argparse.Namespace, parser: argparse.ArgumentPars
     a usage error naming its option); the env's keywords as the learner will use them."""
     if args.learner == "principal" and (args.mechanism != "no_transfers" or args.mechanism_kwargs):
         parser.error("--mechanism and --mechanism-kwargs choose the principal of --learner agents only")
-    env_kwargs = {"n_agents": args.n_agents, **args.env_kwargs}
+    # A preset stands for its env and parameters; from here on args.env is the registered env.
+    args.env, env_kwargs = presets.env_kwargs(args.env, n_agents=args.n_agents, **args.env_kwargs)
     view_kwargs, env_only = split_view_kwargs(env_kwargs)
     if view_kwargs and args.learner != "principal":
         parser.error(
@@ -427,7 +439,7 @@ def _check_configuration(args: argparse.Namespace, parser: argparse.ArgumentPars
             "give them with --learner principal"
         )
     try:
-        base = get_env_module(args.env).parallel_env(**env_only)  # built once: its parameters checked
+        base = make_parallel_env(args.env, **env_only)  # built once: its parameters checked
     except (KeyError, ValueError, TypeError) as error:
         parser.error(f"--env-kwargs: {message(error)}")
     if args.learner == "agents":
@@ -520,7 +532,7 @@ def main(argv: list[str] | None = None) -> Evaluation:
 
     print("solving the exact references W*, W_LF ...", file=sys.stderr, flush=True)
     # The references depend on the env alone, not on the view's keywords.
-    base = get_env_module(args.env).parallel_env(**split_view_kwargs(env_kwargs)[1])
+    base = make_parallel_env(args.env, **split_view_kwargs(env_kwargs)[1])
     references = analysis.exact_references(base.game.exact_model())
     optimum = references.optimum.social_welfare
     laissez_faire = references.laissez_faire.social_welfare

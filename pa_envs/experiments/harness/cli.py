@@ -13,7 +13,7 @@ from pa_envs.experiments.harness import __doc__ as HARNESS_DOC
 from pa_envs.experiments.harness.grid import fit_budgets, grid
 from pa_envs.experiments.harness.report import leaderboard, write_reports
 from pa_envs.experiments.harness.runner import sweep
-from pa_envs.experiments.harness.spec import BUNDLED_PRINCIPALS, SB3_ALGORITHMS, TABULAR
+from pa_envs.experiments.harness.spec import BUNDLED_PRINCIPALS, SB3_ALGORITHMS, TABULAR, GridError
 
 # -- command line ----------------------------------------------------------------------------
 
@@ -143,6 +143,8 @@ def run_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             principal_kwargs=args.principal_kwargs,
             agent_kwargs=args.agent_kwargs,
         )
+    except GridError as error:
+        parser.error(f"--{error.option.replace('_', '-')}: {error.run}: {error.problem}")
     except (KeyError, ValueError, TypeError) as error:
         parser.error(message(error))
     if args.fit_budget:

@@ -78,7 +78,7 @@ def grid(
         try:
             presets.parallel_env(name, n_agents=settings["n_agents"], **env_only)
         except (ValueError, TypeError) as error:
-            raise GridError("env_kwargs", name, f"{env_only}: {message(error)}") from error
+            raise GridError("env_kwargs", f"every run on {name}", message(error)) from error
     for name in principals:
         check_principal(name)
         if name.startswith("learn:"):

@@ -23,12 +23,12 @@ BUNDLED_PRINCIPALS = MECHANISM_NAMES
 
 class GridError(ValueError, TypeError):
     """A run of a grid that could not start: names the option at fault (a :class:`RunSpec`
-    field such as ``"principal_kwargs"``) and the run. Both a ``ValueError`` and a
-    ``TypeError``, as the errors it stands for."""
+    field such as ``"principal_kwargs"``) and the run (or the env, for every run on it).
+    Both a ``ValueError`` and a ``TypeError``, as the errors it stands for."""
 
     def __init__(self, option: str, run: str, problem: str) -> None:
         self.option, self.run, self.problem = option, run, problem
-        super().__init__(f"{option} of run {run}: {problem}")
+        super().__init__(f"{option}: {run}: {problem}")
 
 
 # -- what a run is -------------------------------------------------------------------------
@@ -66,8 +66,8 @@ class RunSpec:
 
     @property
     def label(self) -> str:
-        """``env / principal / agents seed s``: how errors and lines name the run."""
-        return f"{self.env} / {self.principal} / {self.agents} seed {self.seed}"
+        """``run env / principal / agents seed s``: how errors name the run."""
+        return f"run {self.env} / {self.principal} / {self.agents} seed {self.seed}"
 
     @property
     def key(self) -> str:
