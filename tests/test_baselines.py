@@ -421,3 +421,41 @@ def test_a_learning_principal_counts_its_own_steps(capsys):
     out = capsys.readouterr().out
     assert "principal steps (periods)" in out and "agent-steps" not in out
     assert "'normalize_actions': True" in out
+
+
+def test_train_takes_a_preset_name(capsys):
+    """``--env pollution_v0:hard`` trains on the preset's parameters (its exact W* is the preset's)."""
+    from pa_envs import analysis, presets
+
+    result = train_sb3.main(["--env", "pollution_v0:hard", "--timesteps", "0", "--eval-episodes", "2"])
+    model = presets.parallel_env("pollution_v0:hard", n_agents=3).game.exact_model()
+    assert result.optimum == pytest.approx(analysis.social_optimum(model).social_welfare)
+    assert "pollution_v0" in capsys.readouterr().out
+
+
+def test_train_rejects_an_unknown_preset(capsys):
+    with pytest.raises(SystemExit) as stop:
+        train_sb3.main(["--env", "pollution_v0:nosuch", "--timesteps", "0"])
+    assert stop.value.code == 2 and "no preset named 'pollution_v0:nosuch'" in capsys.readouterr().err
+
+
+def test_train_reports_w_over_w_star_of_a_cost_as_the_harness_does():
+    """Congestion's welfare is a cost: W = -300 against W* = -233.33 is below the optimum, so
+    its share is 1 - (W* - W)/|W*| = 0.714 (the harness's), not W/W* = 1.286."""
+    from pa_envs.experiments.harness import share_of_optimum
+
+    evaluation = train_sb3.Evaluation(2, -300.0, 5.0, 0.0, 0.0, -700 / 3, -350.0)
+    assert evaluation.share_of_optimum == pytest.approx(1 - (300 - 700 / 3) / (700 / 3))
+    assert evaluation.share_of_optimum == pytest.approx(share_of_optimum(-300.0, -700 / 3))
+    table = evaluation.table()
+    assert "0.714" in table and "1.286" not in table and "W/W*" in table
+    assert "share of gap closed         0.429" in table  # (W - W_LF)/(W* - W_LF) = 50/116.67
+
+
+def test_train_reports_a_t_interval_as_the_harness_does():
+    from pa_envs.regret import mean_interval
+
+    results = [{"social_welfare": w, "total_transfers": 0.0, "externality": 0.0} for w in (1.0, 2.0, 6.0)]
+    evaluation = train_sb3.summarize(results, 10.0, 0.0)
+    assert (evaluation.welfare, evaluation.welfare_ci) == pytest.approx(mean_interval([1.0, 2.0, 6.0]))
+    assert "95% t-interval over 3 episodes" in evaluation.table()

@@ -11,7 +11,7 @@ import os
 import queue
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +246,8 @@ def sweep(
     label = units[0] if len(units) == 1 else "steps (agent-steps; learn: principals' steps)"
     bar = progress_bar(total, label, "step", enabled=progress, unit_scale=True)
     finished = len(by_key) - len(todo)
+    held: dict[str, results_store.Claim] = {}
+    said = False
 
     def report(news: int | str) -> None:
         """Agent-steps played, or what a learner is doing now."""
@@ -263,10 +265,12 @@ def sweep(
         if progress:
             bar.write(_finished_line(row, finished, len(by_key)), file=sys.stderr)
 
-    def next_run() -> RunSpec | None:
-        """Claim the next run nobody has (``None``: none left now); takes in what others finished."""
-        nonlocal finished
-        key, found = store.claim([key for key in by_key if key not in done])
+    def next_run(busy: Collection[str] = ()) -> RunSpec | None:
+        """Claim the next run nobody has (``None``: none left now; ``busy``: runs this harness is
+        running); takes in what others finished."""
+        nonlocal finished, held
+        key, found = store.claim([key for key in by_key if key not in done and key not in busy])
+        held = {key: claim for key, claim in found.claims.items() if key in by_key and not claim.mine}
         for other, row in found.rows.items():
             if other in by_key and other not in done:
                 done[other] = row
@@ -275,8 +279,17 @@ def sweep(
 
     def wait_for_others() -> bool:
         """Whether runs of the grid are still held by other live harnesses (after a pause)."""
-        if len(done) == len(by_key):
+        nonlocal said
+        remaining = [key for key in by_key if key not in done]
+        if not remaining:
             return False
+        if not said:
+            holders = ", ".join(sorted({f"pid {c.pid} on {c.host}" for c in held.values()}))
+            bar.write(
+                f"waiting for {len(remaining)} run(s) another harness is running ({holders})",
+                file=sys.stderr,
+            )
+            said = True
         time.sleep(poll)
         return True
 
@@ -302,7 +315,9 @@ def sweep(
             pending: dict[concurrent.futures.Future, RunSpec] = {}
             try:
                 while True:
-                    while len(pending) < jobs and (spec := next_run()) is not None:
+                    busy = {spec.key for spec in pending.values()}
+                    while len(pending) < jobs and (spec := next_run(busy)) is not None:
+                        busy.add(spec.key)
                         pending[pool.submit(_run_in_worker, spec, log_dir)] = spec
                     if not pending:
                         if wait_for_others():
@@ -312,7 +327,12 @@ def sweep(
                     _drain(reports, report)
                     for future in ended:
                         spec = pending.pop(future)
-                        keep(future.result())
+                        try:
+                            row = future.result()
+                        except BaseException:
+                            store.release(spec.key)
+                            raise
+                        keep(row)
             except BaseException:
                 for future, spec in pending.items():
                     future.cancel()
