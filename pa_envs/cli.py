@@ -205,8 +205,9 @@ def _env_card(name: str) -> str:
 # -- argument types: checked while parsing, so a bad value is a usage error ---------------------------
 
 
-def _env_name(text: str) -> str:
-    """A registered env or preset (``"<env>:<label>"``)."""
+def env_or_preset(text: str) -> str:
+    """A registered env or preset (``"<env>:<label>"``): an argparse ``type`` (an unknown name is
+    a usage error naming the closest)."""
     try:
         presets.env_kwargs(text)
     except (KeyError, ValueError, TypeError) as error:
@@ -214,11 +215,11 @@ def _env_name(text: str) -> str:
     return text
 
 
-def _mechanism_name(text: str) -> str:
-    """A name :func:`pa_envs.mechanisms.make_mechanism` builds."""
+def mechanism_name(text: str) -> str:
+    """A name :func:`pa_envs.mechanisms.make_mechanism` builds: an argparse ``type``."""
     try:
         mechanism_builder(text)
-    except ValueError as error:
+    except (KeyError, ValueError) as error:
         raise argparse.ArgumentTypeError(message(error)) from None
     return text
 
@@ -615,7 +616,7 @@ def _env_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "env",
-        type=_env_name,
+        type=env_or_preset,
         help="a registered env or a hard preset such as pollution_v0:hard (see pa-envs list)",
     )
     parent.add_argument(
@@ -723,7 +724,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     play.add_argument(
         "--mechanism",
-        type=_mechanism_name,
+        type=mechanism_name,
         default="no_transfers",
         metavar="NAME",
         help=f"the principal: one of {', '.join(MECHANISM_NAMES)} (see pa-envs list)",

@@ -51,6 +51,7 @@ import gymnasium
 import numpy as np
 
 from pa_envs import analysis, get_env_module, make_parallel_env, presets
+from pa_envs.cli import env_or_preset, mechanism_name
 from pa_envs.experiments import sb3_tools
 from pa_envs.experiments.common import (
     existing_path,
@@ -288,30 +289,6 @@ def summarize(results: list[dict[str, float]], optimum: float, laissez_faire: fl
     )
 
 
-def _registered_env(text: str) -> str:
-    """A registered env or preset name, ``pollution_v0:hard`` (an argparse ``type``: an unknown
-    one names the closest)."""
-    try:
-        env, label = presets.split_name(text)
-        get_env_module(env)
-        if label is not None:
-            presets.get_preset(text)
-    except (KeyError, ValueError, TypeError) as error:
-        raise argparse.ArgumentTypeError(message(error)) from None
-    return text
-
-
-def _mechanism_name(text: str) -> str:
-    """A mechanism :func:`pa_envs.mechanisms.make_mechanism` builds (an argparse ``type``)."""
-    from pa_envs.mechanisms import mechanism_builder
-
-    try:
-        mechanism_builder(text)
-    except (KeyError, ValueError) as error:
-        raise argparse.ArgumentTypeError(message(error)) from None
-    return text
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The options of ``python -m baselines.train_sb3`` (``pa-envs train``)."""
     from pa_envs.mechanisms import MECHANISM_NAMES
@@ -319,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = script_parser("baselines.train_sb3", __doc__.split("\n\n")[0])
     parser.add_argument(
         "--env",
-        type=_registered_env,
+        type=env_or_preset,
         default="pollution_v0",
         metavar="ENV",
         help="a registered env or a preset (``pollution_v0:hard``)",
@@ -333,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--mechanism",
-        type=_mechanism_name,
+        type=mechanism_name,
         default="no_transfers",
         metavar="NAME",
         help=f"the principal for --learner agents: one of {', '.join(MECHANISM_NAMES)} "
