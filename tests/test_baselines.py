@@ -448,7 +448,7 @@ def test_train_reports_w_over_w_star_of_a_cost_as_the_harness_does():
     assert evaluation.share_of_optimum == pytest.approx(1 - (300 - 700 / 3) / (700 / 3))
     assert evaluation.share_of_optimum == pytest.approx(share_of_optimum(-300.0, -700 / 3))
     table = evaluation.table()
-    assert "0.714" in table and "1.286" not in table and "W/W*" in table
+    assert "share of W*                 0.714   (costs: 1 - (W* - W)/|W*|)" in table and "1.286" not in table
     assert "share of gap closed         0.429" in table  # (W - W_LF)/(W* - W_LF) = 50/116.67
 
 

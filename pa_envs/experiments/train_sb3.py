@@ -103,7 +103,7 @@ class Evaluation:
                 f"episode social welfare        {self.welfare:.2f}{spread}",
                 f"  exact optimum W*            {self.optimum:.2f}",
                 f"  exact laissez-faire W_LF    {self.laissez_faire:.2f}",
-                f"  W/W*                        {self.share_of_optimum:.3f}"
+                f"  share of W*                 {self.share_of_optimum:.3f}"
                 + ("   (costs: 1 - (W* - W)/|W*|)" if self.optimum < 0 else ""),
                 f"  share of gap closed         {self.share_of_gap_closed:.3f}   (W - W_LF)/(W* - W_LF)",
                 f"episode transfers paid        {self.transfers:.2f}",
