@@ -259,3 +259,16 @@ def test_the_cli_runs_the_installed_modules():
     for command, (module, _) in cli.SCRIPTS.items():
         assert module.startswith("pa_envs.experiments."), command
         __import__(module)
+
+
+def test_a_claim_whose_pid_was_reused_is_taken_over(tmp_path):
+    """This very process, but with another start time: the claimant died and its pid was reused."""
+    results = tmp_path / "runs.jsonl"
+    now = store.start_time(os.getpid())
+    if now is None:
+        pytest.skip("no process start times on this system")
+    claim = {"claimed": spec(seed=0).key, "pid": os.getpid(), "host": store.HOST, "started": now - 1}
+    store.claims_path(results).write_text(json.dumps(claim) + "\n")
+    assert not store.read(results).claims[spec(seed=0).key].alive
+    rows = harness.sweep([spec(seed=0)], results, progress=False, poll=0.05)
+    assert rows[0]["spec"]["seed"] == 0

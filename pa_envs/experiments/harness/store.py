@@ -35,17 +35,21 @@ HOST = socket.gethostname()
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
-    """Who is running a run: a process on a host."""
+    """Who is running a run: a process on a host (``started``: its start time, where the OS
+    says it, so that a new process that got a dead one's pid does not hold its runs)."""
 
     pid: int
     host: str
+    started: int | None = None
 
     @property
     def alive(self) -> bool:
         """Whether the claiming process still runs (a claim from another host is taken to)."""
         if self.host != HOST:
             return True
-        return pid_alive(self.pid)
+        if not pid_alive(self.pid):
+            return False
+        return self.started is None or start_time(self.pid) in (None, self.started)
 
     @property
     def mine(self) -> bool:
@@ -65,6 +69,15 @@ def pid_alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def start_time(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc; ``None`` elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 @dataclasses.dataclass
@@ -138,7 +151,10 @@ def read(path: str | Path) -> Contents:
             found.rows.setdefault(record["key"], record)
     for record in _records(claims_path(path), found):
         if "claimed" in record:
-            found.claims[record["claimed"]] = Claim(record["pid"], str(record.get("host", "")))
+            started = record.get("started")
+            found.claims[record["claimed"]] = Claim(
+                record["pid"], str(record.get("host", "")), started if isinstance(started, int) else None
+            )
         elif "released" in record:
             found.claims.pop(record["released"], None)
     for key in found.rows:
@@ -207,7 +223,8 @@ class Store:
                 holder = found.claims.get(key)
                 if holder is not None and holder.alive and not holder.mine:
                     continue
-                self._append({"claimed": key, "pid": os.getpid(), "host": HOST}, claims_path(self.path))
+                claim = {"claimed": key, "pid": os.getpid(), "host": HOST, "started": start_time(os.getpid())}
+                self._append(claim, claims_path(self.path))
                 return key, found
             return None, found
 
