@@ -30,11 +30,13 @@ Run ``python -m baselines.bench_speed --help`` for options (``--quick`` for a sm
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import time
 import tracemalloc
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -115,7 +117,7 @@ def section_single(args: argparse.Namespace) -> None:
             return parallel_steps(module.parallel_env(n_agents=3), args.steps)
 
         rate = best_rate(run, args.repeats)
-        memory = peak_mib(lambda module=module: parallel_steps(module.parallel_env(n_agents=3), 2000))
+        memory = peak_mib(functools.partial(parallel_steps, module.parallel_env(n_agents=3), 2000))
         rows.append([f"`{name}` (N=3)", "4", f"{rate:,.0f}", f"{rate / reference:.2f}x", f"{memory:.2f}"])
     print_table(
         "Single copy, PettingZoo parallel API",
@@ -400,11 +402,11 @@ def section_analysis(args: argparse.Namespace) -> None:
         build = time.perf_counter()
         game.tabular_model() if kind == "joint" else game.count_model()
         build = time.perf_counter() - build
-        memory = peak_mib(
-            lambda game=game, kind=kind: analysis.laissez_faire(
-                game.tabular_model() if kind == "joint" else game.count_model()
-            )
-        )
+
+        def solve(game: Any = game, kind: str = kind) -> object:
+            return analysis.laissez_faire(game.tabular_model() if kind == "joint" else game.count_model())
+
+        memory = peak_mib(solve)
         rows.append(
             [
                 label,

@@ -119,7 +119,7 @@ def progress_bar(
 
         def _beat(self) -> None:
             while not self._stopped.wait(1.0):
-                if self._time() - self.last_print_t >= 5.0:
+                if self._time() - self.last_print_t >= 5.0:  # type: ignore[has-type]
                     self.refresh()
                     self.last_print_t = self._time()
 

@@ -229,7 +229,9 @@ def main(argv: list[str] | None = None) -> None:
         lines.append("| " + " | ".join(str(row[c]) for c in columns) + " |")
         bar.write("\n".join(lines))
         sys.stdout.flush()  # a row shows at once, piped or not
-        for note in row["notes"]:
+        notes = row["notes"]
+        assert isinstance(notes, list)
+        for note in notes:
             bar.write(
                 f"note: {row['env']} (look-ahead {row['agents look ahead']:g}): {note}", file=sys.stderr
             )

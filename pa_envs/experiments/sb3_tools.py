@@ -61,6 +61,11 @@ def planned_steps(budget: int, per_collection: int | None) -> int | None:
     """The steps SB3 will run for ``budget``: whole collections (``None`` if not known)."""
     if per_collection is None:
         return None
+    return _whole_collections(budget, per_collection)
+
+
+def _whole_collections(budget: int, per_collection: int) -> int:
+    """``budget`` rounded up to whole collections of ``per_collection`` steps."""
     return math.ceil(budget / per_collection) * per_collection
 
 
@@ -70,7 +75,9 @@ def fitted_n_steps(budget: int, n_envs: int, n_steps: int) -> int:
     allow (a budget that ``n_envs`` does not divide is always overrun, by less than ``n_envs``)."""
     least = math.ceil(budget / n_envs) * n_envs - budget  # what n_steps=1 overruns
     allowed = max(least, budget // 100)
-    return next(n for n in range(n_steps, 0, -1) if planned_steps(budget, n * n_envs) - budget <= allowed)
+    return next(
+        n for n in range(n_steps, 0, -1) if _whole_collections(budget, n * n_envs) - budget <= allowed
+    )
 
 
 def budget_notice(
@@ -89,7 +96,7 @@ def budget_notice(
 
     per = steps_per_collection(algorithm, n_envs, settings)
     planned = planned_steps(budget, per)
-    if planned is None or planned == budget:
+    if per is None or planned is None or planned == budget:
         return None
     cls = algorithm if isinstance(algorithm, type) else type(algorithm)
     on_policy = issubclass(cls, OnPolicyAlgorithm)

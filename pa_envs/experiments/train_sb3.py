@@ -260,6 +260,7 @@ def evaluate_agents(
         if i % n:
             return None
         period, copy = engine.last_period, i // n
+        assert period is not None  # read after a step
         return period.social_welfare[copy], period.transfers[copy].sum(), period.externality[copy]
 
     return sb3_tools.evaluate_welfare(model, VecMonitor(engine), welfare_of, progress)

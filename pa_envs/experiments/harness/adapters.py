@@ -180,26 +180,27 @@ def recorder(venv: Any, model: Any, tick: Callable[[int], object] | None = None)
             self.n_agents = env.n_agents
             copies = env.num_copies
             self.running = np.zeros((3, copies))
-            self.episodes: list[tuple[float, float, float]] = []
+            self.episodes: list[tuple[float, ...]] = []
             self.best = np.zeros((copies, self.n_agents, env.game.n_actions))
             self.played = np.zeros((copies, self.n_agents))
             self.periods = 0
-            self._before: tuple[np.ndarray, np.ndarray] | None = None
+            self._before: tuple[Any, Any, np.ndarray] | None = None
 
-        def reset(self) -> np.ndarray:
+        def reset(self) -> Any:
             out = self.venv.reset()
             self.running[:] = 0.0
             return out
 
         def step_async(self, actions: np.ndarray) -> None:
-            env = self.venv.unwrapped
+            env: Any = self.venv.unwrapped  # a MechanismVecEnv
             self._before = (model.state_index(env.game_state), env.contracts, np.asarray(actions))
             self.venv.step_async(actions)
 
         def step_wait(self):
             out = self.venv.step_wait()
-            env = self.venv.unwrapped
+            env: Any = self.venv.unwrapped
             accounts = env.last_period
+            assert self._before is not None, "step_wait() before step_async()"
             states, contracts, actions = self._before
             joint = env.engine.check_actions(actions)
             # Exact external regret: every action's expected reward, the others' play fixed.

@@ -279,7 +279,9 @@ def fit_budgets(specs: Sequence[RunSpec]) -> tuple[list[RunSpec], list[str]]:
         found = _sb3_class(spec)
         if found is not None and isinstance(found[0], type) and issubclass(found[0], OnPolicyAlgorithm):
             algorithm, n_envs = found
-            n_steps = sb3_tools.steps_per_collection(algorithm, n_envs, spec.agent_kwargs) // n_envs
+            per_collection = sb3_tools.steps_per_collection(algorithm, n_envs, spec.agent_kwargs)
+            assert per_collection is not None  # known for on-policy learners
+            n_steps = per_collection // n_envs
             fitted = sb3_tools.fitted_n_steps(spec.steps, n_envs, n_steps)
             if fitted != n_steps:
                 spec = dataclasses.replace(spec, agent_kwargs={**spec.agent_kwargs, "n_steps": fitted})

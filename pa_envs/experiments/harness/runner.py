@@ -141,7 +141,7 @@ def _run_principal_learner(
 
     torch.set_num_threads(1)
     algorithm = principal_algorithm(spec)
-    episodes: list[tuple[float, float, float]] = []
+    episodes: list[tuple[float, ...]] = []
     env_name, env_kwargs = env_parameters(spec)
 
     class Record(gymnasium.Wrapper):
@@ -308,7 +308,7 @@ def sweep(
                 raise
             keep(row)
     else:
-        reports = multiprocessing.Queue()
+        reports: Any = multiprocessing.Queue()
         with concurrent.futures.ProcessPoolExecutor(
             max_workers=jobs, initializer=_worker_start, initargs=(reports, os.getpid())
         ) as pool:
