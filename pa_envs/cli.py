@@ -475,7 +475,7 @@ def cmd_play(args: argparse.Namespace) -> None:
     base = _parallel_env(args, render_mode="ansi")
     game = base.game
     periods = game.params.max_cycles
-    model = None
+    model: TabularModel | None = None  # built when best responses or the references need it
     if args.agents == "best_response" or not args.no_references:
         with Progress(f"building the exact model of {game.name}"):
             model = _exact_model(game, args.max_pairs, "play --agents random --no-references")
@@ -486,7 +486,7 @@ def cmd_play(args: argparse.Namespace) -> None:
         ):
             env = mechanism_env(base, args.mechanism, **args.mechanism_kwargs)
         references = None
-        if not args.no_references:
+        if model is not None and not args.no_references:
             progress.stage("solving W* and W_LF")
             references = (
                 analysis.social_optimum(model).social_welfare,
@@ -503,6 +503,7 @@ def cmd_play(args: argparse.Namespace) -> None:
             if args.agents == "random":
                 actions = {agent: int(generator.integers(game.n_actions)) for agent in env.agents}
             else:
+                assert model is not None  # built above for best responses
                 index = int(model.state_index(base.game_state()))
                 joint = analysis.best_responses(model, index, base.contract_in_force())
                 actions = dict(zip(env.agents, joint.tolist(), strict=True))
