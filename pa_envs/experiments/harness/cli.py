@@ -9,13 +9,19 @@ from typing import Any
 
 from pa_envs import ENVS, presets
 from pa_envs.experiments.common import int_at_least, json_dict, message, script_parser
-from pa_envs.experiments.harness import __doc__ as HARNESS_DOC
 from pa_envs.experiments.harness.grid import fit_budgets, grid
 from pa_envs.experiments.harness.report import leaderboard, write_reports
 from pa_envs.experiments.harness.runner import sweep
 from pa_envs.experiments.harness.spec import BUNDLED_PRINCIPALS, SB3_ALGORITHMS, TABULAR, GridError
 
 # -- command line ----------------------------------------------------------------------------
+
+
+DESCRIPTION = (
+    "Benchmark other people's algorithms: a grid of envs x principals x agent learners x seeds, "
+    "scored against every env's exact references."
+)
+"""What ``--help`` says first (the first line of :mod:`pa_envs.experiments.harness`)."""
 
 
 def _names(text: str) -> list[str]:
@@ -35,7 +41,7 @@ def _seeds(text: str) -> list[int]:
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """The options of ``python -m baselines.harness`` (``pa-envs harness``)."""
-    parser = parser or script_parser("baselines.harness", HARNESS_DOC.split("\n\n")[0])
+    parser = parser or script_parser("baselines.harness", DESCRIPTION)
     parser.add_argument(
         "--envs",
         type=_names,
