@@ -17,6 +17,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from typing import cast
 
 from pa_envs import ENVS, Game, analysis, presets
 from pa_envs.experiments.common import int_at_least, message, progress_bar, script_parser
@@ -229,9 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         lines.append("| " + " | ".join(str(row[c]) for c in columns) + " |")
         bar.write("\n".join(lines))
         sys.stdout.flush()  # a row shows at once, piped or not
-        notes = row["notes"]
-        assert isinstance(notes, list)
-        for note in notes:
+        for note in cast("Sequence[str]", row["notes"]):
             bar.write(
                 f"note: {row['env']} (look-ahead {row['agents look ahead']:g}): {note}", file=sys.stderr
             )
