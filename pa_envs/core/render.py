@@ -444,7 +444,7 @@ class FrameCanvas:
             transfer.set_facecolor(color)
         for artist, amount in ((self._welfare, welfare), (self._cumulative, cumulative)):
             artist.set_text(f"{amount:+.3f}")
-            artist.set_color(_PAID if value > 0 else _TAXED if value < 0 else _INK)
+            artist.set_color(_PAID if amount > 0 else _TAXED if amount < 0 else _INK)
         return self._compose()
 
     @staticmethod
