@@ -49,6 +49,7 @@ def flat_contract(matrix: np.ndarray) -> np.ndarray:
 
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_abs, _max_reduce = np.abs, np.maximum.reduce
 
 
 def transfer_bound(max_transfer: float) -> float:
@@ -128,12 +129,13 @@ def check_contract(
         and value.ndim in (1, 2)
         and (value.ndim == 1 or value.shape == (n_agents, n_signals))
     ):
-        # The common case, checked with few numpy calls; NaN fails the comparison
-        # and falls through to the checks below, which name the problem.
-        array = value.astype(np.float64).reshape(n_agents, n_signals)
+        # The common case, checked with few numpy calls (a new float64 array, never the
+        # caller's; ufunc reductions skip ndarray.max's Python wrapper); NaN fails the
+        # comparison and falls through to the checks below, which name the problem.
+        array = np.array(value, dtype=np.float64).reshape(n_agents, n_signals)
         if clip and np.all(np.isfinite(array)):
             return np.clip(array, -bound, bound)
-        if np.abs(array).max() <= bound:
+        if _max_reduce(_abs(array), axis=None) <= bound:
             return array
     expected = f"Box(-{bound:g}, {bound:g}, ({n_agents * n_signals},), float32)"
     array = numeric_array(value, player=player, expected=expected)

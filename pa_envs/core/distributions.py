@@ -84,7 +84,7 @@ def pmf_from_cdf(cdf: np.ndarray) -> np.ndarray:
 def draw_from_cdf(cdf_rows: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     """Inverse-CDF draws: the number of entries of each row of ``cdf_rows`` (``(B, K)``)
     that are ``<= u`` for the matching uniform ``u`` (``(B,)``), i.e. ``min{k: cdf[k] > u}``."""
-    return (cdf_rows <= uniforms[:, None]).sum(axis=1)
+    return np.add.reduce(cdf_rows <= uniforms[:, None], axis=1)  # ndarray.sum's wrapper costs at B = 1
 
 
 def draw_from_cdf_table(table: np.ndarray, rows: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
