@@ -95,6 +95,9 @@ def draw_from_cdf_table(table: np.ndarray, rows: np.ndarray, uniforms: np.ndarra
     ``min{k: table[row, k] > u}``, is the same integer as the comparison count.
     """
     n_columns = table.shape[1]
+    if type(rows) is np.ndarray and rows.shape == (1,):
+        # One draw (a single env): numpy's binary search on its row, the same count.
+        return np.array([table[rows[0]].searchsorted(uniforms[0], side="right")])
     if np.size(rows) * n_columns <= _GATHER_LIMIT:
         # Few draws: gathering whole rows is fewer numpy calls than the search.
         return draw_from_cdf(table[rows], uniforms)

@@ -14,13 +14,15 @@ import numpy as np
 from gymnasium import logger, spaces
 
 from pa_envs.core import rng
-from pa_envs.core.contracts import check_contract, check_discrete, transfer_bound
+from pa_envs.core.contracts import check_contract, check_discrete, contract_within_bounds, transfer_bound
 from pa_envs.core.game import Game, PeriodOutcome, resolve_period
 
 PRINCIPAL = "principal_0"
 NOISE_BLOCK = 64
 """Periods whose uniforms a single env draws at once (fewer at the end of an episode)."""
 _NO_NOISE = np.empty((0, 0))
+_INT_TYPES = frozenset((int, np.int64))  # an agent's action of the common case
+_sum = np.add.reduce  # ndarray.sum without its Python wrapper: the same float
 OUT_OF_BOUND_TRANSFERS = ("raise", "clip")
 RESET_OPTIONS = ("contract",)
 
@@ -101,6 +103,8 @@ class Episode:
         # Static facts a step would otherwise look up through properties every time.
         self.index = {name: i for i, name in enumerate(self.agents)}  # agent -> its row, O(1)
         self._n_actions = game.n_actions
+        self._valid_actions = frozenset(range(game.n_actions))
+        self._contract_shape = (game.n_agents, game.n_signals)
         self._noise_size = game.noise_size
         self._max_cycles = game.params.max_cycles
         self._noise, self._noise_first = _NO_NOISE, 1
@@ -108,6 +112,13 @@ class Episode:
         self._principal_width = self.spaces.principal_observation.shape[0]
         self._agent_width = self.spaces.agent_observation.shape[0]
         self._feature_width = self._agent_width - game.n_signals
+        kind = type(game)
+        self._default_features = (
+            kind.agent_features is Game.agent_features
+            and kind.principal_features is Game.principal_features
+            and self._principal_width == self._feature_width
+        )
+        self._default_describe = kind.describe_state is Game.describe_state
 
     # -- lifecycle ------------------------------------------------------------
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> np.ndarray:
@@ -167,6 +178,10 @@ class Episode:
     # -- input checks ---------------------------------------------------------
     def check_contract(self, value: object, player: str = PRINCIPAL) -> np.ndarray:
         """Validate a contract (flat or matrix) and return its float64 matrix."""
+        if not self.clip_transfers:  # the common case first, without check_contract's keywords
+            accepted = contract_within_bounds(value, *self._contract_shape, self.spaces.transfer_bound)
+            if accepted is not None:
+                return accepted
         return check_contract(
             value,
             player=player,
@@ -200,10 +215,11 @@ class Episode:
     def check_agent_actions(self, actions: dict) -> np.ndarray:
         """The agents' checked actions, ``(N,)`` int64, from a dict that names every agent."""
         values = [actions[p] for p in self.agents]
-        n = self._n_actions
+        valid = self._valid_actions
         for value in values:
-            kind = type(value)
-            if not ((kind is int or kind is np.int64) and 0 <= value < n):
+            # A set lookup is cheaper than two numpy scalar comparisons; the type test keeps
+            # out bools and floats, which equal (and hash as) ints.
+            if type(value) not in _INT_TYPES or value not in valid:
                 # Anything but the common case: each action checked and named on its own.
                 values = [self.check_agent_action(p, actions[p]) for p in self.agents]
                 break
@@ -240,6 +256,14 @@ class Episode:
         of one new float32 buffer: one allocation per step instead of four."""
         state = self.state
         width = self._principal_width
+        if self._default_features:
+            # Everyone sees the state (Game's default features): the principal's row is the
+            # state's F columns of row 0, so that one assignment fills every player's features.
+            buffer = np.empty((1 + len(self.agents), self._agent_width), dtype=np.float32)
+            buffer[:, :width] = state[0]
+            agents = buffer[1:]
+            agents[:, width:] = contract
+            return buffer[0, :width], agents
         buffer = np.empty(width + len(self.agents) * self._agent_width, dtype=np.float32)
         principal = buffer[:width]
         agents = buffer[width:].reshape(len(self.agents), self._agent_width)
@@ -285,12 +309,15 @@ class Episode:
             "externality": externality,
             "principal_payoff": payoff,
             "transfers": transfers.copy(),
-            "total_transfers": float(transfers.sum()),
+            "total_transfers": float(_sum(transfers)),
             "contract": contract if own_contract else contract.copy(),
             "actions": actions.copy(),
             "signals": signals.copy(),
-            **self.game.describe_state(self.state[0]),
         }
+        if self._default_describe:  # Game.describe_state's dict, without its call
+            principal.update(zip(self._state_names, self.state[0].tolist(), strict=True))
+        else:
+            principal.update(self.game.describe_state(self.state[0]))
         infos = {PRINCIPAL: principal}
         period = self.period
         for name, utility_i, transfer_i, action_i, signal_i in zip(
