@@ -292,7 +292,7 @@ class Episode:
         if outcome is None:
             zeros = np.zeros(n)
             utility, transfers, actions, signals = zeros, zeros, np.full(n, -1), np.full(n, -1)
-            welfare = externality = payoff = 0.0
+            welfare = externality = payoff = total_transfers = 0.0
         else:
             d = outcome.dynamics
             utility, transfers, signals = d.private_utility[0], outcome.transfers[0], d.signals[0]
@@ -300,6 +300,8 @@ class Episode:
             welfare = float(outcome.social_welfare[0])
             externality = float(d.externality[0])
             payoff = float(d.principal_payoff[0])
+            totals = outcome.transfer_totals  # resolve_period's sum: the same float, once
+            total_transfers = float(_sum(transfers) if totals is None else totals[0])
         # Python scalars once, then plain dict building: this runs every step.
         utility_list, transfer_list = utility.tolist(), transfers.tolist()
         action_list, signal_list = actions.tolist(), signals.tolist()
@@ -309,7 +311,7 @@ class Episode:
             "externality": externality,
             "principal_payoff": payoff,
             "transfers": transfers.copy(),
-            "total_transfers": float(_sum(transfers)),
+            "total_transfers": total_transfers,
             "contract": contract if own_contract else contract.copy(),
             "actions": actions.copy(),
             "signals": signals.copy(),

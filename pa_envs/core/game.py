@@ -261,6 +261,7 @@ class PeriodOutcome(NamedTuple):
     agent_rewards: np.ndarray  # (B, N)
     principal_reward: np.ndarray  # (B,)
     social_welfare: np.ndarray  # (B,) private utilities + principal payoff
+    transfer_totals: np.ndarray | None = None  # (B,) each copy's transfers summed, if computed
 
 
 class Game(ABC):
@@ -455,12 +456,13 @@ def resolve_period(
     transfers = contracts.reshape(-1).take(signals + offsets)
     agent_rewards = private_utility + transfers
     social_welfare = _sum_rows(private_utility, 1) + dynamics.principal_payoff
+    totals = _sum_rows(transfers, 1)  # the principal's outlay; the infos report it too
     params = game.params
     if params.principal_objective == "payoff":
-        principal_reward = dynamics.principal_payoff - _sum_rows(transfers, 1)
+        principal_reward = dynamics.principal_payoff - totals
     else:
         principal_reward = social_welfare - params.cost_of_public_funds * _sum_rows(np.abs(transfers), 1)
-    return PeriodOutcome(dynamics, transfers, agent_rewards, principal_reward, social_welfare)
+    return PeriodOutcome(dynamics, transfers, agent_rewards, principal_reward, social_welfare, totals)
 
 
 _sum_rows = np.add.reduce
