@@ -102,7 +102,7 @@ def contract_within_bounds(value: object, n_agents: int, n_signals: int, bound: 
                 return None
         elif not _max_reduce(_abs(value), axis=None) <= bound:
             return None
-        return np.array(value, dtype=np.float64).reshape(n_agents, n_signals)
+        return value.astype(np.float64).reshape(n_agents, n_signals)  # astype copies: never the caller's
     return None
 
 
