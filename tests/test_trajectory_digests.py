@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pa_envs import ENVS
+from pa_envs import ENVS, pollution_v0
+from pa_envs.core import distributions
 
 STEPS = 300
 
@@ -112,3 +113,63 @@ def test_parallel_trajectory_is_unchanged(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(AEC_DIGESTS))
 def test_aec_trajectory_is_unchanged(name: str) -> None:
     assert aec_digest(name) == AEC_DIGESTS[name]
+
+
+# -- the cheaper paths of issue 15 give what the plain ones give ---------------------------
+
+
+def test_a_single_cdf_draw_counts_the_row_as_the_gather_does() -> None:
+    """``draw_from_cdf_table`` with one row (a binary search) equals the comparison count, ties
+    and uniforms that hit a table value exactly included."""
+    rng = np.random.default_rng(3)
+    steps = rng.integers(0, 4, size=(40, 30)).astype(np.float64)  # zeros make ties
+    table = np.cumsum(steps, axis=1)
+    table = table / table[:, -1:]
+    for row in range(len(table)):
+        for u in [*rng.random(5), *table[row, :-1:3]]:
+            rows, uniforms = np.array([row]), np.array([u])
+            expected = distributions.draw_from_cdf(table[rows], uniforms)
+            got = distributions.draw_from_cdf_table(table, rows, uniforms)
+            assert got.dtype == expected.dtype and got.shape == (1,)
+            assert got[0] == expected[0], (row, u)
+
+
+def test_render_on_demand_matches_a_rendering_env() -> None:
+    """Without a render mode the record is filled only when render(mode) asks; what it shows
+    (actions, transfers, the welfare summed over the episode) is what an ansi env shows."""
+    plain = pollution_v0.parallel_env(n_agents=3, max_cycles=30)
+    shown = pollution_v0.parallel_env(n_agents=3, max_cycles=30, render_mode="ansi")
+    rng = np.random.default_rng(5)
+    plain.reset(seed=2)
+    shown.reset(seed=2)
+    for t in range(70):
+        if not plain.agents:
+            plain.reset()
+            shown.reset()
+        actions = _actions(plain, rng, list(plain.agents))
+        plain.step(actions)
+        shown.step(actions)
+        if t % 9 == 0 or not plain.agents:
+            assert plain.render("ansi") == shown.render()
+
+
+def test_aec_observations_are_built_once_per_period(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AEC observe() is O(N) per period: every player observing every move builds the agents'
+    features twice a period (after the principal posts, after the period resolves), not N
+    times; and each call returns its own copy."""
+    env = pollution_v0.env(n_agents=40)
+    game = env.unwrapped.game
+    calls = []
+    original = type(game).agent_features
+    monkeypatch.setattr(type(game), "agent_features", lambda self, s: calls.append(1) or original(self, s))
+    env.reset(seed=0)
+    first = env.observe("agent_3")
+    first[:] = -1.0  # a caller's copy: mutating it changes nothing the env returns later
+    assert not np.array_equal(env.observe("agent_3"), first)
+    periods = 3
+    for _ in range(periods * (len(env.possible_agents))):
+        for player in env.possible_agents:
+            env.observe(player)
+        player = env.agent_selection
+        env.step(np.zeros(40 * 3) if player == "principal_0" else env.action_space(player).sample())
+    assert len(calls) <= 2 * periods + 1
