@@ -25,26 +25,42 @@ class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
     :class:`~pa_envs.core.parallel.PrincipalAgentParallelEnv`.
     """
 
+    _seen: tuple[np.ndarray, np.ndarray] | None = None  # this period's observations, once built
+    _rewards_paid = False  # whether any reward is nonzero since the last clearing
+
+    def _clear_rewards(self) -> None:
+        # PettingZoo zeroes every player's reward on every move (O(N) a move, O(N**2) a
+        # period); they are nonzero only after a period is resolved, so clear them once then.
+        if self._rewards_paid:
+            super()._clear_rewards()
+            self._rewards_paid = False
+
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         episode = self._episode
         self._contract = episode.reset(seed, check_options(options))
         self.agents = list(self.possible_agents)
         self.rewards = dict.fromkeys(self.agents, 0.0)
+        self._rewards_paid = True  # the first move clears them, to PettingZoo's int 0 as before
         self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
         self.terminations = dict.fromkeys(self.agents, False)
         self.truncations = dict.fromkeys(self.agents, False)
         self.infos = episode.infos(None, self._contract)
         self.agent_selection = PRINCIPAL
         self._joint = np.zeros(self.game.n_agents, dtype=np.int64)
+        self._seen = None
         self._remember(None)
         self._show()
 
     def observe(self, agent: str) -> np.ndarray:
         self._check_known(agent)
-        episode = self._episode
+        # Every player's observation is built once per state and contract (the period played,
+        # the contract posted) and each call copies one row: O(N) per period, not O(N**2).
+        if self._seen is None:
+            self._seen = self._episode.observations(self._contract)
+        principal, rows = self._seen
         if agent == PRINCIPAL:
-            return episode.principal_observation()
-        return episode.agent_observations(self._contract)[episode.agents.index(agent)]
+            return principal.copy()
+        return rows[self._episode.index[agent]].copy()
 
     def step(self, action: Any) -> None:
         if not self.agents:
@@ -69,9 +85,10 @@ class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
         self._clear_rewards()
         if player == PRINCIPAL:
             self._contract = checked
+            self._seen = None
             self.agent_selection = episode.agents[0]
             return
-        i = episode.agents.index(player)
+        i = episode.index[player]
         self._joint[i] = checked
         if i + 1 < len(episode.agents):
             self.agent_selection = episode.agents[i + 1]
@@ -81,9 +98,11 @@ class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
     def _resolve(self) -> None:
         episode = self._episode
         outcome = episode.play(self._joint.copy(), self._contract)
+        self._seen = None
         self._remember(outcome)
         self.rewards[PRINCIPAL] = float(outcome.principal_reward[0])
         self.rewards.update(zip(episode.agents, outcome.agent_rewards[0].tolist(), strict=True))
+        self._rewards_paid = True
         self._accumulate_rewards()
         self.infos = episode.infos(outcome, self._contract)
         terminated = bool(outcome.dynamics.terminated[0])

@@ -48,7 +48,10 @@ def flat_contract(matrix: np.ndarray) -> np.ndarray:
     return matrix.reshape(-1)
 
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
+_FLOATS = (_FLOAT32, _FLOAT64)
+_abs, _max_reduce = np.abs, np.maximum.reduce
+_SMALL_CONTRACT = 64  # transfers a contract may hold for its bounds to be checked in Python
 
 
 def transfer_bound(max_transfer: float) -> float:
@@ -77,6 +80,30 @@ def numeric_array(value: object, *, player: str, expected: str) -> np.ndarray:
             f"not transfers), expected {expected}, got {value!r} (dtype {array.dtype})"
         )
     return array.astype(np.float64, copy=False)
+
+
+def contract_within_bounds(value: object, n_agents: int, n_signals: int, bound: float) -> np.ndarray | None:
+    """The common case of :func:`check_contract`, in few numpy calls: a float32 or float64
+    ndarray, flat or ``(n_agents, n_signals)``, every transfer within ``[-bound, bound]``.
+    Returns its float64 matrix (a new array, never the caller's), or ``None`` for anything
+    else (NaN fails the comparison), which :func:`check_contract` then checks and names."""
+    if (
+        type(value) is np.ndarray
+        and (value.dtype is _FLOAT32 or value.dtype is _FLOAT64)  # native-order singletons
+        and value.size == n_agents * n_signals
+        and (value.ndim == 1 or value.shape == (n_agents, n_signals))
+    ):
+        if value.size <= _SMALL_CONTRACT:
+            # A numpy reduction costs a microsecond at any size: Python's min, max and sum of
+            # the exact float values are cheaper here. A NaN makes the sum NaN (refused).
+            transfers = value.reshape(-1).tolist()
+            total = sum(transfers)
+            if not (-bound <= min(transfers) and max(transfers) <= bound and total == total):
+                return None
+        elif not _max_reduce(_abs(value), axis=None) <= bound:
+            return None
+        return value.astype(np.float64).reshape(n_agents, n_signals)  # astype copies: never the caller's
+    return None
 
 
 def check_contract(
@@ -121,20 +148,20 @@ def check_contract(
         On a ragged sequence, a wrong shape, a NaN or infinite transfer, or (unless ``clip``) a
         transfer outside ``[-bound, bound]``.
     """
-    if (
-        type(value) is np.ndarray
-        and value.dtype in _FLOATS
-        and value.size == n_agents * n_signals
-        and value.ndim in (1, 2)
-        and (value.ndim == 1 or value.shape == (n_agents, n_signals))
-    ):
-        # The common case, checked with few numpy calls; NaN fails the comparison
-        # and falls through to the checks below, which name the problem.
-        array = value.astype(np.float64).reshape(n_agents, n_signals)
-        if clip and np.all(np.isfinite(array)):
-            return np.clip(array, -bound, bound)
-        if np.abs(array).max() <= bound:
-            return array
+    if clip:
+        if (
+            type(value) is np.ndarray
+            and value.dtype in _FLOATS
+            and value.size == n_agents * n_signals
+            and (value.ndim == 1 or value.shape == (n_agents, n_signals))
+        ):
+            array = np.array(value, dtype=np.float64).reshape(n_agents, n_signals)
+            if np.all(np.isfinite(array)):
+                return np.clip(array, -bound, bound)
+    else:
+        accepted = contract_within_bounds(value, n_agents, n_signals, bound)
+        if accepted is not None:
+            return accepted
     expected = f"Box(-{bound:g}, {bound:g}, ({n_agents * n_signals},), float32)"
     array = numeric_array(value, player=player, expected=expected)
     if array.shape == (n_agents * n_signals,):

@@ -84,7 +84,7 @@ def pmf_from_cdf(cdf: np.ndarray) -> np.ndarray:
 def draw_from_cdf(cdf_rows: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     """Inverse-CDF draws: the number of entries of each row of ``cdf_rows`` (``(B, K)``)
     that are ``<= u`` for the matching uniform ``u`` (``(B,)``), i.e. ``min{k: cdf[k] > u}``."""
-    return (cdf_rows <= uniforms[:, None]).sum(axis=1)
+    return np.add.reduce(cdf_rows <= uniforms[:, None], axis=1)  # ndarray.sum's wrapper costs at B = 1
 
 
 def draw_from_cdf_table(table: np.ndarray, rows: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
@@ -95,6 +95,9 @@ def draw_from_cdf_table(table: np.ndarray, rows: np.ndarray, uniforms: np.ndarra
     ``min{k: table[row, k] > u}``, is the same integer as the comparison count.
     """
     n_columns = table.shape[1]
+    if type(rows) is np.ndarray and rows.shape == (1,):
+        # One draw (a single env): numpy's binary search on its row, the same count.
+        return np.array([table[rows[0]].searchsorted(uniforms[0], side="right")])
     if np.size(rows) * n_columns <= _GATHER_LIMIT:
         # Few draws: gathering whole rows is fewer numpy calls than the search.
         return draw_from_cdf(table[rows], uniforms)

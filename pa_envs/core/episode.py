@@ -14,10 +14,15 @@ import numpy as np
 from gymnasium import logger, spaces
 
 from pa_envs.core import rng
-from pa_envs.core.contracts import check_contract, check_discrete, transfer_bound
+from pa_envs.core.contracts import check_contract, check_discrete, contract_within_bounds, transfer_bound
 from pa_envs.core.game import Game, PeriodOutcome, resolve_period
 
 PRINCIPAL = "principal_0"
+NOISE_BLOCK = 64
+"""Periods whose uniforms a single env draws at once (fewer at the end of an episode)."""
+_NO_NOISE = np.empty((0, 0))
+_INT_TYPES = frozenset((int, np.int64))  # an agent's action of the common case
+_sum = np.add.reduce  # ndarray.sum without its Python wrapper: the same float
 OUT_OF_BOUND_TRANSFERS = ("raise", "clip")
 RESET_OPTIONS = ("contract",)
 
@@ -95,6 +100,25 @@ class Episode:
         self.last_actions = np.full(game.n_agents, -1, dtype=np.int64)
         self.last_outcome: PeriodOutcome | None = None  # of the period played last this episode
         self._zero_contract = np.zeros((game.n_agents, game.n_signals))
+        # Static facts a step would otherwise look up through properties every time.
+        self.index = {name: i for i, name in enumerate(self.agents)}  # agent -> its row, O(1)
+        self._n_actions = game.n_actions
+        self._valid_actions = frozenset(range(game.n_actions))
+        self._contract_shape = (game.n_agents, game.n_signals)
+        self._noise_size = game.noise_size
+        self._max_cycles = game.params.max_cycles
+        self._noise, self._noise_first = _NO_NOISE, 1
+        self._state_names = game.state_names
+        self._principal_width = self.spaces.principal_observation.shape[0]
+        self._agent_width = self.spaces.agent_observation.shape[0]
+        self._feature_width = self._agent_width - game.n_signals
+        kind = type(game)
+        self._default_features = (
+            kind.agent_features is Game.agent_features
+            and kind.principal_features is Game.principal_features
+            and self._principal_width == self._feature_width
+        )
+        self._default_describe = kind.describe_state is Game.describe_state
 
     # -- lifecycle ------------------------------------------------------------
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> np.ndarray:
@@ -122,13 +146,25 @@ class Episode:
         self.last_outcome = None
         noise = rng.uniforms(self.key, rng.counter(self.episode, 0), self.game.noise_size)
         self.state = self.game.initial_state(noise)
+        self._noise, self._noise_first = _NO_NOISE, 1  # no period drawn ahead yet
         return contract
+
+    def _period_noise(self, period: int) -> np.ndarray:
+        """The ``(1, noise_size)`` uniforms of ``period`` of this episode, from a block of
+        periods drawn ahead (the same numbers :func:`rng.uniforms` gives, bit for bit)."""
+        row = period - self._noise_first
+        if row >= len(self._noise):
+            left = self._max_cycles - period + 1  # never beyond the horizon
+            count = min(NOISE_BLOCK, left)
+            self._noise = rng.period_uniforms(self.key, self.episode, period, count, self._noise_size)
+            self._noise_first, row = period, 0
+        return self._noise[row : row + 1]
 
     def play(self, actions: np.ndarray, contract: np.ndarray) -> PeriodOutcome:
         """Resolve one period with checked ``actions`` (N,) under ``contract`` (N, S)."""
         self.period += 1
         self.last_actions = actions
-        noise = rng.uniforms(self.key, rng.counter(self.episode, self.period), self.game.noise_size)
+        noise = self._period_noise(self.period)
         outcome = resolve_period(self.game, self.state, actions[None, :], contract[None], noise)
         self.state = outcome.dynamics.next_state
         self.last_outcome = outcome
@@ -137,11 +173,15 @@ class Episode:
     @property
     def over(self) -> bool:
         """Whether the horizon ``max_cycles`` has been reached."""
-        return self.period >= self.game.params.max_cycles
+        return self.period >= self._max_cycles
 
     # -- input checks ---------------------------------------------------------
     def check_contract(self, value: object, player: str = PRINCIPAL) -> np.ndarray:
         """Validate a contract (flat or matrix) and return its float64 matrix."""
+        if not self.clip_transfers:  # the common case first, without check_contract's keywords
+            accepted = contract_within_bounds(value, *self._contract_shape, self.spaces.transfer_bound)
+            if accepted is not None:
+                return accepted
         return check_contract(
             value,
             player=player,
@@ -155,7 +195,7 @@ class Episode:
     def check_agent_action(self, player: str, value: object) -> int:
         """Validate one agent's discrete action and return it as an int (the rule of
         :func:`~pa_envs.core.contracts.check_discrete`, which the vector forms apply too)."""
-        n = self.game.n_actions
+        n = self._n_actions
         kind = type(value)
         if kind is int or kind is np.int64:  # the common case, first
             assert isinstance(value, (int, np.int64))  # for the type checker: `kind is` does not narrow
@@ -174,8 +214,23 @@ class Episode:
         )
         return int(action)
 
+    def check_agent_actions(self, actions: dict) -> np.ndarray:
+        """The agents' checked actions, ``(N,)`` int64, from a dict that names every agent."""
+        values = [actions[p] for p in self.agents]
+        valid = self._valid_actions
+        for value in values:
+            # A set lookup is cheaper than two numpy scalar comparisons; the type test keeps
+            # out bools and floats, which equal (and hash as) ints.
+            if type(value) not in _INT_TYPES or value not in valid:
+                # Anything but the common case: each action checked and named on its own.
+                values = [self.check_agent_action(p, actions[p]) for p in self.agents]
+                break
+        return np.array(values, dtype=np.int64)
+
     def check_players(self, given: dict, live: list[str]) -> None:
         """Raise unless ``given`` names exactly the live players."""
+        if type(given) is dict and len(live) == len(self.players) and given.keys() == self.player_set:
+            return  # every player live and named: the common case, one set comparison
         if not isinstance(given, dict):
             raise TypeError(f"actions must be a dict from player name to action, got {given!r}")
         # A set, so the check is O(N): `p not in live` on a list made a step O(N**2).
@@ -197,22 +252,49 @@ class Episode:
     def principal_observation(self) -> np.ndarray:
         return self.game.principal_features(self.state)[0].astype(np.float32)
 
+    def observations(self, contract: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The principal's observation and the ``(N, F + S)`` agents' rows under ``contract``
+        (the numbers of :meth:`principal_observation` and :meth:`agent_observations`), as views
+        of one new float32 buffer: one allocation per step instead of four."""
+        state = self.state
+        width = self._principal_width
+        if self._default_features:
+            # Everyone sees the state (Game's default features): the principal's row is the
+            # state's F columns of row 0, so that one assignment fills every player's features.
+            buffer = np.empty((1 + len(self.agents), self._agent_width), dtype=np.float32)
+            buffer[:, :width] = state[0]
+            agents = buffer[1:]
+            agents[:, width:] = contract
+            return buffer[0, :width], agents
+        buffer = np.empty(width + len(self.agents) * self._agent_width, dtype=np.float32)
+        principal = buffer[:width]
+        agents = buffer[width:].reshape(len(self.agents), self._agent_width)
+        principal[:] = self.game.principal_features(state)[0]
+        features = self._feature_width
+        agents[:, :features] = self.game.agent_features(state)[0]
+        agents[:, features:] = contract
+        return principal, agents
+
     def global_state(self, contract: np.ndarray) -> np.ndarray:
         """The state vector followed by the flat contract in force, float32."""
         return np.concatenate([self.state[0], contract.reshape(-1)]).astype(np.float32)
 
-    def infos(self, outcome: PeriodOutcome | None, contract: np.ndarray) -> dict[str, dict]:
+    def infos(
+        self, outcome: PeriodOutcome | None, contract: np.ndarray, *, own_contract: bool = False
+    ) -> dict[str, dict]:
         """Per-player infos after a period (or, with ``outcome=None``, at reset).
 
         The principal's info carries welfare accounting and the state *after*
         the period; each agent's its own utility and transfer. Reset gives the
         same keys, with zero money and ``-1`` for actions not yet taken.
+        ``own_contract=True`` says the caller hands ``contract`` over (no one else keeps it),
+        so the info holds it without a copy.
         """
         n = self.game.n_agents
         if outcome is None:
             zeros = np.zeros(n)
             utility, transfers, actions, signals = zeros, zeros, np.full(n, -1), np.full(n, -1)
-            welfare = externality = payoff = 0.0
+            welfare = externality = payoff = total_transfers = 0.0
         else:
             d = outcome.dynamics
             utility, transfers, signals = d.private_utility[0], outcome.transfers[0], d.signals[0]
@@ -220,6 +302,8 @@ class Episode:
             welfare = float(outcome.social_welfare[0])
             externality = float(d.externality[0])
             payoff = float(d.principal_payoff[0])
+            totals = outcome.transfer_totals  # resolve_period's sum: the same float, once
+            total_transfers = float(_sum(transfers) if totals is None else totals[0])
         # Python scalars once, then plain dict building: this runs every step.
         utility_list, transfer_list = utility.tolist(), transfers.tolist()
         action_list, signal_list = actions.tolist(), signals.tolist()
@@ -229,19 +313,25 @@ class Episode:
             "externality": externality,
             "principal_payoff": payoff,
             "transfers": transfers.copy(),
-            "total_transfers": float(transfers.sum()),
-            "contract": contract.copy(),
+            "total_transfers": total_transfers,
+            "contract": contract if own_contract else contract.copy(),
             "actions": actions.copy(),
             "signals": signals.copy(),
-            **self.game.describe_state(self.state[0]),
         }
+        if self._default_describe:  # Game.describe_state's dict, without its call
+            principal.update(zip(self._state_names, self.state[0].tolist(), strict=True))
+        else:
+            principal.update(self.game.describe_state(self.state[0]))
         infos = {PRINCIPAL: principal}
-        for i, name in enumerate(self.agents):
+        period = self.period
+        for name, utility_i, transfer_i, action_i, signal_i in zip(
+            self.agents, utility_list, transfer_list, action_list, signal_list, strict=True
+        ):
             infos[name] = {
-                "period": self.period,
-                "private_utility": utility_list[i],
-                "transfer": transfer_list[i],
-                "action": action_list[i],
-                "signal": signal_list[i],
+                "period": period,
+                "private_utility": utility_i,
+                "transfer": transfer_i,
+                "action": action_i,
+                "signal": signal_i,
             }
         return infos

@@ -264,6 +264,7 @@ class PeriodOutcome(NamedTuple):
     agent_rewards: np.ndarray  # (B, N)
     principal_reward: np.ndarray  # (B,)
     social_welfare: np.ndarray  # (B,) private utilities + principal payoff
+    transfer_totals: np.ndarray | None = None  # (B,) each copy's transfers summed, if computed
 
 
 class Game(ABC):
@@ -376,11 +377,13 @@ class Game(ABC):
 
 
 @functools.lru_cache(maxsize=64)
-def _pay_index(batch: int, n_agents: int) -> tuple[np.ndarray, np.ndarray]:
-    """Index arrays that pick each agent's transfer out of ``(B, N, n_signals)`` contracts."""
-    rows, columns = np.arange(batch)[:, None], np.arange(n_agents)
-    rows.flags.writeable = columns.flags.writeable = False
-    return rows, columns
+def _pay_offsets(batch: int, n_agents: int, n_signals: int) -> np.ndarray:
+    """``(B, N)`` offsets of each agent's contract row in flat ``(B, N, n_signals)`` contracts:
+    adding the signals gives the flat index of each agent's transfer (one gather, not three
+    index arrays)."""
+    offsets = (np.arange(batch * n_agents, dtype=np.int64) * n_signals).reshape(batch, n_agents)
+    offsets.flags.writeable = False
+    return offsets
 
 
 class SymmetricGame(Game):
@@ -448,13 +451,21 @@ def resolve_period(
     change each agent's reward (and so what it learns to do).
     """
     dynamics = game.step(state, actions, noise)
-    rows, columns = _pay_index(*dynamics.signals.shape)
-    transfers = contracts[rows, columns, dynamics.signals]
-    agent_rewards = dynamics.private_utility + transfers
-    social_welfare = dynamics.private_utility.sum(axis=1) + dynamics.principal_payoff
+    signals, private_utility = dynamics.signals, dynamics.private_utility
+    # Ufuncs called directly and one flat gather: at B = 1 a period is a handful of tiny
+    # arrays, so numpy's per-call overhead (ndarray.sum's wrapper, 3-array fancy indexing)
+    # is most of its cost. The same numbers as contracts[b, i, signals[b, i]].
+    offsets = _pay_offsets(*signals.shape, contracts.shape[2])
+    transfers = contracts.reshape(-1).take(signals + offsets)
+    agent_rewards = private_utility + transfers
+    social_welfare = _sum_rows(private_utility, 1) + dynamics.principal_payoff
+    totals = _sum_rows(transfers, 1)  # the principal's outlay; the infos report it too
     params = game.params
     if params.principal_objective == "payoff":
-        principal_reward = dynamics.principal_payoff - transfers.sum(axis=1)
+        principal_reward = dynamics.principal_payoff - totals
     else:
-        principal_reward = social_welfare - params.cost_of_public_funds * np.abs(transfers).sum(axis=1)
-    return PeriodOutcome(dynamics, transfers, agent_rewards, principal_reward, social_welfare)
+        principal_reward = social_welfare - params.cost_of_public_funds * _sum_rows(np.abs(transfers), 1)
+    return PeriodOutcome(dynamics, transfers, agent_rewards, principal_reward, social_welfare, totals)
+
+
+_sum_rows = np.add.reduce

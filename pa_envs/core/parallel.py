@@ -109,6 +109,10 @@ class GameEnvMixin(DeepCopies):
         self.agents: list[str] = []
         self.state_space = self._spaces.state
         self._record = PeriodRecord(1, self.game.n_agents)
+        # Without a render mode the record is brought up to date only if render(mode) asks
+        # (see _remember): copying a period's arrays every step would cost every user.
+        self._record_behind = False
+        self._welfare_so_far = 0.0
         self._renderer = Renderer(self.game)
         # The contract the agents observe: in force next period (parallel) or
         # posted for this period (AEC).
@@ -158,11 +162,28 @@ class GameEnvMixin(DeepCopies):
         return self.game.tabular_model()
 
     def _remember(self, outcome: PeriodOutcome | None) -> None:
-        """Keep the period just played (or, with ``None``, start the record of an episode)."""
+        """Keep the period just played (or, with ``None``, start the record of an episode).
+
+        With ``render_mode=None`` only the episode's welfare is summed (Python floats add as
+        the record's float64 array does); :meth:`_record_now` fills the record on demand from
+        the episode's last period, for a ``render(mode)`` call."""
         if outcome is None:
             self._record.start()
+            self._record_behind = False
+            self._welfare_so_far = 0.0
+        elif self.render_mode is None:
+            self._record_behind = True
+            self._welfare_so_far += float(outcome.social_welfare[0])
         else:
             self._record.record(self._episode.last_actions[None], outcome)
+
+    def _record_now(self) -> PeriodRecord:
+        """The record of the last period, brought up to date if :meth:`_remember` left it behind."""
+        if self._record_behind:
+            self._record.record(self._episode.last_actions[None], self._episode.last_outcome)
+            self._record.cumulative = np.array([self._welfare_so_far])
+            self._record_behind = False
+        return self._record
 
     def _show(self) -> None:
         """Human mode: the env shows itself after ``reset`` and each period, once."""
@@ -186,7 +207,7 @@ class GameEnvMixin(DeepCopies):
             raise RuntimeError("call reset() before render()")
         if mode == "human" and self.render_mode == "human":
             return None  # shown already by reset() or step()
-        return self._renderer.render(mode, self._episode.state[0], self._episode.period, self._record)
+        return self._renderer.render(mode, self._episode.state[0], self._episode.period, self._record_now())
 
     def close(self) -> None:
         """Close the human-mode window, if one is open."""
@@ -231,21 +252,24 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
             return {}, {}, {}, {}, {}
         episode.check_players(actions, self.agents)
         posted = episode.check_contract(actions[PRINCIPAL])
-        joint = np.array([episode.check_agent_action(p, actions[p]) for p in episode.agents])
+        joint = episode.check_agent_actions(actions)
 
         in_force = self._contract
         outcome = episode.play(joint, in_force)
         self._contract = posted
         self._remember(outcome)
 
+        agents = episode.agents
         rewards = {PRINCIPAL: float(outcome.principal_reward[0])}
-        rewards.update(zip(episode.agents, outcome.agent_rewards[0].tolist(), strict=True))
+        rewards.update(zip(agents, outcome.agent_rewards[0].tolist(), strict=True))
         terminated = bool(outcome.dynamics.terminated[0])
         truncated = episode.over and not terminated
-        terminations = dict.fromkeys(self.agents, terminated)
-        truncations = dict.fromkeys(self.agents, truncated)
+        live = self.agents
+        terminations = dict.fromkeys(live, terminated)
+        truncations = dict.fromkeys(live, truncated)
         observations = self._observations()
-        infos = episode.infos(outcome, in_force)
+        # in_force is no one else's now (self._contract is the posted one): the info keeps it.
+        infos = episode.infos(outcome, in_force, own_contract=True)
         if terminated or truncated:
             self.agents = []
         self._show()
@@ -272,7 +296,7 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
 
     def _observations(self) -> dict[str, np.ndarray]:
         episode = self._episode
-        rows = episode.agent_observations(self._contract)
-        observations = {PRINCIPAL: episode.principal_observation()}
+        principal, rows = episode.observations(self._contract)
+        observations = {PRINCIPAL: principal}
         observations.update(zip(episode.agents, rows, strict=True))
         return observations

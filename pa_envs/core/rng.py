@@ -109,6 +109,15 @@ def batch_uniforms(keys: np.ndarray, counts: np.ndarray, n: int) -> np.ndarray:
     return (bits >> _SHIFT_TO_53).astype(np.float64) * _TO_UNIT
 
 
+def period_uniforms(key: int, episode: int, first: int, periods: int, n: int) -> np.ndarray:
+    """``(periods, n)`` uniforms of periods ``first, first + 1, ...`` of one episode of one
+    copy: row ``t`` equals ``uniforms(key, counter(episode, first + t), n)[0]``, drawn in one
+    vectorized call (a single env draws a block ahead instead of a few Python hashes a period)."""
+    keys = np.full(periods, key, dtype=np.uint64)
+    counts = batch_counters(np.full(periods, episode, dtype=np.uint64), np.arange(first, first + periods))
+    return batch_uniforms(keys, counts, n)
+
+
 @functools.lru_cache(maxsize=32)
 def _steps(n: int) -> np.ndarray:
     """``(1, n)``: the golden-ratio increments of the ``n`` draws of a counter."""
