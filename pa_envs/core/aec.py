@@ -78,13 +78,13 @@ class PrincipalAgentAECEnv(GameEnvMixin, AECEnv):
             raise TypeError(f"{player}: got action None, but only finished players may pass None")
         # Check first: a rejected action must leave the env as it was.
         if player == PRINCIPAL:
-            checked = episode.check_contract(action)
+            contract = episode.check_contract(action)
         else:
             checked = episode.check_agent_action(player, action)
         self._cumulative_rewards[player] = 0.0
         self._clear_rewards()
         if player == PRINCIPAL:
-            self._contract = checked
+            self._contract = contract
             self._seen = None
             self.agent_selection = episode.agents[0]
             return

@@ -261,7 +261,7 @@ class Episode:
         if self._default_features:
             # Everyone sees the state (Game's default features): the principal's row is the
             # state's F columns of row 0, so that one assignment fills every player's features.
-            buffer = np.empty((1 + len(self.agents), self._agent_width), dtype=np.float32)
+            buffer: np.ndarray = np.empty((1 + len(self.agents), self._agent_width), dtype=np.float32)
             buffer[:, :width] = state[0]
             agents = buffer[1:]
             agents[:, width:] = contract

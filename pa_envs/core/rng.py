@@ -68,7 +68,8 @@ def key_from_seed(seed: int | None) -> int:
     """
     seed = check_seed(seed)
     if seed is None:
-        seed = int(np.random.SeedSequence().entropy)
+        # numpy's stub allows a sequence; an entropy drawn fresh is one int.
+        seed = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
     # Fold big seeds into 64 bits so that every int is accepted.
     key = 0
     while True:
