@@ -35,9 +35,10 @@ demo: $(STAMP)
 rollout: $(STAMP)
 	$(BIN)/python -m baselines.demo
 
-# The fast tier for the edit loop: no test marked slow, a few hypothesis examples per property.
+# The fast tier for the edit loop: no test marked slow, a few hypothesis examples per property,
+# spread over the machine's cores (pytest-xdist).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" --hypothesis-profile=fast
+	$(BIN)/python -m pytest -q -n auto -m "not slow" --hypothesis-profile=fast
 
 # Everything, as CI (.ci/run) runs it: the slow tests, the docs pages and the site build.
 test-all: $(STAMP)

@@ -11,6 +11,11 @@ Sections (``--sections``, default all):
   (:class:`pa_envs.core.batch.BatchedEpisodes`), then every env at B = 1024.
 - ``supersuit``: the same workload through SuperSuit's
   ``concat_vec_envs_v1(pettingzoo_env_to_vec_env_v1(...))`` at equal B, and the ratio.
+- ``rivals``: the vector form against two batched MARL simulators on the CPU, at
+  B = 1,024 and N = 3, interleaved: VMAS ``simple_spread`` (torch, one thread) and
+  JaxMARL ``MPE_simple_spread_v3`` (``jit(vmap(step))`` called per step, and the
+  whole rollout under one ``jit(lax.scan)``). Their packages are optional (the
+  ``rivals`` extra); a rival that is not installed is skipped with a note.
 - ``ppo``: SB3 PPO training frames/s on the vector form and through SuperSuit,
   and the env's share of PPO wall time.
 - ``render``: milliseconds per labelled ``rgb_array`` frame of each env (the first
@@ -45,16 +50,44 @@ from pa_envs.core.batch import BatchedEpisodes
 from pa_envs.mechanisms import mechanism_env
 from pa_envs.sb3 import MechanismVecEnv
 
-SECTIONS = ("single", "profile", "vector", "supersuit", "ppo", "render", "analysis")
+SECTIONS = ("single", "profile", "vector", "supersuit", "rivals", "ppo", "render", "analysis")
 MECHANISM = ("flat_tax", {"amount": 1.0})  # a contract that is not all zeros, posted every period
 
 
 # -- measuring --------------------------------------------------------------------------------
 
 
-def best_rate(run: Callable[[], float], repeats: int) -> float:
-    """The best of ``repeats`` rates returned by ``run``."""
-    return max(run() for _ in range(repeats))
+class Rates:
+    """The rates of one contender over the rounds of :func:`interleaved`."""
+
+    def __init__(self, values: list[float]) -> None:
+        self.values = values
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.values))
+
+    def cell(self, scale: float = 1.0, unit: str = "", digits: int = 0) -> str:
+        """``median [min-max]``, each divided by ``scale``."""
+        lo, mid, hi = (v / scale for v in (min(self.values), self.median, max(self.values)))
+        return f"{mid:,.{digits}f}{unit} [{lo:,.{digits}f}-{hi:,.{digits}f}]"
+
+    def ratio(self, other: Rates) -> str:
+        """The median of the per-round ratios ``self / other`` and their range: each ratio is
+        taken within one round, so load that moves both contenders cancels out."""
+        ratios = [a / b for a, b in zip(self.values, other.values, strict=True)]
+        return f"{np.median(ratios):,.2f}x [{min(ratios):,.2f}-{max(ratios):,.2f}]"
+
+
+def interleaved(contenders: dict[str, Callable[[], float]], repeats: int) -> dict[str, Rates]:
+    """Run every contender once a round for ``repeats`` rounds, in an order that rotates from
+    round to round, so that none is always measured first or while the machine is busier."""
+    names = list(contenders)
+    values: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            values[name].append(contenders[name]())
+    return {name: Rates(v) for name, v in values.items()}
 
 
 def peak_mib(work: Callable[[], object]) -> float:
@@ -108,20 +141,32 @@ def parallel_steps(env, steps: int, seed: int = 0) -> float:
 def section_single(args: argparse.Namespace) -> None:
     from pettingzoo.classic import rps_v2
 
-    reference = best_rate(lambda: parallel_steps(rps_v2.parallel_env(), args.steps), args.repeats)
-    rows = [["PettingZoo `rps_v2` (reference)", "2", f"{reference:,.0f}", "1.00x", "-"]]
+    # Each env is timed in rounds interleaved with rps_v2, so that the ratio is taken within one
+    # round: measured one after the other, a busy machine moved the ratio by half.
+    rows = []
     for name in args.envs:
         module = ENVS[name]
-
-        def run(module=module) -> float:
-            return parallel_steps(module.parallel_env(n_agents=3), args.steps)
-
-        rate = best_rate(run, args.repeats)
+        rates = interleaved(
+            {
+                "rps_v2": lambda: parallel_steps(rps_v2.parallel_env(), args.steps),
+                name: lambda module=module: parallel_steps(module.parallel_env(n_agents=3), args.steps),
+            },
+            args.repeats,
+        )
         memory = peak_mib(functools.partial(parallel_steps, module.parallel_env(n_agents=3), 2000))
-        rows.append([f"`{name}` (N=3)", "4", f"{rate:,.0f}", f"{rate / reference:.2f}x", f"{memory:.2f}"])
+        rows.append(
+            [
+                f"`{name}` (N=3)",
+                rates[name].cell(),
+                rates["rps_v2"].cell(),
+                rates[name].ratio(rates["rps_v2"]),
+                f"{memory:.2f}",
+            ]
+        )
     print_table(
-        "Single copy, PettingZoo parallel API",
-        ["env", "players", "steps/s", "vs rps_v2", "peak MiB"],
+        f"Single copy, PettingZoo parallel API: steps/s, median [range] of {args.repeats} "
+        "rounds interleaved with PettingZoo's rps_v2",
+        ["env", "steps/s", "rps_v2 steps/s", "vs rps_v2", "peak MiB"],
         rows,
     )
 
@@ -246,15 +291,20 @@ def vector_row(name: str, copies: int, n_agents: int, args: argparse.Namespace) 
             name, MECHANISM[0], copies, seed=0, mechanism_kwargs=MECHANISM[1], n_agents=n_agents
         )
 
-    vec = best_rate(lambda: vecenv_rate(venv(), actions), args.repeats)
-    raw = best_rate(lambda: engine_rate(game, copies, actions), args.repeats)
+    rates = interleaved(
+        {
+            "vec": lambda: vecenv_rate(venv(), actions),
+            "raw": lambda: engine_rate(game, copies, actions),
+        },
+        args.repeats,
+    )
     memory = peak_mib(lambda: vecenv_rate(venv(), actions[:20]))
     return [
         f"`{name}`",
         str(n_agents),
         f"{copies:,}",
-        f"{vec / 1e6:,.2f}M",
-        f"{raw / 1e6:,.2f}M",
+        rates["vec"].cell(1e6, "M", 2),
+        rates["raw"].cell(1e6, "M", 2),
         f"{memory:.1f}",
     ]
 
@@ -264,7 +314,7 @@ def section_vector(args: argparse.Namespace) -> None:
     rows.append(vector_row("pollution_v0", 1024, 8, args))
     rows += [vector_row(name, 1024, 3, args) for name in args.envs if name != "pollution_v0"]
     print_table(
-        f"Vector form (mechanism: {MECHANISM[0]}), agent-steps/s",
+        f"Vector form (mechanism: {MECHANISM[0]}), agent-steps/s, median [range] of {args.repeats} rounds",
         ["env", "N", "B", "SB3 VecEnv", "engine alone", "peak MiB (VecEnv)"],
         rows,
     )
@@ -296,14 +346,16 @@ def supersuit_row(copies: int, args: argparse.Namespace) -> list[str]:
         )
         return vecenv_rate(venv, fast)
 
-    theirs = best_rate(lambda: vecenv_rate(supersuit_venv(copies, n_agents), slow), args.repeats)
-    rate = best_rate(ours, args.repeats)
+    rates = interleaved(
+        {"supersuit": lambda: vecenv_rate(supersuit_venv(copies, n_agents), slow), "ours": ours},
+        args.repeats,
+    )
     memory = peak_mib(lambda: vecenv_rate(supersuit_venv(copies, n_agents), slow[:5]))
     return [
         f"{copies:,}",
-        f"{theirs / 1e3:,.1f}k",
-        f"{rate / 1e6:,.2f}M",
-        f"{rate / theirs:,.0f}x",
+        rates["supersuit"].cell(1e3, "k", 1),
+        rates["ours"].cell(1e6, "M", 2),
+        rates["ours"].ratio(rates["supersuit"]),
         f"{memory:.1f}",
     ]
 
@@ -314,6 +366,126 @@ def section_supersuit(args: argparse.Namespace) -> None:
         ["B", "SuperSuit agent-steps/s", "vector form agent-steps/s", "ratio", "SuperSuit peak MiB"],
         [supersuit_row(copies, args) for copies in args.supersuit_batches],
     )
+
+
+# -- rivals: VMAS and JaxMARL --------------------------------------------------------------------
+
+
+def vmas_rate(copies: int, n_agents: int, steps: int) -> float:
+    """Agent-steps/s of VMAS ``simple_spread`` (discrete actions, CPU, one torch thread)."""
+    import torch
+    import vmas
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        env = vmas.make_env(
+            "simple_spread",
+            num_envs=copies,
+            device="cpu",
+            continuous_actions=False,
+            n_agents=n_agents,
+            seed=0,
+        )
+        env.reset()
+        plan = torch.randint(0, 5, (steps, n_agents, copies), generator=torch.Generator().manual_seed(0))
+        start = time.perf_counter()
+        for t in range(steps):
+            env.step([plan[t, i] for i in range(n_agents)])
+        return steps * copies * n_agents / (time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+
+
+@functools.cache
+def _jaxmarl_rollouts(
+    copies: int, n_agents: int, steps: int
+) -> tuple[Callable[[], float], Callable[[], float]]:
+    """JaxMARL ``MPE_simple_spread_v3``: a per-step ``jit(vmap(step))`` loop and one jitted
+    ``lax.scan`` over the whole rollout, both compiled (and warmed) here, outside the timing."""
+    import jax
+    import jax.numpy as jnp
+    import jaxmarl
+
+    env = jaxmarl.make("MPE_simple_spread_v3", num_agents=n_agents, num_landmarks=n_agents)
+    keys = jax.random.split(jax.random.PRNGKey(0), copies)
+    _, start_state = jax.vmap(env.reset)(keys)
+    drawn = np.random.default_rng(0).integers(0, 5, size=(steps, n_agents, copies))
+    plan = [{a: jnp.asarray(drawn[t, i]) for i, a in enumerate(env.agents)} for t in range(steps)]
+    step = jax.jit(jax.vmap(env.step_env))
+    jax.block_until_ready(step(keys, start_state, plan[0]))
+
+    def looped() -> float:
+        state = start_state
+        start = time.perf_counter()
+        for t in range(steps):
+            _, state, *_ = step(keys, state, plan[t])
+        jax.block_until_ready(state)
+        return steps * copies * n_agents / (time.perf_counter() - start)
+
+    actions = jnp.asarray(drawn)
+    vstep = jax.vmap(env.step_env)
+
+    def body(state, a):
+        _, state, rewards, *_ = vstep(keys, state, {ag: a[i] for i, ag in enumerate(env.agents)})
+        return state, rewards[env.agents[0]].sum()
+
+    rollout = jax.jit(lambda s: jax.lax.scan(body, s, actions))
+    jax.block_until_ready(rollout(start_state))
+
+    def scanned() -> float:
+        start = time.perf_counter()
+        jax.block_until_ready(rollout(start_state))
+        return steps * copies * n_agents / (time.perf_counter() - start)
+
+    return looped, scanned
+
+
+def section_rivals(args: argparse.Namespace) -> None:
+    import importlib.util
+
+    copies, n_agents = (1024, 3) if not args.quick else (64, 3)
+    steps = steps_for(copies, n_agents, args.agent_steps // 4)
+    actions = draw_actions(3, steps, copies * n_agents)
+
+    def ours() -> float:
+        venv = MechanismVecEnv(
+            "pollution_v0", MECHANISM[0], copies, seed=0, mechanism_kwargs=MECHANISM[1], n_agents=n_agents
+        )
+        return vecenv_rate(venv, actions)
+
+    contenders: dict[str, Callable[[], float]] = {"ours": ours}
+    labels = {"ours": "pa_envs `pollution_v0` vector form (SB3 VecEnv, mechanism posting contracts)"}
+    notes = []
+    if importlib.util.find_spec("vmas") and importlib.util.find_spec("torch"):
+        contenders["vmas"] = functools.partial(vmas_rate, copies, n_agents, steps)
+        labels["vmas"] = "VMAS `simple_spread` (torch CPU, 1 thread)"
+    else:
+        notes.append("VMAS skipped: not installed (pip install 'pa_envs[rivals]')")
+    if importlib.util.find_spec("jaxmarl") and importlib.util.find_spec("jax"):
+        print(f"  compiling JaxMARL's step and rollout (B = {copies:,}, {steps} steps) ...", flush=True)
+        contenders["jaxmarl-loop"], contenders["jaxmarl-scan"] = _jaxmarl_rollouts(copies, n_agents, steps)
+        labels["jaxmarl-loop"] = "JaxMARL `MPE_simple_spread_v3`, `jit(vmap(step))` per step"
+        labels["jaxmarl-scan"] = "JaxMARL `MPE_simple_spread_v3`, whole rollout in one `jit(lax.scan)`"
+    else:
+        notes.append("JaxMARL skipped: not installed (pip install 'pa_envs[rivals]')")
+    rates = interleaved(contenders, args.repeats)
+    rows = [
+        [
+            labels[name],
+            rates[name].cell(1e6, "M", 2),
+            "1.00x" if name == "ours" else rates["ours"].ratio(rates[name]),
+        ]
+        for name in contenders
+    ]
+    print_table(
+        f"The vector form against batched MARL simulators: agent-steps/s at B = {copies:,}, N = {n_agents}, "
+        f"median [range] of {args.repeats} interleaved rounds",
+        ["simulator", "agent-steps/s", "pa_envs is faster by"],
+        rows,
+    )
+    for note in notes:
+        print(f"\n{note}")
 
 
 # -- PPO ---------------------------------------------------------------------------------------
@@ -443,7 +615,9 @@ def main(argv: list[str] | None = None) -> None:
         "--agent-steps", type=int, default=4_000_000, help="agent-steps per vector measurement"
     )
     parser.add_argument("--ppo-steps", type=int, default=49_152, help="PPO frames per run")
-    parser.add_argument("--repeats", type=int, default=3, help="best of this many measurements")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="interleaved rounds per table (medians and ranges over them)"
+    )
     parser.add_argument(
         "--envs", default=",".join(ENVS), help="comma-separated envs of the single and vector sections"
     )
