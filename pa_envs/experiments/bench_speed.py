@@ -38,6 +38,7 @@ import argparse
 import functools
 import os
 import platform
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -81,11 +82,13 @@ class Rates:
 
 def interleaved(contenders: dict[str, Callable[[], float]], repeats: int) -> dict[str, Rates]:
     """Run every contender once a round for ``repeats`` rounds, in an order that rotates from
-    round to round, so that none is always measured first or while the machine is busier."""
+    round to round, so that none is always measured first or while the machine is busier.
+    Each measurement is announced on stderr (a section takes minutes)."""
     names = list(contenders)
     values: dict[str, list[float]] = {name: [] for name in names}
     for r in range(repeats):
         for name in names[r % len(names) :] + names[: r % len(names)]:
+            print(f"  round {r + 1}/{repeats}: {name} ...", file=sys.stderr, flush=True)
             values[name].append(contenders[name]())
     return {name: Rates(v) for name, v in values.items()}
 
