@@ -224,8 +224,8 @@ def mechanism_name(text: str) -> str:
     return text
 
 
-def _json_object(text: str) -> dict[str, Any]:
-    """A JSON object of keyword arguments."""
+def json_object(text: str) -> dict[str, Any]:
+    """A JSON object of keyword arguments (an argparse ``type``)."""
     example = """write an object such as '{"amount": 2.0}'"""
     try:
         value = json.loads(text)
@@ -238,6 +238,12 @@ def _json_object(text: str) -> dict[str, Any]:
             f"expected a JSON object of keyword arguments, got {text!r}; {example}"
         )
     return value
+
+
+def add_json_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, flag: str, help: str) -> None:
+    """Add ``flag``: keyword arguments given as a JSON object (default: none); every command
+    line of the suite spells its ``--*-kwargs`` options this way."""
+    parser.add_argument(flag, type=json_object, default={}, metavar="JSON", help=help)
 
 
 def int_at_least(low: int) -> Callable[[str], int]:
@@ -626,12 +632,8 @@ def _env_options() -> argparse.ArgumentParser:
         metavar="N",
         help="number of agents (default: the env's or preset's)",
     )
-    parent.add_argument(
-        "--env-kwargs",
-        type=_json_object,
-        default={},
-        metavar="JSON",
-        help="""other env parameters as a JSON object, e.g. ``'{"decay": 0.1}'``""",
+    add_json_option(
+        parent, "--env-kwargs", """other env parameters as a JSON object, e.g. ``'{"decay": 0.1}'``"""
     )
     parent.add_argument(
         "--max-pairs",
@@ -730,12 +732,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"the principal: one of {', '.join(MECHANISM_NAMES)} (see pa-envs list)",
     )
-    play.add_argument(
+    add_json_option(
+        play,
         "--mechanism-kwargs",
-        type=_json_object,
-        default={},
-        metavar="JSON",
-        help="""the mechanism's keyword arguments as a JSON object, e.g. ``'{"amount": 2}'`` for flat_tax""",
+        """the mechanism's keyword arguments as a JSON object, e.g. ``'{"amount": 2}'`` for flat_tax""",
     )
     play.add_argument(
         "--agents",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
@@ -12,20 +11,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pa_envs.cli import HelpFormatter, int_at_least, message
+from pa_envs.cli import HelpFormatter, add_json_option, int_at_least, json_object, message
 
-__all__ = ["HelpFormatter", "existing_path", "int_at_least", "json_dict", "message", "script_parser"]
-
-
-def json_dict(text: str) -> dict:
-    """Parse a JSON object given on the command line (an argparse ``type``)."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise argparse.ArgumentTypeError(f"not valid JSON ({error}): {text!r}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"key\": 1}}', got {text!r}")
-    return value
+__all__ = [
+    "HelpFormatter",
+    "add_json_option",
+    "existing_path",
+    "int_at_least",
+    "json_object",
+    "message",
+    "script_parser",
+]
 
 
 def script_parser(module: str, description: str | None, epilog: str | None = None) -> argparse.ArgumentParser:

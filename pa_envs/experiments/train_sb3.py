@@ -54,9 +54,9 @@ from pa_envs import analysis, get_env_module, make_parallel_env, presets
 from pa_envs.cli import env_or_preset, mechanism_name
 from pa_envs.experiments import sb3_tools
 from pa_envs.experiments.common import (
+    add_json_option,
     existing_path,
     int_at_least,
-    json_dict,
     message,
     progress_bar,
     script_parser,
@@ -317,12 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the principal for --learner agents: one of {', '.join(MECHANISM_NAMES)} "
         "(arguments in --mechanism-kwargs)",
     )
-    parser.add_argument(
+    add_json_option(
+        parser,
         "--mechanism-kwargs",
-        type=json_dict,
-        default={},
-        metavar="JSON",
-        help="""the mechanism's keyword arguments, e.g. ``'{"amount": 1.5}'`` for flat_tax""",
+        """the mechanism's keyword arguments, e.g. ``'{"amount": 1.5}'`` for flat_tax""",
     )
     parser.add_argument("--algo", choices=ALGORITHMS, default="PPO", help="the SB3 algorithm")
     parser.add_argument(
@@ -347,20 +345,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="the agents' VecEnv: the batched vector form or SuperSuit's conversion",
     )
     parser.add_argument("--n-agents", type=int_at_least(1), default=3, metavar="N", help="agents per copy")
-    parser.add_argument(
+    add_json_option(
+        parser,
         "--env-kwargs",
-        type=json_dict,
-        default={},
-        metavar="JSON",
-        help="""other env parameters, e.g. ``'{"decay": 0.1}'``; for --learner principal also the """
+        """other env parameters, e.g. ``'{"decay": 0.1}'``; for --learner principal also the """
         """view's ``normalize_actions`` (its defaults: PRINCIPAL_DEFAULTS)""",
     )
-    parser.add_argument(
+    add_json_option(
+        parser,
         "--algo-kwargs",
-        type=json_dict,
-        default={},
-        metavar="JSON",
-        help="""the algorithm's keyword arguments, e.g. ``'{"n_steps": 256}'``""",
+        """the algorithm's keyword arguments, e.g. ``'{"n_steps": 256}'``""",
     )
     parser.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the envs and the learner")
     parser.add_argument(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pa_envs import ENVS, presets
-from pa_envs.experiments.common import int_at_least, json_dict, message, script_parser
+from pa_envs.experiments.common import add_json_option, int_at_least, message, script_parser
 from pa_envs.experiments.harness.grid import fit_budgets, grid
 from pa_envs.experiments.harness.report import leaderboard, write_reports
 from pa_envs.experiments.harness.runner import sweep
@@ -85,27 +85,21 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         "--copies", type=int_at_least(1), default=4, metavar="N", help="copies of the env stepped together"
     )
     parser.add_argument("--n-agents", type=int_at_least(1), default=3, metavar="N", help="agents per copy")
-    parser.add_argument(
+    add_json_option(
+        parser,
         "--env-kwargs",
-        type=json_dict,
-        default={},
-        metavar="JSON",
-        help="""the env's parameters, e.g. ``'{"decay": 0.1}'``; they override a preset's and, for """
+        """the env's parameters, e.g. ``'{"decay": 0.1}'``; they override a preset's and, for """
         """learn: principals, PRINCIPAL_DEFAULTS (``'{"normalize_actions": false}'``)""",
     )
-    parser.add_argument(
+    add_json_option(
+        parser,
         "--principal-kwargs",
-        type=json_dict,
-        default={},
-        metavar="JSON",
-        help="""the mechanism's keyword arguments, e.g. ``'{"amount": 1.5}'`` for flat_tax""",
+        """the mechanism's keyword arguments, e.g. ``'{"amount": 1.5}'`` for flat_tax""",
     )
-    parser.add_argument(
+    add_json_option(
+        parser,
         "--agent-kwargs",
-        type=json_dict,
-        default={},
-        metavar="JSON",
-        help="""the learner's keyword arguments (a learn: principal's too), e.g. ``'{"n_steps": 64}'``""",
+        """the learner's keyword arguments (a learn: principal's too), e.g. ``'{"n_steps": 64}'``""",
     )
     parser.add_argument(
         "--jobs", type=int_at_least(1), default=1, metavar="N", help="runs at a time, in parallel processes"
