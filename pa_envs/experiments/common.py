@@ -15,6 +15,7 @@ from pa_envs.cli import HelpFormatter, add_json_option, int_at_least, json_objec
 
 __all__ = [
     "HelpFormatter",
+    "add_env_size_options",
     "add_json_option",
     "existing_path",
     "int_at_least",
@@ -22,6 +23,13 @@ __all__ = [
     "message",
     "script_parser",
 ]
+
+
+def add_env_size_options(parser: argparse.ArgumentParser, env_kwargs_help: str) -> None:
+    """Add ``--n-agents`` (agents per copy, default 3) and ``--env-kwargs`` (the env's other
+    parameters), as the scripts that train on copies of an env take them."""
+    parser.add_argument("--n-agents", type=int_at_least(1), default=3, metavar="N", help="agents per copy")
+    add_json_option(parser, "--env-kwargs", env_kwargs_help)
 
 
 def script_parser(module: str, description: str | None, epilog: str | None = None) -> argparse.ArgumentParser:

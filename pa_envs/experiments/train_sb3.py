@@ -54,6 +54,7 @@ from pa_envs import analysis, get_env_module, make_parallel_env, presets
 from pa_envs.cli import env_or_preset, mechanism_name
 from pa_envs.experiments import sb3_tools
 from pa_envs.experiments.common import (
+    add_env_size_options,
     add_json_option,
     existing_path,
     int_at_least,
@@ -344,10 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="vector",
         help="the agents' VecEnv: the batched vector form or SuperSuit's conversion",
     )
-    parser.add_argument("--n-agents", type=int_at_least(1), default=3, metavar="N", help="agents per copy")
-    add_json_option(
+    add_env_size_options(
         parser,
-        "--env-kwargs",
         """other env parameters, e.g. ``'{"decay": 0.1}'``; for --learner principal also the """
         """view's ``normalize_actions`` (its defaults: PRINCIPAL_DEFAULTS)""",
     )

@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from pa_envs import ENVS, presets
-from pa_envs.experiments.common import add_json_option, int_at_least, message, script_parser
+from pa_envs.experiments.common import (
+    add_env_size_options,
+    add_json_option,
+    int_at_least,
+    message,
+    script_parser,
+)
 from pa_envs.experiments.harness.grid import fit_budgets, grid
 from pa_envs.experiments.harness.report import leaderboard, write_reports
 from pa_envs.experiments.harness.runner import sweep
@@ -84,10 +90,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument(
         "--copies", type=int_at_least(1), default=4, metavar="N", help="copies of the env stepped together"
     )
-    parser.add_argument("--n-agents", type=int_at_least(1), default=3, metavar="N", help="agents per copy")
-    add_json_option(
+    add_env_size_options(
         parser,
-        "--env-kwargs",
         """the env's parameters, e.g. ``'{"decay": 0.1}'``; they override a preset's and, for """
         """learn: principals, PRINCIPAL_DEFAULTS (``'{"normalize_actions": false}'``)""",
     )
