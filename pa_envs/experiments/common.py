@@ -21,6 +21,8 @@ __all__ = [
     "int_at_least",
     "json_object",
     "message",
+    "pyplot",
+    "save_figure",
     "script_parser",
 ]
 
@@ -54,6 +56,24 @@ def existing_path(*suffixes: str) -> Callable[[str], Path]:
         return path
 
     return parse
+
+
+def pyplot() -> Any:
+    """matplotlib's ``pyplot`` on the Agg backend: the plots are written to files, never shown."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, path: Path, dpi: int) -> Path:
+    """Lay ``fig`` out, write it to ``path`` and close it (a sweep draws many); return ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+    return path
 
 
 class _Lines:
