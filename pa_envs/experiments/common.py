@@ -11,11 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pa_envs.cli import HelpFormatter, add_json_option, int_at_least, json_object, message
+from pa_envs.cli import HelpFormatter, add_int_option, add_json_option, int_at_least, json_object, message
 
 __all__ = [
     "HelpFormatter",
     "add_env_size_options",
+    "add_int_option",
     "add_json_option",
     "existing_path",
     "int_at_least",
@@ -30,7 +31,7 @@ __all__ = [
 def add_env_size_options(parser: argparse.ArgumentParser, env_kwargs_help: str) -> None:
     """Add ``--n-agents`` (agents per copy, default 3) and ``--env-kwargs`` (the env's other
     parameters), as the scripts that train on copies of an env take them."""
-    parser.add_argument("--n-agents", type=int_at_least(1), default=3, metavar="N", help="agents per copy")
+    add_int_option(parser, "--n-agents", "agents per copy", default=3, metavar="N")
     add_json_option(parser, "--env-kwargs", env_kwargs_help)
 
 

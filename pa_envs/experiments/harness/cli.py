@@ -10,8 +10,8 @@ from typing import Any
 from pa_envs import ENVS, presets
 from pa_envs.experiments.common import (
     add_env_size_options,
+    add_int_option,
     add_json_option,
-    int_at_least,
     message,
     script_parser,
 )
@@ -74,22 +74,20 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument(
         "--seeds", type=_seeds, default=[0, 1, 2], metavar="SEEDS", help="comma-separated seeds, one run each"
     )
-    parser.add_argument(
+    add_int_option(
+        parser,
         "--steps",
-        type=int_at_least(1),
-        default=20_000,
-        help="budget per run: agent-steps (periods x agents x copies) for agent learners, principal "
+        "budget per run: agent-steps (periods x agents x copies) for agent learners, principal "
         "steps (periods x copies) for learn: principals; SB3 runs whole rollouts (an overrun is said "
         "before the sweep)",
+        default=20_000,
     )
     parser.add_argument(
         "--fit-budget",
         action="store_true",
         help="shrink PPO's and A2C's n_steps so that whole rollouts meet --steps (within 1%%)",
     )
-    parser.add_argument(
-        "--copies", type=int_at_least(1), default=4, metavar="N", help="copies of the env stepped together"
-    )
+    add_int_option(parser, "--copies", "copies of the env stepped together", default=4, metavar="N")
     add_env_size_options(
         parser,
         """the env's parameters, e.g. ``'{"decay": 0.1}'``; they override a preset's and, for """
@@ -105,9 +103,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         "--agent-kwargs",
         """the learner's keyword arguments (a learn: principal's too), e.g. ``'{"n_steps": 64}'``""",
     )
-    parser.add_argument(
-        "--jobs", type=int_at_least(1), default=1, metavar="N", help="runs at a time, in parallel processes"
-    )
+    add_int_option(parser, "--jobs", "runs at a time, in parallel processes", default=1, metavar="N")
     parser.add_argument(
         "--out",
         type=Path,
