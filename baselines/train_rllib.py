@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pa_envs import ENVS, analysis, get_env_module
-from pa_envs.experiments.common import json_dict
+from pa_envs.experiments.common import add_json_option
 from pa_envs.experiments.scores import share_of_optimum
 
 POLICIES = ("principal", "agents")  # as pa_envs.rllib.POLICIES (that module imports Ray)
@@ -81,12 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     env = parser.add_argument_group("env")
     env.add_argument("--env", default="pollution_v0", help=f"registered env: {', '.join(sorted(ENVS))}")
-    env.add_argument(
+    add_json_option(
+        env,
         "--env-config",
-        type=json_dict,
-        default={},
-        metavar="JSON",
-        help='keywords of the env\'s parallel_env, e.g. \'{"n_agents": 4, "max_cycles": 50}\'',
+        'keywords of the env\'s parallel_env, e.g. \'{"n_agents": 4, "max_cycles": 50}\'',
     )
     train = parser.add_argument_group("training")
     train.add_argument("--iterations", type=int, default=20, help="training iterations (default 20)")

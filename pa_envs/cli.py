@@ -224,8 +224,8 @@ def mechanism_name(text: str) -> str:
     return text
 
 
-def _json_object(text: str) -> dict[str, Any]:
-    """A JSON object of keyword arguments."""
+def json_object(text: str) -> dict[str, Any]:
+    """A JSON object of keyword arguments (an argparse ``type``)."""
     example = """write an object such as '{"amount": 2.0}'"""
     try:
         value = json.loads(text)
@@ -238,6 +238,12 @@ def _json_object(text: str) -> dict[str, Any]:
             f"expected a JSON object of keyword arguments, got {text!r}; {example}"
         )
     return value
+
+
+def add_json_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, flag: str, help: str) -> None:
+    """Add ``flag``: keyword arguments given as a JSON object (default: none); every command
+    line of the suite spells its ``--*-kwargs`` options this way."""
+    parser.add_argument(flag, type=json_object, default={}, metavar="JSON", help=help)
 
 
 def int_at_least(low: int) -> Callable[[str], int]:
@@ -253,6 +259,20 @@ def int_at_least(low: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def add_int_option(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    flag: str,
+    help: str,
+    *,
+    low: int = 1,
+    default: int | None = None,
+    metavar: str | None = None,
+) -> None:
+    """Add ``flag``: an int of at least ``low`` (a count, a size, a seed), refused with a usage
+    error below it; every command line of the suite spells its int options this way."""
+    parser.add_argument(flag, type=int_at_least(low), default=default, metavar=metavar, help=help)
 
 
 def _unit_interval(text: str) -> float:
@@ -620,26 +640,17 @@ def _env_options() -> argparse.ArgumentParser:
         type=env_or_preset,
         help="a registered env or a hard preset such as pollution_v0:hard (see pa-envs list)",
     )
-    parent.add_argument(
-        "--n-agents",
-        type=int_at_least(1),
-        metavar="N",
-        help="number of agents (default: the env's or preset's)",
+    add_int_option(parent, "--n-agents", "number of agents (default: the env's or preset's)", metavar="N")
+    add_json_option(
+        parent, "--env-kwargs", """other env parameters as a JSON object, e.g. ``'{"decay": 0.1}'``"""
     )
-    parent.add_argument(
-        "--env-kwargs",
-        type=_json_object,
-        default={},
-        metavar="JSON",
-        help="""other env parameters as a JSON object, e.g. ``'{"decay": 0.1}'``""",
-    )
-    parent.add_argument(
+    add_int_option(
+        parent,
         "--max-pairs",
-        type=int_at_least(1),
+        "largest exact model solved, in (state, action profile) pairs; larger ones are refused "
+        "as they may take many minutes",
         default=MAX_PAIRS,
         metavar="PAIRS",
-        help="largest exact model solved, in (state, action profile) pairs; larger ones are refused "
-        "as they may take many minutes",
     )
     return parent
 
@@ -730,12 +741,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"the principal: one of {', '.join(MECHANISM_NAMES)} (see pa-envs list)",
     )
-    play.add_argument(
+    add_json_option(
+        play,
         "--mechanism-kwargs",
-        type=_json_object,
-        default={},
-        metavar="JSON",
-        help="""the mechanism's keyword arguments as a JSON object, e.g. ``'{"amount": 2}'`` for flat_tax""",
+        """the mechanism's keyword arguments as a JSON object, e.g. ``'{"amount": 2}'`` for flat_tax""",
     )
     play.add_argument(
         "--agents",
@@ -743,15 +752,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="best_response",
         help="how the agents act: myopic best responses to the contract posted, or uniformly at random",
     )
-    play.add_argument(
+    add_int_option(
+        play,
         "--max-cycles",
-        type=int_at_least(1),
+        "periods of the episode (default: the env's or preset's episode length)",
         metavar="T",
-        help="periods of the episode (default: the env's or preset's episode length)",
     )
-    play.add_argument(
-        "--seed", type=int_at_least(0), default=0, help="seed of the episode and of random agents"
-    )
+    add_int_option(play, "--seed", "seed of the episode and of random agents", low=0, default=0)
     shown = play.add_mutually_exclusive_group()
     shown.add_argument("--periods", action="store_true", help="also print one line per period")
     shown.add_argument(

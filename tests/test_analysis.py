@@ -39,23 +39,30 @@ def one_state_model(
     (the ``(n_signals,)`` law of the signal of an agent taking ``action``) says otherwise.
     """
     joint = enumerate_joint_actions(n_agents, n_actions)
-    n_joint = len(joint)
     utility = np.array([payoff(tuple(int(x) for x in row)) for row in joint], dtype=np.float64)
     if signal_probabilities is None:
         laws = np.eye(n_actions)[joint]  # (A, N, L): the signal is the action
     else:
         laws = np.array([[signal_probabilities(int(x)) for x in row] for row in joint], dtype=np.float64)
+    return stage_game(joint, utility, laws, horizon)
+
+
+def stage_game(profiles, utility, laws, horizon: int, symmetric: bool = False) -> TabularModel:
+    """The one-state model of a stage game: ``utility`` and signal ``laws`` per row of
+    ``profiles`` (joint actions, or count profiles when ``symmetric``), no externality."""
+    n_profiles = len(profiles)
     return TabularModel(
         states=np.zeros((1, 1), dtype=np.int64),
-        joint_actions=joint,
+        joint_actions=profiles,
         initial_distribution=np.ones(1),
-        transition_class=np.zeros(n_joint, dtype=np.int64),
+        transition_class=np.zeros(n_profiles, dtype=np.int64),
         transitions=GatheredTransitions(np.zeros((1, 1, 1), dtype=np.int64), np.ones((1, 1, 1))),
         private_utility=utility[None],
-        principal_payoff=np.zeros((1, n_joint)),
-        externality=np.zeros((1, n_joint)),
+        principal_payoff=np.zeros((1, n_profiles)),
+        externality=np.zeros((1, n_profiles)),
         signal_probabilities=laws[None],
         horizon=horizon,
+        symmetric=symmetric,
     )
 
 
@@ -270,23 +277,11 @@ def pigou_joint(n_agents: int, horizon: int) -> TabularModel:
 
 def pigou_counts(n_agents: int, horizon: int) -> TabularModel:
     profiles = enumerate_count_profiles(n_agents, 2)
-    n_profiles = len(profiles)
     utility = np.array(
         [[-pigou_cost(k, int((row == ROAD).sum()), n_agents) for k in (ROAD, BYPASS)] for row in profiles]
     )
-    return TabularModel(
-        states=np.zeros((1, 1), dtype=np.int64),
-        joint_actions=profiles,
-        initial_distribution=np.ones(1),
-        transition_class=np.zeros(n_profiles, dtype=np.int64),
-        transitions=GatheredTransitions(np.zeros((1, 1, 1), dtype=np.int64), np.ones((1, 1, 1))),
-        private_utility=utility[None],
-        principal_payoff=np.zeros((1, n_profiles)),
-        externality=np.zeros((1, n_profiles)),
-        signal_probabilities=np.broadcast_to(np.eye(2), (1, n_profiles, 2, 2)).copy(),
-        horizon=horizon,
-        symmetric=True,
-    )
+    laws = np.broadcast_to(np.eye(2), (len(profiles), 2, 2)).copy()
+    return stage_game(profiles, utility, laws, horizon, symmetric=True)
 
 
 def is_pure_nash(actions: tuple[int, ...], n_agents: int) -> bool:

@@ -8,6 +8,7 @@ integers in range, contracts as float32-exact floats within ±max_transfer).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -53,6 +54,17 @@ def plans(draw, name: str, **fixed: Any) -> Plan:
     return Plan(kwargs, draw(st.integers(0, 2**64)), actions)
 
 
+def every_env(test: Callable[..., None]) -> Callable[..., None]:
+    """Run the property ``test(name, data)`` on every env of the registry, FEW examples each."""
+    return pytest.mark.parametrize("name", NAMES)(FEW(given(data=st.data())(test)))
+
+
+def drawn_env(data: st.DataObject, name: str) -> tuple[Plan, Any]:
+    """A plan drawn for env ``name`` and a parallel env built with its parameters."""
+    plan = data.draw(plans(name))
+    return plan, ENVS[name].parallel_env(**plan.kwargs)
+
+
 def as_env_actions(joint: dict[str, Any]) -> dict[str, Any]:
     return {p: np.array(a, dtype=np.float32) if p == PRINCIPAL else a for p, a in joint.items()}
 
@@ -82,13 +94,10 @@ def top_level_stock_path(env, seed: int | None, steps: int) -> list[int]:
 # -- (a) types of rewards and flags -------------------------------------------------
 
 
-@pytest.mark.parametrize("name", NAMES)
-@FEW
-@given(data=st.data())
+@every_env
 def test_rewards_floats_and_flags_bools(name, data):
     """Every reward is a finite Python float; every termination and truncation a Python bool."""
-    plan = data.draw(plans(name))
-    env = ENVS[name].parallel_env(**plan.kwargs)
+    plan, env = drawn_env(data, name)
     for _, rewards, terminations, truncations, _ in play(env, plan)[1:]:
         assert set(rewards) == set(terminations) == set(truncations) == set(env.possible_agents)
         for reward in rewards.values():
@@ -101,13 +110,10 @@ def test_rewards_floats_and_flags_bools(name, data):
 # -- (b) observations and state in their spaces -------------------------------------
 
 
-@pytest.mark.parametrize("name", NAMES)
-@FEW
-@given(data=st.data())
+@every_env
 def test_observations_and_state_in_spaces(name, data):
     """Every observation lies in its space with the space's dtype; so does state()."""
-    plan = data.draw(plans(name))
-    env = ENVS[name].parallel_env(**plan.kwargs)
+    plan, env = drawn_env(data, name)
     outputs = [env.reset(seed=plan.seed)]
     states = [env.state()]
     for joint in plan.actions:
@@ -130,13 +136,10 @@ def test_observations_and_state_in_spaces(name, data):
 # -- (c) the reported state stays within its bounds ----------------------------------
 
 
-@pytest.mark.parametrize("name", NAMES)
-@FEW
-@given(data=st.data())
+@every_env
 def test_reported_state_within_bounds(name, data):
     """Each state component in the principal's infos is an int in [0, state_high] and matches state()."""
-    plan = data.draw(plans(name))
-    env = ENVS[name].parallel_env(**plan.kwargs)
+    plan, env = drawn_env(data, name)
     high = env.game.state_high
     names = env.game.state_names
     infos = [output[-1][PRINCIPAL] for output in play(env, plan)]
@@ -159,13 +162,10 @@ def test_pollution_stock_capped_at_max_stock():
 # -- (d) payoff objective: rewards add up to welfare ----------------------------------
 
 
-@pytest.mark.parametrize("name", NAMES)
-@FEW
-@given(data=st.data())
+@every_env
 def test_payoff_rewards_sum_to_welfare_and_transfers_cancel(name, data):
     """Rewards sum to social welfare; the transfers agents get are what the principal pays."""
-    plan = data.draw(plans(name))
-    env = ENVS[name].parallel_env(**plan.kwargs)
+    plan, env = drawn_env(data, name)
     agents = env.possible_agents[1:]
     for _, rewards, _, _, infos in play(env, plan)[1:]:
         principal = infos[PRINCIPAL]
@@ -178,13 +178,10 @@ def test_payoff_rewards_sum_to_welfare_and_transfers_cancel(name, data):
         assert math.isclose(received, principal["total_transfers"], rel_tol=1e-9, abs_tol=1e-9)
 
 
-@pytest.mark.parametrize("name", NAMES)
-@FEW
-@given(data=st.data())
+@every_env
 def test_posted_contract_in_force_next_step(name, data):
     """The contract posted at step t is in force at t+1 (zero at the first step) and sets the transfers."""
-    plan = data.draw(plans(name))
-    env = ENVS[name].parallel_env(**plan.kwargs)
+    plan, env = drawn_env(data, name)
     n_signals = env.action_space(PRINCIPAL).shape[0] // len(env.possible_agents[1:])
     expected = np.zeros((len(env.possible_agents) - 1, n_signals))
     steps = play(env, plan)[1:]  # shorter than the plan only if the episode terminates early
@@ -219,9 +216,7 @@ def test_welfare_objective_reward(name, data, lam):
 # -- (f) seeding: same seed, same trajectory ------------------------------------------
 
 
-@pytest.mark.parametrize("name", NAMES)
-@FEW
-@given(data=st.data())
+@every_env
 def test_same_seed_same_trajectory(name, data):
     """Two envs reset with the same seed and fed the same actions give identical trajectories."""
     plan = data.draw(plans(name))
@@ -244,21 +239,16 @@ def test_pollution_different_seeds_differ():
 # -- (g) seeding: reseeding restarts the stream, no seed continues it ------------------
 
 
-@pytest.mark.parametrize("name", NAMES)
-@FEW
-@given(data=st.data())
+@every_env
 def test_reset_same_seed_twice_same_trajectory(name, data):
     """reset(seed=s) on the same env object replays the same trajectory."""
-    plan = data.draw(plans(name))
-    env = ENVS[name].parallel_env(**plan.kwargs)
+    plan, env = drawn_env(data, name)
     first = play(env, plan)
     play(env, plan, seed=None)  # move the stream on in between
     assert_identical(play(env, plan), first)
 
 
-@pytest.mark.parametrize("name", NAMES)
-@FEW
-@given(data=st.data())
+@every_env
 def test_unseeded_reset_continues_stream_deterministically(name, data):
     """reset() without a seed after a seeded episode continues that seed's stream (no fresh entropy)."""
     plan = data.draw(plans(name))
@@ -283,9 +273,7 @@ def test_pollution_unseeded_reset_gives_new_episode():
 # -- the AEC form -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", NAMES)
-@FEW
-@given(data=st.data())
+@every_env
 def test_aec_outputs_and_dynamics_match_parallel(name, data):
     """AEC: spaces, reward types and welfare hold, the posted contract pays this period, and the
     state path equals the parallel env's for the same seed and agents' actions."""

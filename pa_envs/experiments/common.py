@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
@@ -12,20 +11,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pa_envs.cli import HelpFormatter, int_at_least, message
+from pa_envs.cli import HelpFormatter, add_int_option, add_json_option, int_at_least, json_object, message
 
-__all__ = ["HelpFormatter", "existing_path", "int_at_least", "json_dict", "message", "script_parser"]
+__all__ = [
+    "HelpFormatter",
+    "add_env_size_options",
+    "add_int_option",
+    "add_json_option",
+    "existing_path",
+    "int_at_least",
+    "json_object",
+    "message",
+    "pyplot",
+    "save_figure",
+    "script_parser",
+]
 
 
-def json_dict(text: str) -> dict:
-    """Parse a JSON object given on the command line (an argparse ``type``)."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise argparse.ArgumentTypeError(f"not valid JSON ({error}): {text!r}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"key\": 1}}', got {text!r}")
-    return value
+def add_env_size_options(parser: argparse.ArgumentParser, env_kwargs_help: str) -> None:
+    """Add ``--n-agents`` (agents per copy, default 3) and ``--env-kwargs`` (the env's other
+    parameters), as the scripts that train on copies of an env take them."""
+    add_int_option(parser, "--n-agents", "agents per copy", default=3, metavar="N")
+    add_json_option(parser, "--env-kwargs", env_kwargs_help)
 
 
 def script_parser(module: str, description: str | None, epilog: str | None = None) -> argparse.ArgumentParser:
@@ -50,6 +57,24 @@ def existing_path(*suffixes: str) -> Callable[[str], Path]:
         return path
 
     return parse
+
+
+def pyplot() -> Any:
+    """matplotlib's ``pyplot`` on the Agg backend: the plots are written to files, never shown."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, path: Path, dpi: int) -> Path:
+    """Lay ``fig`` out, write it to ``path`` and close it (a sweep draws many); return ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+    return path
 
 
 class _Lines:

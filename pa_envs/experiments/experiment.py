@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from pa_envs import analysis, presets
-from pa_envs.experiments.common import progress_bar
+from pa_envs.experiments.common import progress_bar, pyplot, save_figure
 from pa_envs.experiments.scores import final_regret, regret_at, share_of_optimum
 from pa_envs.learning_loop import AGENTS, play
 from pa_envs.mechanisms import FlatSchedule, NoTransfers, Pigouvian, Stacked
@@ -267,10 +267,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def plot(found: dict[str, Any], table: dict[str, Any], out: Path) -> list[Path]:
     """``regret.png``: R(T) on log-log axes per principal (mean and 95% interval over seeds)
     with slope-1 and slope-2/3 guides; ``welfare.png``: welfare per episode of the longest runs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     horizons = np.array(found["horizons"], dtype=np.float64)
     paths = []
@@ -316,10 +313,7 @@ def plot(found: dict[str, Any], table: dict[str, Any], out: Path) -> list[Path]:
         ax.set_title(title)
         ax.legend(fontsize=7)
     fig.suptitle(f"{found['env_name']}: regret across run lengths ({len(found['seeds'])} seeds)")
-    fig.tight_layout()
-    paths.append(out / "regret.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(save_figure(fig, out / "regret.png", dpi=120))
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     window = max(1, found["horizons"][-1] // 100)
@@ -336,10 +330,7 @@ def plot(found: dict[str, Any], table: dict[str, Any], out: Path) -> list[Path]:
     ax.set_xlabel("episode")
     ax.set_ylabel(f"welfare per episode\n(seed mean, {window}-episode average)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(out / "welfare.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(save_figure(fig, out / "welfare.png", dpi=120))
     return paths
 
 

@@ -54,9 +54,10 @@ from pa_envs import analysis, get_env_module, make_parallel_env, presets
 from pa_envs.cli import env_or_preset, mechanism_name
 from pa_envs.experiments import sb3_tools
 from pa_envs.experiments.common import (
+    add_env_size_options,
+    add_int_option,
+    add_json_option,
     existing_path,
-    int_at_least,
-    json_dict,
     message,
     progress_bar,
     script_parser,
@@ -317,55 +318,46 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the principal for --learner agents: one of {', '.join(MECHANISM_NAMES)} "
         "(arguments in --mechanism-kwargs)",
     )
-    parser.add_argument(
+    add_json_option(
+        parser,
         "--mechanism-kwargs",
-        type=json_dict,
-        default={},
-        metavar="JSON",
-        help="""the mechanism's keyword arguments, e.g. ``'{"amount": 1.5}'`` for flat_tax""",
+        """the mechanism's keyword arguments, e.g. ``'{"amount": 1.5}'`` for flat_tax""",
     )
     parser.add_argument("--algo", choices=ALGORITHMS, default="PPO", help="the SB3 algorithm")
-    parser.add_argument(
+    add_int_option(
+        parser,
         "--timesteps",
-        type=int_at_least(0),
-        default=200_000,
-        metavar="STEPS",
-        help="SB3's training budget (0: no training): agent-steps (periods x agents x copies) for "
+        "SB3's training budget (0: no training): agent-steps (periods x agents x copies) for "
         "--learner agents, principal steps (periods x copies) for --learner principal; SB3 runs "
         "whole rollouts, which may overrun it (said before training; see --fit-budget)",
+        low=0,
+        default=200_000,
+        metavar="STEPS",
     )
     parser.add_argument(
         "--fit-budget",
         action="store_true",
         help="PPO/A2C: shrink n_steps so that whole rollouts meet --timesteps (within 1%%)",
     )
-    parser.add_argument("--n-envs", type=int_at_least(1), default=4, metavar="N", help="copies of the env")
+    add_int_option(parser, "--n-envs", "copies of the env", default=4, metavar="N")
     parser.add_argument(
         "--env-form",
         choices=("vector", "supersuit"),
         default="vector",
         help="the agents' VecEnv: the batched vector form or SuperSuit's conversion",
     )
-    parser.add_argument("--n-agents", type=int_at_least(1), default=3, metavar="N", help="agents per copy")
-    parser.add_argument(
-        "--env-kwargs",
-        type=json_dict,
-        default={},
-        metavar="JSON",
-        help="""other env parameters, e.g. ``'{"decay": 0.1}'``; for --learner principal also the """
+    add_env_size_options(
+        parser,
+        """other env parameters, e.g. ``'{"decay": 0.1}'``; for --learner principal also the """
         """view's ``normalize_actions`` (its defaults: PRINCIPAL_DEFAULTS)""",
     )
-    parser.add_argument(
+    add_json_option(
+        parser,
         "--algo-kwargs",
-        type=json_dict,
-        default={},
-        metavar="JSON",
-        help="""the algorithm's keyword arguments, e.g. ``'{"n_steps": 256}'``""",
+        """the algorithm's keyword arguments, e.g. ``'{"n_steps": 256}'``""",
     )
-    parser.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the envs and the learner")
-    parser.add_argument(
-        "--eval-episodes", type=int_at_least(1), default=20, metavar="N", help="evaluation episodes"
-    )
+    add_int_option(parser, "--seed", "seed of the envs and the learner", low=0, default=0)
+    add_int_option(parser, "--eval-episodes", "evaluation episodes", default=20, metavar="N")
     parser.add_argument(
         "--log-dir",
         type=Path,
@@ -392,13 +384,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="start from this saved model (default: a new one)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    parser.add_argument(
+    add_int_option(
+        parser,
         "--torch-threads",
-        type=int_at_least(1),
+        "PyTorch's threads: small networks gain nothing from more, and on a busy machine "
+        "they wait on each other (PPO's update: minutes instead of seconds)",
         default=1,
         metavar="N",
-        help="PyTorch's threads: small networks gain nothing from more, and on a busy machine "
-        "they wait on each other (PPO's update: minutes instead of seconds)",
     )
     return parser
 

@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from pa_envs import ENVS, presets
-from pa_envs.experiments.common import int_at_least, json_dict, message, script_parser
+from pa_envs.experiments.common import (
+    add_env_size_options,
+    add_int_option,
+    add_json_option,
+    message,
+    script_parser,
+)
 from pa_envs.experiments.harness.grid import fit_budgets, grid
 from pa_envs.experiments.harness.report import leaderboard, write_reports
 from pa_envs.experiments.harness.runner import sweep
@@ -68,48 +74,36 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument(
         "--seeds", type=_seeds, default=[0, 1, 2], metavar="SEEDS", help="comma-separated seeds, one run each"
     )
-    parser.add_argument(
+    add_int_option(
+        parser,
         "--steps",
-        type=int_at_least(1),
-        default=20_000,
-        help="budget per run: agent-steps (periods x agents x copies) for agent learners, principal "
+        "budget per run: agent-steps (periods x agents x copies) for agent learners, principal "
         "steps (periods x copies) for learn: principals; SB3 runs whole rollouts (an overrun is said "
         "before the sweep)",
+        default=20_000,
     )
     parser.add_argument(
         "--fit-budget",
         action="store_true",
         help="shrink PPO's and A2C's n_steps so that whole rollouts meet --steps (within 1%%)",
     )
-    parser.add_argument(
-        "--copies", type=int_at_least(1), default=4, metavar="N", help="copies of the env stepped together"
-    )
-    parser.add_argument("--n-agents", type=int_at_least(1), default=3, metavar="N", help="agents per copy")
-    parser.add_argument(
-        "--env-kwargs",
-        type=json_dict,
-        default={},
-        metavar="JSON",
-        help="""the env's parameters, e.g. ``'{"decay": 0.1}'``; they override a preset's and, for """
+    add_int_option(parser, "--copies", "copies of the env stepped together", default=4, metavar="N")
+    add_env_size_options(
+        parser,
+        """the env's parameters, e.g. ``'{"decay": 0.1}'``; they override a preset's and, for """
         """learn: principals, PRINCIPAL_DEFAULTS (``'{"normalize_actions": false}'``)""",
     )
-    parser.add_argument(
+    add_json_option(
+        parser,
         "--principal-kwargs",
-        type=json_dict,
-        default={},
-        metavar="JSON",
-        help="""the mechanism's keyword arguments, e.g. ``'{"amount": 1.5}'`` for flat_tax""",
+        """the mechanism's keyword arguments, e.g. ``'{"amount": 1.5}'`` for flat_tax""",
     )
-    parser.add_argument(
+    add_json_option(
+        parser,
         "--agent-kwargs",
-        type=json_dict,
-        default={},
-        metavar="JSON",
-        help="""the learner's keyword arguments (a learn: principal's too), e.g. ``'{"n_steps": 64}'``""",
+        """the learner's keyword arguments (a learn: principal's too), e.g. ``'{"n_steps": 64}'``""",
     )
-    parser.add_argument(
-        "--jobs", type=int_at_least(1), default=1, metavar="N", help="runs at a time, in parallel processes"
-    )
+    add_int_option(parser, "--jobs", "runs at a time, in parallel processes", default=1, metavar="N")
     parser.add_argument(
         "--out",
         type=Path,

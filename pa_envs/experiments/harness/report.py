@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from pa_envs import analysis
+from pa_envs.experiments.common import pyplot, save_figure
 from pa_envs.experiments.harness.spec import RunSpec, episode_steps, step_unit
 from pa_envs.experiments.scores import final_regret_growth, share_of_optimum
 from pa_envs.regret import mean_interval, t975
@@ -185,10 +186,7 @@ def plots(rows: list[dict[str, Any]], out: str | Path) -> list[Path]:
     """Learning curves (welfare share of W* per episode, mean and a 95% Student-t band over
     seeds, with W* and W_LF marked) per env, and each group's final welfare against the
     transfers it paid."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -224,10 +222,7 @@ def plots(rows: list[dict[str, Any]], out: str | Path) -> list[Path]:
         ax.set_xlabel("episode (all copies, in order of completion)")
         ax.set_ylabel("welfare as a share of W*")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths = [out / "curves.png"]
-    fig.savefig(paths[0], dpi=110)
-    plt.close(fig)
+    paths = [save_figure(fig, out / "curves.png", dpi=110)]
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for line in summary_rows(rows):
@@ -241,10 +236,7 @@ def plots(rows: list[dict[str, Any]], out: str | Path) -> list[Path]:
     ax.set_xlabel("transfers paid per episode")
     ax.set_ylabel("final welfare as a share of W*")
     ax.legend(fontsize=6)
-    fig.tight_layout()
-    paths.append(out / "welfare_vs_transfers.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths.append(save_figure(fig, out / "welfare_vs_transfers.png", dpi=110))
     return paths
 
 
