@@ -149,13 +149,11 @@ def section_single(args: argparse.Namespace) -> None:
     rows = []
     for name in args.envs:
         module = ENVS[name]
-        rates = interleaved(
-            {
-                "rps_v2": lambda: parallel_steps(rps_v2.parallel_env(), args.steps),
-                name: lambda module=module: parallel_steps(module.parallel_env(n_agents=3), args.steps),
-            },
-            args.repeats,
-        )
+        contenders: dict[str, Callable[[], float]] = {
+            "rps_v2": lambda: parallel_steps(rps_v2.parallel_env(), args.steps),
+            name: lambda module=module: parallel_steps(module.parallel_env(n_agents=3), args.steps),
+        }
+        rates = interleaved(contenders, args.repeats)
         memory = peak_mib(functools.partial(parallel_steps, module.parallel_env(n_agents=3), 2000))
         rows.append(
             [
