@@ -141,6 +141,10 @@ def parallel_steps(env, steps: int, seed: int = 0) -> float:
     return steps / (time.perf_counter() - start)
 
 
+def _env_steps(module: Any, steps: int) -> float:
+    return parallel_steps(module.parallel_env(n_agents=3), steps)
+
+
 def section_single(args: argparse.Namespace) -> None:
     from pettingzoo.classic import rps_v2
 
@@ -151,7 +155,7 @@ def section_single(args: argparse.Namespace) -> None:
         module = ENVS[name]
         contenders: dict[str, Callable[[], float]] = {
             "rps_v2": lambda: parallel_steps(rps_v2.parallel_env(), args.steps),
-            name: lambda module=module: parallel_steps(module.parallel_env(n_agents=3), args.steps),
+            name: functools.partial(_env_steps, module, args.steps),
         }
         rates = interleaved(contenders, args.repeats)
         memory = peak_mib(functools.partial(parallel_steps, module.parallel_env(n_agents=3), 2000))
