@@ -555,3 +555,45 @@ def test_the_mechanism_env_names_a_non_dict_step_and_its_aec_form_raises_after_t
         aec.step(None if aec.terminations[agent] or aec.truncations[agent] else 0)
     with pytest.raises(EpisodeOverError):
         aec.step(0)
+
+
+def test_a_game_returning_a_signal_past_the_end_is_named_not_paid_anothers_transfer():
+    """resolve_period's flat gather would have read the next agent's contract row."""
+    from pa_envs.core.game import resolve_period
+
+    env = ENVS["pollution_v0"].parallel_env(n_agents=2)
+    game = env.game
+    real_step = game.step
+
+    def bad_step(state, actions, noise):
+        return real_step(state, actions, noise)._replace(signals=np.full_like(actions, game.n_signals))
+
+    game.step = bad_step
+    contracts = np.arange(2 * game.n_signals, dtype=float).reshape(1, 2, game.n_signals)
+    state = game.initial_state(np.zeros((1, game.noise_size)))
+    with pytest.raises(ValueError, match="signals outside"):
+        actions, noise = np.zeros((1, 2), dtype=np.int64), np.full((1, game.noise_size), 0.5)
+        resolve_period(game, state, actions, contracts, noise)
+
+
+def test_the_driver_keeps_its_own_copy_of_a_mechanisms_writeable_contracts():
+    """A mechanism that refills one buffer each period must not rewrite the contracts in force."""
+    from pa_envs.core.mechanism import Mechanism, MechanismDriver
+
+    class Refill(Mechanism):
+        name = "refill"
+
+        def bind(self, game):
+            self.buffer = np.zeros((1, game.n_agents, game.n_signals))
+
+        def post(self, state, periods):
+            self.buffer[...] = float(periods[0] % 2)
+            return self.buffer
+
+    game = ENVS["pollution_v0"].parallel_env(n_agents=2).game
+    mechanism = Refill()
+    driver = MechanismDriver(mechanism, game, 1)
+    first = driver.post(np.zeros((1, 1), dtype=np.int64), np.array([1]))
+    kept = first.copy()
+    mechanism.post(np.zeros((1, 1), dtype=np.int64), np.array([2]))
+    assert np.array_equal(driver.contracts, kept)

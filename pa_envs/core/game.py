@@ -455,7 +455,14 @@ def resolve_period(
     # Ufuncs called directly and one flat gather: at B = 1 a period is a handful of tiny
     # arrays, so numpy's per-call overhead (ndarray.sum's wrapper, 3-array fancy indexing)
     # is most of its cost. The same numbers as contracts[b, i, signals[b, i]].
-    offsets = _pay_offsets(*signals.shape, contracts.shape[2])
+    n_signals = contracts.shape[2]
+    # The flat gather would read the next agent's row for a signal past the end: a Game that
+    # returns one gets an error naming it, not somebody else's transfer.
+    if signals.size and (_min(signals, axis=None) < 0 or _max(signals, axis=None) >= n_signals):
+        raise ValueError(
+            f"{game.name}: Game.step returned signals outside 0..{n_signals - 1}: {signals.tolist()}"
+        )
+    offsets = _pay_offsets(*signals.shape, n_signals)
     transfers = contracts.reshape(-1).take(signals + offsets)
     agent_rewards = private_utility + transfers
     social_welfare = _sum_rows(private_utility, 1) + dynamics.principal_payoff
@@ -469,3 +476,4 @@ def resolve_period(
 
 
 _sum_rows = np.add.reduce
+_min, _max = np.minimum.reduce, np.maximum.reduce

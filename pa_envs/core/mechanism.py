@@ -205,7 +205,9 @@ class MechanismDriver:
             signal_names=game.signal_names,
         )
         if which is None:
-            self.contracts = posted
+            # Kept as the contracts in force (and in earlier feedback): a mechanism may refill
+            # one writeable buffer each period, so only a read-only array is kept as it is.
+            self.contracts = posted if not posted.flags.writeable else posted.copy()
         else:
             contracts = self.contracts.copy()
             contracts[which] = posted[which]
