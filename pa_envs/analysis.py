@@ -42,7 +42,10 @@ import dataclasses
 import functools
 import warnings
 from collections.abc import Callable
-from typing import TypedDict, Unpack
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:  # typing.Unpack is Python 3.11+; annotations are strings here (3.10 runs)
+    from typing_extensions import Unpack
 
 import numpy as np
 

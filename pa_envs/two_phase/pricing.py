@@ -107,8 +107,9 @@ class PriceSearch:
         where = self._where(rows, signal)
         for index, which in ((0, ARM_NONE), (1, ARM_MOST)):
             mine = tally & (arm == which)
-            self.hits[(*where, index)] += mine & sent
-            self.seen[(*where, index)] += mine
+            at = (*where, index)  # a tuple first: a starred subscript needs Python 3.11
+            self.hits[at] += mine & sent
+            self.seen[at] += mine
         level = tally & (arm == ARM_LEVEL)
         return np.stack([level & sent, level], axis=0)
 
