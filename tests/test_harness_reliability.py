@@ -384,6 +384,8 @@ def test_the_watchdog_ends_a_worker_whose_harness_ended():
             if process.poll() is None:
                 process.kill()
                 process.wait()
+        if worker.stdout is not None:
+            worker.stdout.close()
 
 
 class FailsSoon(harness.AgentAlgorithm):
