@@ -236,7 +236,9 @@ def sweep(
     it (:class:`~pa_envs.experiments.harness.store.Store`), so every run is run once, and
     each waits (checking every ``poll`` seconds) for the runs the others hold before it
     returns; a run held by a process that has died is run again. A damaged line of the
-    file is skipped and reported (file:line). Worker processes end with the harness.
+    file is skipped and reported (file:line). Worker processes end with the harness. When a
+    run fails (or the sweep is interrupted), the runs in progress are stopped, their workers
+    ended, and then released, before the error is raised.
 
     Before the first run it warns (stderr) where a run's agent-steps will differ from its
     budget (:func:`budget_notices`). With ``progress`` a bar counts agent-steps as they are
@@ -358,10 +360,12 @@ def _stop(
     """Stop a sweep's pool after a failure and give its runs back. A run not started yet is
     cancelled and released at once; a running one keeps its claim until its worker has been
     terminated (``Future.cancel`` cannot stop it), so no other harness runs it meanwhile."""
-    running = [spec for future, spec in pending.items() if not future.cancel()]
+    running = []
     for future, spec in pending.items():
-        if future.cancelled():
+        if future.cancel():
             store.release(spec.key)
+        else:
+            running.append(spec)
     if running:
         # No public way before Python 3.14 (terminate_workers); _processes: pid -> Process.
         workers = list((getattr(pool, "_processes", None) or {}).values())
@@ -371,6 +375,9 @@ def _stop(
         for worker in workers:
             with contextlib.suppress(OSError, ValueError, AssertionError):
                 worker.join(timeout=10)
+                if worker.is_alive():  # SIGTERM ignored
+                    worker.kill()
+                    worker.join()
     pool.shutdown(wait=True, cancel_futures=True)
     for spec in running:
         store.release(spec.key)
