@@ -5,6 +5,7 @@ first run; and the packaging of the code the pa-envs command runs."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -261,14 +262,150 @@ def test_the_cli_runs_the_installed_modules():
         __import__(module)
 
 
-def test_a_claim_whose_pid_was_reused_is_taken_over(tmp_path):
-    """This very process, but with another start time: the claimant died and its pid was reused."""
-    results = tmp_path / "runs.jsonl"
-    now = store.start_time(os.getpid())
+@pytest.fixture
+def other_process():
+    """A live process of this host that is not this one (``sleep 30``), ended after the test."""
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        yield sleeper.pid
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def _plant_claim(results: Path, key: str, **claim) -> None:
+    with store.claims_path(results).open("a") as f:
+        f.write(json.dumps({"claimed": key, "host": store.HOST, **claim}) + "\n")
+
+
+def test_a_claim_whose_pid_was_reused_is_taken_over(tmp_path, other_process):
+    """A live process, not this one, with another start time: the claimant died and its pid
+    was reused by that process."""
+    results, key = tmp_path / "runs.jsonl", spec(seed=0).key
+    now = store.start_time(other_process)
     if now is None:
         pytest.skip("no process start times on this system")
-    claim = {"claimed": spec(seed=0).key, "pid": os.getpid(), "host": store.HOST, "started": now - 1}
-    store.claims_path(results).write_text(json.dumps(claim) + "\n")
-    assert not store.read(results).claims[spec(seed=0).key].alive
+    _plant_claim(results, key, pid=other_process, started=now - 1)
+    holder = store.read(results).claims[key]
+    assert not holder.mine and not holder.alive
+    taken, _ = store.Store(results).claim([key])
+    assert taken == key and store.read(results).claims[key].mine
+
+
+def test_a_claim_of_a_live_process_with_its_start_time_is_not_taken(tmp_path, other_process):
+    results, key = tmp_path / "runs.jsonl", spec(seed=0).key
+    now = store.start_time(other_process)
+    if now is None:
+        pytest.skip("no process start times on this system")
+    _plant_claim(results, key, pid=other_process, started=now)
+    holder = store.read(results).claims[key]
+    assert not holder.mine and holder.alive
+    taken, _ = store.Store(results).claim([key])
+    assert taken is None and store.read(results).claims[key] == holder
+
+
+def test_a_release_drops_only_its_claimants_claim(tmp_path, other_process):
+    results, key = tmp_path / "runs.jsonl", spec(seed=0).key
+    started = store.start_time(other_process)
+    _plant_claim(results, key, pid=other_process, started=started)
+    store.Store(results).release(key)  # this process never held it
+    with store.claims_path(results).open("a") as f:
+        f.write(json.dumps({"released": key, "pid": other_process, "host": "another-host"}) + "\n")
+        if started is not None:  # the pid, reused: another start time
+            f.write(
+                json.dumps(
+                    {"released": key, "pid": other_process, "host": store.HOST, "started": started + 1}
+                )
+            )
+            f.write("\n")
+    assert store.read(results).claims[key].pid == other_process
+    with store.claims_path(results).open("a") as f:  # the claimant's own release, as the docs say
+        f.write(json.dumps({"released": key, "pid": other_process, "host": store.HOST}) + "\n")
+    assert key not in store.read(results).claims
+
+
+def test_a_sweep_waiting_for_another_hosts_claim_says_so_again_and_again(tmp_path, capsys, monkeypatch):
+    import threading
+
+    results, key = tmp_path / "runs.jsonl", spec(seed=0).key
+    _plant_claim(results, key, pid=4242, host="elsewhere")
+    monkeypatch.setattr(harness.runner, "WAIT_NOTICE_INTERVAL", 0.2)
+
+    def clear() -> None:  # what a user does for a harness known to be gone
+        time.sleep(1.0)
+        with store.Store(results).locked(), store.claims_path(results).open("a") as f:
+            f.write(json.dumps({"released": key, "pid": 4242, "host": "elsewhere"}) + "\n")
+
+    clearing = threading.Thread(target=clear)
+    clearing.start()
     rows = harness.sweep([spec(seed=0)], results, progress=False, poll=0.05)
-    assert rows[0]["spec"]["seed"] == 0
+    clearing.join()
+    notices = [line for line in capsys.readouterr().err.splitlines() if line.startswith("waiting for")]
+    assert len(notices) >= 3 and all("(4242@elsewhere)" in line for line in notices), notices
+    assert rows[0]["key"] == key
+
+
+# -- the workers' watchdog ------------------------------------------------------------------
+
+
+@pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver")
+def test_a_sweep_with_forkserver_workers_completes(tmp_path, monkeypatch):
+    """A forkserver worker's parent is the fork server, not the harness (Python 3.14's default)."""
+    monkeypatch.setattr(harness.runner, "_START_METHOD", "forkserver")
+    results = tmp_path / "runs.jsonl"
+    rows = harness.sweep([spec(seed=0), spec(seed=1)], results, jobs=2, progress=False)
+    assert [row["spec"]["seed"] for row in rows] == [0, 1]
+    assert len(store.read_results(results)) == 2
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_the_watchdog_ends_a_worker_whose_harness_ended():
+    """The watchdog thread alone: the 'harness' is not the child's parent, so no kernel signal."""
+    harness_stand_in = subprocess.Popen(["sleep", "30"])
+    code = (
+        "import sys, time\n"
+        "from pa_envs.experiments.harness import runner\n"
+        "runner.WATCH_INTERVAL = 0.05\n"
+        f"runner.die_with_parent({harness_stand_in.pid})\n"
+        "print('watching', flush=True)\n"
+        "time.sleep(30)\n"
+        "sys.exit(0)\n"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout is not None and worker.stdout.readline() == "watching\n"
+        time.sleep(0.3)
+        assert worker.poll() is None, "the worker ended while its harness ran"
+        harness_stand_in.kill()
+        harness_stand_in.wait()
+        assert worker.wait(timeout=5) == 1  # the watchdog's os._exit(1), not a signal
+    finally:
+        for process in (worker, harness_stand_in):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        if worker.stdout is not None:
+            worker.stdout.close()
+
+
+class FailsSoon(harness.AgentAlgorithm):
+    """Fails after 0.5 s: long enough for another worker's run to have started."""
+
+    def train(self, venv, steps, seed):
+        time.sleep(0.5)
+        raise RuntimeError("the learner fell over")
+
+
+def test_a_failed_run_stops_the_running_ones_before_releasing_them(tmp_path):
+    results = tmp_path / "runs.jsonl"
+    slow = spec(seed=0, agents="tests.test_harness_reliability:Slow", steps=600 * 2 * 4)  # 60 s
+    failing = spec(seed=1, agents="tests.test_harness_reliability:FailsSoon")
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="fell over"):
+        harness.sweep([slow, failing], results, jobs=2, progress=False)
+    assert time.monotonic() - start < 30, "the sweep waited for the slow run to end"
+    assert store.read(results).claims == {} and store.read_results(results) == []
+    if Path("/proc").is_dir():  # a forked worker has this process's command line (a fork server not)
+        own = Path("/proc/self/cmdline").read_bytes()
+        workers = [pid for pid in _children(os.getpid()) if Path(f"/proc/{pid}/cmdline").read_bytes() == own]
+        assert not [pid for pid in workers if store.pid_alive(pid)], "a worker lives on"

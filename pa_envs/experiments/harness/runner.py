@@ -173,8 +173,11 @@ def _run_principal_learner(
 
 
 _PROGRESS_QUEUE: Any = None  # a sweep's worker processes report their agent-steps here
+_START_METHOD: str | None = None  # how a sweep starts its workers (None: the platform's default)
 WATCH_INTERVAL = 0.5
 """Seconds between a worker's checks that the harness that started it still runs."""
+WAIT_NOTICE_INTERVAL = 60.0
+"""Seconds between a sweep's notices of the runs it waits for (held by other harnesses)."""
 
 
 def _worker_start(progress_queue: Any, harness_pid: int) -> None:
@@ -185,12 +188,16 @@ def _worker_start(progress_queue: Any, harness_pid: int) -> None:
 
 
 def die_with_parent(parent_pid: int) -> None:
-    """End this process when ``parent_pid`` ends (a ``kill -9`` of the harness included), so
+    """End this process when ``parent_pid`` (the harness) ends, a ``kill -9`` included, so
     that no worker goes on running, or sleeping, as an orphan.
 
-    On Linux the kernel sends SIGKILL when the parent thread dies (``PR_SET_PDEATHSIG``);
-    everywhere a daemon thread checks every :data:`WATCH_INTERVAL` seconds that the parent
-    is still the one that started it, and exits the process if not."""
+    A daemon thread checks every :data:`WATCH_INTERVAL` seconds that ``parent_pid`` is alive
+    and exits the process if not. It checks that pid only, not :func:`os.getppid`: under the
+    ``forkserver`` and ``spawn`` start methods (``forkserver`` is the default from Python
+    3.14) a worker's direct parent is the fork server, not the harness. On Linux the kernel
+    also sends SIGKILL when the *direct* parent thread dies (``PR_SET_PDEATHSIG``): at once
+    under ``fork``; under ``forkserver`` only when the fork server ends, so the thread is what
+    ends a worker there."""
     import ctypes
     import ctypes.util
     import signal
@@ -202,7 +209,7 @@ def die_with_parent(parent_pid: int) -> None:
             libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
 
     def watch() -> None:
-        while os.getppid() == parent_pid and results_store.pid_alive(parent_pid):
+        while results_store.pid_alive(parent_pid):
             time.sleep(WATCH_INTERVAL)
         os._exit(1)  # the harness is gone: nobody will read this run's result
 
@@ -229,7 +236,9 @@ def sweep(
     it (:class:`~pa_envs.experiments.harness.store.Store`), so every run is run once, and
     each waits (checking every ``poll`` seconds) for the runs the others hold before it
     returns; a run held by a process that has died is run again. A damaged line of the
-    file is skipped and reported (file:line). Worker processes end with the harness.
+    file is skipped and reported (file:line). Worker processes end with the harness. When a
+    run fails (or the sweep is interrupted), the runs in progress are stopped, their workers
+    ended, and then released, before the error is raised.
 
     Before the first run it warns (stderr) where a run's agent-steps will differ from its
     budget (:func:`budget_notices`). With ``progress`` a bar counts agent-steps as they are
@@ -247,7 +256,7 @@ def sweep(
     bar = progress_bar(total, label, "step", enabled=progress, unit_scale=True)
     finished = len(by_key) - len(todo)
     held: dict[str, results_store.Claim] = {}
-    said = False
+    said = -float("inf")  # when the harness last said what it waits for (time.monotonic)
 
     def report(news: int | str) -> None:
         """Agent-steps played, or what a learner is doing now."""
@@ -283,13 +292,14 @@ def sweep(
         remaining = [key for key in by_key if key not in done]
         if not remaining:
             return False
-        if not said:
-            holders = ", ".join(sorted({f"pid {c.pid} on {c.host}" for c in held.values()}))
+        if time.monotonic() - said >= WAIT_NOTICE_INTERVAL:  # again and again: a claim may be stale
+            holders = ", ".join(sorted({f"{c.pid}@{c.host}" for c in held.values()}))
             bar.write(
-                f"waiting for {len(remaining)} run(s) another harness is running ({holders})",
+                f"waiting for {len(remaining)} run(s) another harness is running ({holders}); "
+                f"to clear a claim of a gone harness on another host: see {results_store.__name__}",
                 file=sys.stderr,
             )
-            said = True
+            said = time.monotonic()
         time.sleep(poll)
         return True
 
@@ -308,9 +318,10 @@ def sweep(
                 raise
             keep(row)
     else:
-        reports: Any = multiprocessing.Queue()
+        context = multiprocessing.get_context(_START_METHOD)
+        reports: Any = context.Queue()
         with concurrent.futures.ProcessPoolExecutor(
-            max_workers=jobs, initializer=_worker_start, initargs=(reports, os.getpid())
+            max_workers=jobs, mp_context=context, initializer=_worker_start, initargs=(reports, os.getpid())
         ) as pool:
             pending: dict[concurrent.futures.Future, RunSpec] = {}
             try:
@@ -334,13 +345,42 @@ def sweep(
                             raise
                         keep(row)
             except BaseException:
-                for future, spec in pending.items():
-                    future.cancel()
-                    store.release(spec.key)
+                _stop(pool, pending, store)
                 raise
         _drain(reports, report)
     bar.close()
     return [done[spec.key] for spec in specs]
+
+
+def _stop(
+    pool: concurrent.futures.ProcessPoolExecutor,
+    pending: dict[concurrent.futures.Future, RunSpec],
+    store: results_store.Store,
+) -> None:
+    """Stop a sweep's pool after a failure and give its runs back. A run not started yet is
+    cancelled and released at once; a running one keeps its claim until its worker has been
+    terminated (``Future.cancel`` cannot stop it), so no other harness runs it meanwhile."""
+    running = []
+    for future, spec in pending.items():
+        if future.cancel():
+            store.release(spec.key)
+        else:
+            running.append(spec)
+    if running:
+        # No public way before Python 3.14 (terminate_workers); _processes: pid -> Process.
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        for worker in workers:
+            with contextlib.suppress(OSError, ValueError):
+                worker.terminate()
+        for worker in workers:
+            with contextlib.suppress(OSError, ValueError, AssertionError):
+                worker.join(timeout=10)
+                if worker.is_alive():  # SIGTERM ignored
+                    worker.kill()
+                    worker.join()
+    pool.shutdown(wait=True, cancel_futures=True)
+    for spec in running:
+        store.release(spec.key)
 
 
 def _drain(reports: Any, report: Callable[[int | str], object]) -> None:

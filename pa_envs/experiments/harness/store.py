@@ -6,7 +6,16 @@ run by appending a claim (``{"claimed": key, "pid": ..., "host": ...}``) to a si
 Every read and append happens under an exclusive lock (:func:`fcntl.flock` on a sidecar
 file ``<results>.lock``), so harnesses
 started on one file share its runs: each run is claimed, and run, once. A claim whose
-process has died (same host, pid gone) is taken over.
+process has died (same host, pid gone, or the pid now another process's: its start time
+differs) is taken over. A ``released`` line gives a claim back only if it names the
+claimant (same ``pid`` and ``host``, and ``started`` if both record one).
+
+A claim from another host cannot be checked, so it counts as alive until released; a
+harness waiting for it says so (``pid@host``) every minute. To clear one whose harness is
+known to be gone, append its release to ``<results>.claims`` (one line, with the claim's
+own ``pid`` and ``host``)::
+
+    {"released": "<key>", "pid": <pid>, "host": "<host>"}
 
 A damaged line (half written, garbage, ``{}``, a row without ``"key"``) is skipped and
 reported as ``file:line``; nothing already written is ever rewritten: records are only
@@ -54,6 +63,17 @@ class Claim:
     @property
     def mine(self) -> bool:
         return self.host == HOST and self.pid == os.getpid()
+
+    def released_by(self, record: dict[str, Any]) -> bool:
+        """Whether a ``released`` record gives this claim back: one written by the claimant
+        (same pid and host, and same start time where both record one), not by another
+        process that once held, or never held, the run."""
+        started = record.get("started")
+        return (
+            record.get("pid") == self.pid
+            and str(record.get("host", "")) == self.host
+            and (self.started is None or not isinstance(started, int) or started == self.started)
+        )
 
 
 def pid_alive(pid: int) -> bool:
@@ -156,7 +176,9 @@ def read(path: str | Path) -> Contents:
                 record["pid"], str(record.get("host", "")), started if isinstance(started, int) else None
             )
         elif "released" in record:
-            found.claims.pop(record["released"], None)
+            holder = found.claims.get(record["released"])
+            if holder is not None and holder.released_by(record):
+                del found.claims[record["released"]]
     for key in found.rows:
         found.claims.pop(key, None)
     return found
@@ -236,4 +258,5 @@ class Store:
     def release(self, key: str) -> None:
         """Give a claimed run back (it failed here): another harness may run it."""
         with self.locked():
-            self._append({"released": key, "pid": os.getpid(), "host": HOST}, claims_path(self.path))
+            release = {"released": key, "pid": os.getpid(), "host": HOST, "started": start_time(os.getpid())}
+            self._append(release, claims_path(self.path))
