@@ -155,8 +155,9 @@ def test_harness_command_line(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_users_module_in_the_working_directory_runs_from_the_command_line(tmp_path):
-    """As the tutorial does: a learner in ./my_algorithms.py, `python -m baselines.harness`
-    run from that folder (not this repository's)."""
+    """As the tutorial does: a learner in ./my_algorithms.py, `python -m
+    pa_envs.experiments.harness` run from that folder (not this repository's: the
+    repository's `baselines` scripts are not installed)."""
     (tmp_path / "my_algorithms.py").write_text(
         "import numpy as np\n"
         "from pa_envs.experiments.harness import AgentAlgorithm\n\n"
@@ -172,7 +173,7 @@ def test_a_users_module_in_the_working_directory_runs_from_the_command_line(tmp_
         *("--env-kwargs", json.dumps(STATIC), "--out", "out"),
     ]
     result = subprocess.run(
-        [sys.executable, "-m", "baselines.harness", *argv],
+        [sys.executable, "-m", "pa_envs.experiments.harness", *argv],
         cwd=tmp_path,
         capture_output=True,
         text=True,
