@@ -4,17 +4,24 @@ inverse-CDF draw and the tabular model's probabilities, so the two cannot drift.
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
 # Up to this many table entries per call the rows are gathered and compared at once.
 _GATHER_LIMIT = 16_384
+# A guide (see _Guide) has at most this many entries (8 MiB) and at most this many buckets per row.
+_GUIDE_ENTRIES = 1 << 20
+_GUIDE_BUCKETS = 4096
 
 
 def binomial_cdf_table(n_max: int, p: float) -> np.ndarray:
     """``cdf[n, k] = P(Binomial(n, p) <= k)`` for ``n, k`` in ``0 .. n_max``; exactly 1 for ``k >= n``."""
     table = _banded_binomial_cdf_table(n_max, p) if 0.0 < p < 1.0 else None
-    return _full_binomial_cdf_table(n_max, p) if table is None else table
+    table = _full_binomial_cdf_table(n_max, p) if table is None else table
+    # Read-only: draw_from_cdf_table may keep a guide built from it (_guide_for).
+    table.flags.writeable = False
+    return table
 
 
 def _full_binomial_cdf_table(n_max: int, p: float) -> np.ndarray:
@@ -89,17 +96,26 @@ def draw_from_cdf(cdf_rows: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
 
 def draw_from_cdf_table(table: np.ndarray, rows: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     """``draw_from_cdf(table[rows], uniforms)`` without gathering whole rows: a binary search
-    per draw, ``ceil(log2 K)`` vectorized steps instead of ``B * K`` comparisons.
+    per draw, ``ceil(log2 K)`` vectorized steps instead of ``B * K`` comparisons, or, for a
+    read-only table (:func:`binomial_cdf_table`'s), a look-up in a guide built from it.
 
-    Every row of ``table`` (``(R, K)``) must be non-decreasing and end at 1, so the result,
-    ``min{k: table[row, k] > u}``, is the same integer as the comparison count.
+    Every row of ``table`` (``(R, K)``) must be non-decreasing and end at 1, and the
+    uniforms must lie in ``[0, 1)``, so the result, ``min{k: table[row, k] > u}``, is the
+    same integer as the comparison count.
     """
     n_columns = table.shape[1]
     if type(rows) is np.ndarray and rows.shape == (1,):
         # One draw (a single env): numpy's binary search on its row, the same count.
         return np.array([table[rows[0]].searchsorted(uniforms[0], side="right")])
+    guide = None if np.size(rows) * n_columns <= _GATHER_LIMIT else _guide_for(table)
+    return _search_rows(table, rows, uniforms) if guide is None else guide.draw(rows, uniforms)
+
+
+def _search_rows(table: np.ndarray, rows: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """:func:`draw_from_cdf_table` by a comparison count over the gathered rows (few draws:
+    fewer numpy calls) or a vectorized binary search over each row."""
+    n_columns = table.shape[1]
     if np.size(rows) * n_columns <= _GATHER_LIMIT:
-        # Few draws: gathering whole rows is fewer numpy calls than the search.
         return draw_from_cdf(table[rows], uniforms)
     flat = table.reshape(-1)
     base = np.asarray(rows, dtype=np.int64) * n_columns
@@ -111,3 +127,62 @@ def draw_from_cdf_table(table: np.ndarray, rows: np.ndarray, uniforms: np.ndarra
         low = np.where(right, middle + 1, low)
         high = np.where(right, high, middle)
     return low
+
+
+class _Guide:
+    """A guide table (Chen and Asau's "indexed search") for the inverse-CDF draws of a table.
+
+    Bucket ``j`` of row ``n`` holds the uniforms ``[j / M, (j + 1) / M)``. Its draws lie
+    between ``draw(j / M)`` and ``draw((j + 1) / M)``, exact integers computed here by the
+    very comparison count (``j / M`` is a float exactly, ``M`` a power of 2). Where they
+    differ by at most 1 (nearly every bucket of a binomial law) one comparison with the
+    table finishes the draw; the few buckets that span more (the far tails) are marked
+    and drawn by the row search.
+    """
+
+    def __init__(self, table: np.ndarray, buckets: int) -> None:
+        n_rows, n_columns = table.shape
+        edges = np.arange(buckets + 1) / buckets
+        bounds = np.stack([row.searchsorted(edges, side="right") for row in table])  # (R, M + 1)
+        starts = bounds[:, :-1] + (np.arange(n_rows) * n_columns)[:, None]  # into table.reshape(-1)
+        # -1 marks a bucket whose draws span more than two integers.
+        self.entries = np.where(np.diff(bounds, axis=1) > 1, -1, starts).reshape(-1)
+        self.table = table
+        self.flat = table.reshape(-1)
+        self.buckets = buckets
+        self.n_columns = n_columns
+
+    def draw(self, rows: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        """The draws of ``rows`` from ``uniforms`` in ``[0, 1)``."""
+        rows = np.asarray(rows, dtype=np.int64)
+        start = self.entries[rows * self.buckets + (uniforms * float(self.buckets)).astype(np.int64)]
+        base = rows * self.n_columns
+        far = np.flatnonzero(start < 0) if start.min() < 0 else None
+        if far is not None:
+            start[far] = base[far]  # any valid position: redrawn below
+        out = start - base
+        out += self.flat[start] <= uniforms
+        if far is not None:
+            out[far] = _search_rows(self.table, rows[far], uniforms[far])
+        return out
+
+
+# Guides of read-only tables, by id; an entry goes when its table does.
+_GUIDES: dict[int, _Guide | None] = {}
+
+
+def _guide_for(table: np.ndarray) -> _Guide | None:
+    """The guide of a read-only table (built at its first large draw), or ``None`` for a
+    writable table (it could change under the guide) or one too large for a useful guide."""
+    key = id(table)
+    if key in _GUIDES:
+        return _GUIDES[key]
+    if table.flags.writeable or table.ndim != 2 or table.base is not None:
+        return None
+    buckets = _GUIDE_BUCKETS
+    while buckets > 64 and table.shape[0] * buckets > _GUIDE_ENTRIES:
+        buckets //= 2
+    guide = _Guide(table, buckets) if table.shape[0] * buckets <= _GUIDE_ENTRIES else None
+    _GUIDES[key] = guide
+    weakref.finalize(table, _GUIDES.pop, key, None)
+    return guide
