@@ -13,6 +13,8 @@ _GATHER_LIMIT = 16_384
 # A guide (see _Guide) has at most this many entries (8 MiB) and at most this many buckets per row.
 _GUIDE_ENTRIES = 1 << 20
 _GUIDE_BUCKETS = 4096
+# Below this log-probability a binomial entry is outside its row's window (exp(-745.2) is 0).
+_LOG_FLOOR = -760.0
 
 
 def binomial_cdf_table(n_max: int, p: float) -> np.ndarray:
@@ -41,44 +43,52 @@ def _full_binomial_cdf_table(n_max: int, p: float) -> np.ndarray:
 
 def _banded_binomial_cdf_table(n_max: int, p: float) -> np.ndarray | None:
     """:func:`binomial_cdf_table` bit for bit, its probabilities computed only where they do
-    not underflow to 0 (a long stock: within some ``50 sd`` of each row's mode, not ``n_max``).
+    not underflow to 0: in each row's own window (a long stock: within some ``40 sd`` of the
+    row's mode, not ``n_max``).
 
     A row's cumulative sums start on exact zeros and end on them, so summing its window
-    alone gives the same numbers. The window is checked, not assumed: the entries just
-    beyond it must be exactly 0 (the log-probabilities are concave in ``k``, so all beyond
-    are); ``None`` (the full computation) where they are not, or where it saves little.
+    alone gives the same numbers. The window of row ``n`` is the ``k`` whose log-probability
+    is at least ``_LOG_FLOOR`` (``exp`` gives exactly 0 below about -745), found by a binary
+    search on each side of the mode (the log-probabilities are concave in ``k``). It is
+    checked, not assumed: the entries just beyond it must be exactly 0; ``None`` (the full
+    computation) where they are not, or where the windows save little (most rows whole).
     """
-    sd = math.sqrt(n_max * p * (1.0 - p))
-    # The skewed side's tail (above the mode for p < 1/2) underflows later.
-    light, heavy = math.ceil(40.0 * sd) + 64, math.ceil(60.0 * sd) + 64
-    below = heavy if p > 0.5 else light
-    width = light + heavy + 1
-    if width > 0.6 * (n_max + 1):
-        return None
-    rows = np.arange(n_max + 1)
+    size = n_max + 1
+    rows = np.arange(size)
     log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n_max + 1)))])
-    low = np.maximum(np.floor((rows + 1) * p).astype(np.int64) - below, 0)  # the mode is inside
+    log_p, log_q = math.log(p), math.log1p(-p)
 
-    def probabilities(k: np.ndarray) -> np.ndarray:
-        n = rows[:, None]
-        valid = (k <= n) & (k >= 0)
-        # As binomial_cdf_table computes them, term for term.
-        log_choose = log_fact[n] - log_fact[np.clip(k, 0, n_max)] - log_fact[np.where(valid, n - k, 0)]
-        log_pmf = log_choose + k * math.log(p) + (n - k) * math.log1p(-p)
-        return np.where(valid, np.exp(np.where(valid, log_pmf, 0.0)), 0.0)
+    def log_pmf(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+        # As _full_binomial_cdf_table computes it, term for term (0 <= k <= n).
+        return log_fact[n] - log_fact[k] - log_fact[n - k] + k * log_p + (n - k) * log_q
 
-    edges = probabilities(np.stack([low - 1, low + width], axis=1))
-    if np.any(edges != 0.0):
+    mode = np.minimum(np.floor((rows + 1) * p).astype(np.int64), rows)
+    low, high = np.zeros(size, dtype=np.int64), mode.copy()  # the first k above the floor
+    top, bottom = mode.copy(), rows.copy()  # the last one
+    for _ in range(math.ceil(math.log2(size + 1))):
+        middle = (low + high) >> 1
+        above = log_pmf(rows, middle) >= _LOG_FLOOR
+        high, low = np.where(above, middle, high), np.where(above, low, middle + 1)
+        middle = (top + bottom + 1) >> 1
+        above = log_pmf(rows, middle) >= _LOG_FLOOR
+        top, bottom = np.where(above, middle, top), np.where(above, bottom, middle - 1)
+    start, stop = low, top + 1  # row n's window: start .. stop - 1
+    counts = stop - start
+    total = int(counts.sum())
+    if total > 0.45 * size * size:
         return None
-    through = np.cumsum(probabilities(low[:, None] + np.arange(width)[None, :]), axis=1)
-    np.minimum(through, 1.0, out=through)
-    table = np.empty((n_max + 1, n_max + 1))
-    for n in range(n_max + 1):
-        start = int(low[n])
-        stop = min(start + width, n_max + 1)
-        table[n, :start] = 0.0
-        table[n, start:stop] = through[n, : stop - start]
-        table[n, stop:] = through[n, stop - start - 1]
+    for edge, inside in ((start - 1, start > 0), (stop, stop <= rows)):
+        if np.any(np.exp(log_pmf(rows[inside], edge[inside])) != 0.0):
+            return None
+    offsets = np.cumsum(counts) - counts  # of each row's window in the flat probabilities
+    flat_rows = np.repeat(rows, counts)
+    pmf = np.exp(log_pmf(flat_rows, np.arange(total) - np.repeat(offsets - start, counts)))
+    table = np.zeros((size, size))
+    for n, first, last, offset in zip(rows.tolist(), start.tolist(), stop.tolist(), offsets.tolist()):
+        through = np.cumsum(pmf[offset : offset + last - first])
+        np.minimum(through, 1.0, out=through)
+        table[n, first:last] = through
+        table[n, last:] = through[-1]
         table[n, n:] = 1.0
     return table
 
