@@ -129,22 +129,29 @@ class ShockThenMap:
         if n_states * n_mid <= BAND_LIMIT:
             return None
         probabilities = self.kernel_probabilities
-        kept = probabilities >= TAIL_MASS / probabilities.shape[1]
-        kept &= probabilities > 0
-        runs = np.cumsum(~kept, axis=1)  # entries of one run of kept entries share a number
-        main = runs[np.arange(n_states), probabilities.argmax(axis=1)]
-        core = kept & (runs == main[:, None])
-        counts = core.sum(axis=1)
+        # One pass over the (S, K) kernel finds the kept entries; the rest works on them alone.
+        rows, columns = np.nonzero(probabilities >= TAIL_MASS / probabilities.shape[1])  # row-major
+        kept = probabilities[rows, columns]
+        # Runs of consecutive kept entries of a row share a number; the core is the run of the
+        # row's largest entry (kept: a law's largest is at least 1 / K).
+        runs = np.cumsum(np.concatenate([[True], (np.diff(rows) != 0) | (np.diff(columns) != 1)]))
+        n_columns = probabilities.shape[1]
+        largest = np.searchsorted(
+            rows * n_columns + columns, np.arange(n_states) * n_columns + probabilities.argmax(axis=1)
+        )
+        core = runs == runs[largest][rows]
+        counts = np.bincount(rows[core], minlength=n_states)
         width = int(counts.max())
         if 4 * width > n_mid:
             return None
-        scale = 1.0 / np.where(kept, probabilities, 0.0).sum(axis=1)  # renormalized
-        rows, columns = np.nonzero(core)
+        scale = 1.0 / np.bincount(rows, kept, minlength=n_states)  # renormalized
+        outliers = (rows[~core], self.kernel_successors[rows[~core], columns[~core]], kept[~core])
+        rows, columns, kept = rows[core], columns[core], kept[core]
         slot = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
         successors = np.zeros((n_states, width), dtype=np.int64)
         weights = np.zeros((n_states, width))
         successors[rows, slot] = self.kernel_successors[rows, columns]
-        weights[rows, slot] = probabilities[rows, columns] * scale[rows]
+        weights[rows, slot] = kept * scale[rows]
         low = np.where(weights > 0, successors, n_mid).min(axis=1)
         high = np.where(weights > 0, successors, -1).max(axis=1) + 1
         blocks = []
@@ -155,9 +162,8 @@ class ShockThenMap:
             local = (np.arange(r1 - r0)[:, None] * (c1 - c0) + successors[r0:r1] - c0).clip(0)
             dense = np.bincount(local.ravel(), weights[r0:r1].ravel(), (r1 - r0) * (c1 - c0))
             blocks.append((r0, r1, c0, c1, dense.reshape(r1 - r0, c1 - c0)))
-        rows, columns = np.nonzero(kept & ~core)
-        outliers = (rows, self.kernel_successors[rows, columns], probabilities[rows, columns] * scale[rows])
-        return blocks, outliers
+        rows = outliers[0]
+        return blocks, (rows, outliers[1], outliers[2] * scale[rows])
 
     @functools.cached_property
     def _dense_kernel(self) -> np.ndarray | None:
