@@ -95,7 +95,11 @@ def _banded_binomial_cdf_table(n_max: int, p: float) -> np.ndarray | None:
 
 def pmf_from_cdf(cdf: np.ndarray) -> np.ndarray:
     """Probabilities ``P(X = k)`` from a CDF table along its last axis."""
-    return np.diff(cdf, axis=-1, prepend=0.0)
+    # np.diff(cdf, prepend=0.0)'s numbers without its concatenated copy (a long stock's is large).
+    out = np.empty(cdf.shape, dtype=np.result_type(cdf, 0.0))
+    out[..., :1] = cdf[..., :1]
+    np.subtract(cdf[..., 1:], cdf[..., :-1], out=out[..., 1:])
+    return out
 
 
 def draw_from_cdf(cdf_rows: np.ndarray, uniforms: np.ndarray) -> np.ndarray:

@@ -260,5 +260,6 @@ Transitions = GatheredTransitions | ShockThenMap
 
 
 def _check_law(probabilities: np.ndarray, axis: int, what: str) -> None:
-    if np.any(probabilities < 0) or not np.allclose(probabilities.sum(axis=axis), 1.0, atol=1e-9):
+    # min() rather than any(p < 0): no (S, K) temporary; a NaN fails the sums.
+    if (probabilities.size and probabilities.min() < 0) or not np.allclose(probabilities.sum(axis=axis), 1.0, atol=1e-9):
         raise ValueError(f"{what}: some rows are negative or do not sum to 1")
