@@ -14,9 +14,9 @@ contracts at once; the agents observe them and act (Stackelberg timing, as in
 own; the agents' infos then carry ``terminal_observation`` and, at the
 horizon, ``TimeLimit.truncated`` as SB3 expects. Welfare accounting is kept
 as arrays (:attr:`MechanismVecEnv.last_period`) rather than copied into
-``B * N`` info dicts every step; on a step where no episode ends every info is
-one shared, read-only empty mapping (SB3 reads infos, and writes into them
-only for finished episodes, which get fresh dicts).
+``B * N`` info dicts every step; the info of a sub-environment whose episode
+goes on is one shared, read-only empty mapping (SB3 reads infos, and writes
+into them only for finished episodes, which get fresh dicts).
 
 Sub-environment ``i`` is agent ``i % N`` of copy ``i // N``. ``get_attr``,
 ``set_attr`` and ``env_method`` honour ``indices`` and act per sub-environment
@@ -131,6 +131,8 @@ class MechanismVecEnv(DeepCopies, VecEnv):
         self._actions: np.ndarray | None = None
         self._started = False
         self.last_period: PeriodAccounts | None = None
+        # The last read-only contracts observed and an observation array made under them.
+        self._observed: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- SB3's VecEnv API -----------------------------------------------------------------
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
@@ -172,17 +174,17 @@ class MechanismVecEnv(DeepCopies, VecEnv):
         rewards = outcome.agent_rewards.reshape(-1).astype(np.float32)
         dones = np.repeat(done, self.n_agents)
         finished = np.flatnonzero(done)
-        # Most steps end no episode: every info is then one shared read-only empty
-        # mapping (building B * N fresh dicts would cost more than the whole step).
+        # A sub-environment whose episode goes on gets one shared read-only empty mapping
+        # (building B * N fresh dicts would cost more than the whole step); one whose
+        # episode ended, a fresh dict with what SB3 reads there.
         infos: list[Any] = [_NO_INFO] * self.num_envs
         if len(finished):
-            infos = [{} for _ in range(self.num_envs)]
             final = self._observe()
-            truncated = ~dynamics.terminated
-            for copy in finished.tolist():
-                for row in range(copy * self.n_agents, (copy + 1) * self.n_agents):
-                    infos[row]["terminal_observation"] = final[row]
-                    infos[row]["TimeLimit.truncated"] = bool(truncated[copy])
+            n = self.n_agents
+            rows = (finished[:, None] * n + np.arange(n)).reshape(-1)
+            truncated = np.repeat(~dynamics.terminated[finished], n).tolist()
+            for row, observation, cut in zip(rows.tolist(), final[rows], truncated, strict=True):
+                infos[row] = {"terminal_observation": observation, "TimeLimit.truncated": cut}
             engine.restart(finished)
             self.driver.begin(finished)
             if self._record is not None:  # a restarted copy shows its new episode's start
@@ -305,7 +307,17 @@ class MechanismVecEnv(DeepCopies, VecEnv):
 
     # -- internals ------------------------------------------------------------------------
     def _observe(self) -> np.ndarray:
-        observations = agent_observations(self.game, self.engine.state, self.driver.contracts)
+        state, contracts = self.engine.state, self.driver.contracts
+        kept = self._observed
+        if kept is not None and kept[0] is contracts:
+            # The contracts posted last time again (a read-only array: they cannot have changed):
+            # their float32 columns are copied whole, and only the state features written.
+            observations = kept[1].copy()
+            observations[:, :, : observations.shape[2] - contracts.shape[2]] = self.game.agent_features(state)
+        else:
+            observations = agent_observations(self.game, state, contracts)
+            # Casting the (B, N, n_signals) contracts column by column is most of the cost.
+            self._observed = None if contracts.flags.writeable else (contracts, observations.copy())
         return observations.reshape(self.num_envs, -1)
 
 

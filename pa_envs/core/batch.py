@@ -114,15 +114,15 @@ class BatchedEpisodes:
         if check:
             actions = self.check_actions(actions)
             contracts = self.check_contracts(contracts, "the principal")
-        playing = np.ones(self.num_copies, dtype=bool) if active is None else np.asarray(active, dtype=bool)
-        periods = self.periods + playing
+        playing = None if active is None else np.asarray(active, dtype=bool)
+        periods = self.periods + (1 if playing is None else playing)
         noise = self._noise(self.keys, self.episodes, periods)
         outcome = resolve_period(self.game, self.state, actions, contracts, noise)
         next_state = outcome.dynamics.next_state
-        self.state = next_state if active is None else np.where(playing[:, None], next_state, self.state)
+        self.state = next_state if playing is None else np.where(playing[:, None], next_state, self.state)
         self.periods = periods
-        done = playing & (outcome.dynamics.terminated | (periods >= self.game.params.max_cycles))
-        return outcome, done
+        done = outcome.dynamics.terminated | (periods >= self.game.params.max_cycles)
+        return outcome, (done if playing is None else playing & done)
 
     def _noise(self, keys: np.ndarray, episodes: np.ndarray, periods: np.ndarray) -> np.ndarray:
         return rng.batch_uniforms(keys, rng.batch_counters(episodes, periods), self._noise_size)
