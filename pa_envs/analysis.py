@@ -222,32 +222,53 @@ def social_optimum(
     ``tol``, then the greedy policy.
     """
     periods = _periods(model, horizon, discount)
+    if periods is not None:
+        return _backward_optimum(model, periods, discount)
     welfare = model.social_welfare
     classes = model.transition_class
-    s_index = np.arange(model.n_states)
 
     def q_values(values: np.ndarray) -> np.ndarray:
         return welfare + discount * model.expected_next_by_class(values)[:, classes]
 
-    if periods is None:
-        values = np.zeros(model.n_states)
-        for _ in range(max_iterations):
-            updated = q_values(values).max(axis=1)
-            change = np.abs(updated - values).max()
-            values = updated
-            if change <= tol * (1 - discount):
-                break
-        else:
-            raise RuntimeError(f"value iteration did not reach tol={tol} in {max_iterations} iterations")
-        policy = np.argmax(q_values(values), axis=1)[None, :]
+    values = np.zeros(model.n_states)
+    for _ in range(max_iterations):
+        updated = q_values(values).max(axis=1)
+        change = np.abs(updated - values).max()
+        values = updated
+        if change <= tol * (1 - discount):
+            break
     else:
-        policy = np.empty((periods, model.n_states), dtype=np.int64)
-        values = np.zeros(model.n_states)
-        for t in reversed(range(periods)):
-            q = q_values(values)
-            policy[t] = np.argmax(q, axis=1)
-            values = q[s_index, policy[t]]
+        raise RuntimeError(f"value iteration did not reach tol={tol} in {max_iterations} iterations")
+    policy = np.argmax(q_values(values), axis=1)[None, :]
     return evaluate(model, policy, horizon=horizon, discount=discount, tol=tol)
+
+
+def _backward_optimum(model: TabularModel, periods: int, discount: float) -> PolicyValue:
+    """:func:`social_optimum` over a finite horizon: backward induction, with the policy's
+    evaluation (:func:`evaluate`'s, the same sums) one period behind it, so that each
+    period's two expectations take one pass over the transition law (a long stock's
+    banded kernel is read once a period, not twice)."""
+    welfare, classes = model.social_welfare, model.transition_class
+    s_index = np.arange(model.n_states)
+    contract = _contract_table(model, None, periods)[0]
+    policy = np.empty((periods, model.n_states), dtype=np.int64)
+    values = np.zeros(model.n_states)  # W*: the optimum's welfare to go
+    totals = np.zeros((model.n_states, 3 + model.n_agents))  # the evaluation's, a period later
+    to_go = np.empty((periods, model.n_states))
+    for t in reversed(range(periods)):
+        if t == periods - 1:
+            by_class = model.expected_next_by_class(values)
+        else:  # evaluate period t + 1, whose policy is known, in the same pass
+            by_class, later = model.expected_next_by_class_and_under(values, totals, policy[t + 1])
+            totals = _period_totals(model, policy[t + 1], contract, s_index) + discount * later
+            to_go[t + 1] = totals[:, 0]
+        q = welfare + discount * by_class[:, classes]
+        policy[t] = np.argmax(q, axis=1)
+        values = q[s_index, policy[t]]
+    later = model.expected_next_under(totals, policy[0])
+    totals = _period_totals(model, policy[0], contract, s_index) + discount * later
+    to_go[0] = totals[:, 0]
+    return _policy_value(model, policy, totals, to_go)
 
 
 # -- evaluating a policy --------------------------------------------------------------
@@ -273,17 +294,7 @@ def evaluate(
     def step_back(values: np.ndarray, t: int) -> np.ndarray:
         """One period back: ``(S, 3 + N)`` welfare, transfers, externality, each agent's reward."""
         a = policy[0 if policy.shape[0] == 1 else t]
-        contract = table[0 if table.shape[0] == 1 else t]
-        where = (s_index[:, None], a[:, None], model.agent_columns(a))
-        paid = np.einsum("snk,snk->sn", model.signal_probabilities[where], contract)
-        now = np.column_stack(
-            [
-                model.social_welfare[s_index, a],
-                paid.sum(axis=1),
-                model.externality[s_index, a],
-                model.private_utility[where] + paid,
-            ]
-        )
+        now = _period_totals(model, a, table[0 if table.shape[0] == 1 else t], s_index)
         return now + discount * model.expected_next_under(values, a)
 
     if periods is None:
@@ -303,6 +314,30 @@ def evaluate(
         for t in reversed(range(periods)):
             values = step_back(values, t)
             to_go[t] = values[:, 0]
+    return _policy_value(model, policy, values, to_go)
+
+
+def _period_totals(
+    model: TabularModel, a: np.ndarray, contract: np.ndarray, s_index: np.ndarray
+) -> np.ndarray:
+    """``(S, 3 + N)`` what one period of joint actions ``a`` (``(S,)``) yields under ``contract``
+    (``(S, N, n_signals)``): welfare, transfers, externality, each agent's reward."""
+    where = (s_index[:, None], a[:, None], model.agent_columns(a))
+    paid = np.einsum("snk,snk->sn", model.signal_probabilities[where], contract)
+    return np.column_stack(
+        [
+            model.social_welfare[s_index, a],
+            paid.sum(axis=1),
+            model.externality[s_index, a],
+            model.private_utility[where] + paid,
+        ]
+    )
+
+
+def _policy_value(
+    model: TabularModel, policy: np.ndarray, values: np.ndarray, to_go: np.ndarray
+) -> PolicyValue:
+    """The :class:`PolicyValue` of ``policy`` from its first period's ``(S, 3 + N)`` totals."""
     start = model.initial_distribution @ values
     return PolicyValue(
         policy=policy,

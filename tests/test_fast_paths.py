@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pa_envs import analysis, pollution_v0
 from pa_envs.core import distributions, transitions
 from pa_envs.core.episode import agent_observations
 from pa_envs.core.game import Dynamics
@@ -24,7 +25,8 @@ def _uniforms(generator: np.random.Generator, table: np.ndarray, rows: np.ndarra
 
 
 @pytest.mark.parametrize(
-    ("n_max", "p"), [(240, 0.2), (90, 0.1), (3000, 0.02), (500, 0.5), (300, 0.97), (12, 0.0), (12, 1.0), (0, 0.5)]
+    ("n_max", "p"),
+    [(240, 0.2), (90, 0.1), (3000, 0.02), (500, 0.5), (300, 0.97), (12, 0.0), (12, 1.0), (0, 0.5)],
 )
 def test_guided_draw_equals_the_comparison_count(n_max, p):
     """The guide table's draw is the comparison count's integer, draw for draw: probabilities
@@ -54,7 +56,8 @@ def test_a_writable_table_gets_no_guide():
     uniforms = generator.random(5_000)
     assert distributions._guide_for(table) is None
     assert np.array_equal(
-        distributions.draw_from_cdf_table(table, rows, uniforms), distributions.draw_from_cdf(table[rows], uniforms)
+        distributions.draw_from_cdf_table(table, rows, uniforms),
+        distributions.draw_from_cdf(table[rows], uniforms),
     )
 
 
@@ -103,7 +106,9 @@ def test_vecenv_observations_and_infos_when_some_copies_finish():
     """Observations equal agent_observations of the engine's state (the contracts' float32
     copy reused), and a step where one copy's episode ends gives that copy's agents fresh
     infos with its final observation, the others the shared empty mapping."""
-    venv = MechanismVecEnv("pollution_v0", "flat_tax", 3, seed=0, mechanism_kwargs={"amount": 1.0}, n_agents=2)
+    venv = MechanismVecEnv(
+        "pollution_v0", "flat_tax", 3, seed=0, mechanism_kwargs={"amount": 1.0}, n_agents=2
+    )
     game = venv.game
     plain_step = game.step
     ended = []  # the states each period ends in, before any restart
@@ -121,7 +126,9 @@ def test_vecenv_observations_and_infos_when_some_copies_finish():
     earlier = None
     for t, row in enumerate(actions):
         observations, _, dones, infos = venv.step(row)
-        expected = agent_observations(game, venv.engine.state, venv.driver.contracts).reshape(venv.num_envs, -1)
+        expected = agent_observations(game, venv.engine.state, venv.driver.contracts).reshape(
+            venv.num_envs, -1
+        )
         assert observations.dtype == np.float32 and np.array_equal(observations, expected)
         assert earlier is None or not np.shares_memory(observations, earlier)  # a fresh array each step
         earlier = observations
@@ -136,3 +143,36 @@ def test_vecenv_observations_and_infos_when_some_copies_finish():
             assert venv.engine.periods.tolist() == [t + 1, 0, t + 1]
         else:
             assert all(info == {} for info in infos)
+
+
+def test_fused_pass_equals_the_two_expectations():
+    """One pass over a banded kernel gives both expectations, with blocks that follow one class
+    and blocks that follow several."""
+    model = pollution_v0.parallel_env(n_agents=2, max_stock=1200).game.tabular_model()
+    law = model.transitions
+    assert law._band is not None
+    generator = np.random.default_rng(5)
+    values = generator.normal(size=model.n_states) * 100
+    other = generator.normal(size=(model.n_states, 5)) * 100
+    uniform = np.repeat(generator.integers(0, model.n_joint_actions, 8), -(-model.n_states // 8))[
+        : model.n_states
+    ]
+    for joint in (uniform, generator.integers(0, model.n_joint_actions, model.n_states)):
+        by_class, under = model.expected_next_by_class_and_under(values, other, joint)
+        np.testing.assert_allclose(by_class, model.expected_next_by_class(values), rtol=0, atol=1e-10)
+        np.testing.assert_allclose(under, model.expected_next_under(other, joint), rtol=0, atol=1e-10)
+    assert law._mixed_blocks(
+        model.transition_class[uniform]
+    )  # segments that start inside a block mix its classes
+    assert not law._mixed_blocks(np.zeros(model.n_states, dtype=np.int64))
+
+
+def test_backward_optimum_carries_evaluate_along():
+    """social_optimum's evaluation, one period behind its induction, is evaluate's of its policy."""
+    model = pollution_v0.parallel_env(n_agents=2, max_stock=1200).game.tabular_model()
+    optimum = analysis.social_optimum(model)
+    again = analysis.evaluate(model, optimum.policy)
+    assert abs(optimum.social_welfare - again.social_welfare) < 1e-9
+    np.testing.assert_allclose(optimum.agent_values, again.agent_values, rtol=0, atol=1e-9)
+    assert abs(optimum.externality - again.externality) < 1e-9 and optimum.transfers == again.transfers == 0.0
+    np.testing.assert_allclose(optimum.welfare_to_go, again.welfare_to_go, rtol=0, atol=1e-9)

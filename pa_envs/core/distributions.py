@@ -84,7 +84,9 @@ def _banded_binomial_cdf_table(n_max: int, p: float) -> np.ndarray | None:
     flat_rows = np.repeat(rows, counts)
     pmf = np.exp(log_pmf(flat_rows, np.arange(total) - np.repeat(offsets - start, counts)))
     table = np.zeros((size, size))
-    for n, first, last, offset in zip(rows.tolist(), start.tolist(), stop.tolist(), offsets.tolist()):
+    for n, first, last, offset in zip(
+        rows.tolist(), start.tolist(), stop.tolist(), offsets.tolist(), strict=True
+    ):
         through = np.cumsum(pmf[offset : offset + last - first])
         np.minimum(through, 1.0, out=through)
         table[n, first:last] = through

@@ -140,6 +140,17 @@ class TabularModel:
         """``E[values[s'] | s, a]`` for every pair: ``(S, A)``, or ``(S, A, M)`` for ``(S, M)`` values."""
         return self.expected_next_by_class(values)[:, self.transition_class]
 
+    def expected_next_by_class_and_under(
+        self, values: np.ndarray, other: np.ndarray, joint: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(expected_next_by_class(values), expected_next_under(other, joint))`` at once (one
+        pass over a long stock's banded kernel instead of two)."""
+        classes = self.transition_class[joint]
+        fused = getattr(self.transitions, "expected_by_class_and_under", None)
+        if fused is None:
+            return self.transitions.expected_by_class(values), self.transitions.expected_under(other, classes)
+        return fused(values, other, classes)
+
     def expected_next_under(self, values: np.ndarray, joint: np.ndarray) -> np.ndarray:
         """``E[values[s'] | s, joint[s]]`` for one joint action per state: ``(S,)`` or ``(S, M)``."""
         return self.transitions.expected_under(values, self.transition_class[joint])

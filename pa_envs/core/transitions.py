@@ -214,6 +214,59 @@ class ShockThenMap:
             out[rows] = kernel[rows] @ values[self.class_map[g]]
         return out
 
+    def expected_by_class_and_under(
+        self, values: np.ndarray, other: np.ndarray, classes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(expected_by_class(values), expected_under(other, classes))``; for a banded kernel in
+        one pass over it (a block's two products in one, where its rows follow one class)."""
+        band = self._band
+        if band is None:
+            return self.expected_by_class(values), self.expected_under(other, classes)
+        blocks, (rows, successors, _) = band
+        after = values[self.class_map]  # (G, X)
+        if after.ndim != 2:  # only one value per state is fused (what backward induction asks)
+            return self.expected_by_class(values), self.expected_under(other, classes)
+        n_classes = after.shape[0]
+        by_class = np.empty((self.n_states, n_classes))
+        under = np.empty((self.n_states, *other.shape[1:]))
+        mixed = self._mixed_blocks(classes)
+        for index, (r0, r1, c0, c1, block) in enumerate(blocks):
+            part = after[:, c0:c1].T
+            if index in mixed:
+                by_class[r0:r1] = block @ part
+                under[r0:r1] = self._mixed_under(block, other, classes[r0:r1], c0, c1)
+                continue
+            moved = other[self.class_map[classes[r0], c0:c1]]
+            both = block @ np.concatenate([part, moved.reshape(c1 - c0, -1)], axis=1)
+            by_class[r0:r1] = both[:, :n_classes]
+            under[r0:r1] = both[:, n_classes:].reshape(r1 - r0, *other.shape[1:])
+        self._add_outliers(by_class, after[:, successors].T, band)
+        self._add_outliers(under, other[self.class_map[classes[rows], successors]], band)
+        return by_class, under
+
+    def _mixed_blocks(self, classes: np.ndarray) -> set[int]:
+        """The blocks of :attr:`_band` whose rows follow more than one class."""
+        starts = self._block_starts
+        changes = np.flatnonzero(classes[1:] != classes[:-1]) + 1  # a row whose class is not the last row's
+        inside = changes[~np.isin(changes, starts)]
+        return set((np.searchsorted(starts, inside, side="right") - 1).tolist())
+
+    @functools.cached_property
+    def _block_starts(self) -> np.ndarray:
+        band = self._band
+        assert band is not None  # read only where the band is in use
+        return np.array([r0 for r0, *_ in band[0]], dtype=np.int64)
+
+    def _mixed_under(
+        self, block: np.ndarray, values: np.ndarray, local: np.ndarray, c0: int, c1: int
+    ) -> np.ndarray:
+        """``block``'s rows' expectations of ``values`` under their classes ``local`` (a product each)."""
+        out = np.empty((len(local), *values.shape[1:]))
+        for g in np.unique(local):
+            mine = np.flatnonzero(local == g)
+            out[mine] = block[mine] @ values[self.class_map[g, c0:c1]]
+        return out
+
     def _banded_under(self, values: np.ndarray, classes: np.ndarray, band: _Band) -> np.ndarray:
         """:meth:`expected_under` block by block (``band`` is :attr:`_band`): a product per class
         a block's rows follow (policies change class at few states, so mostly one per block)."""
@@ -223,10 +276,8 @@ class ShockThenMap:
             local = classes[r0:r1]
             if np.all(local == local[0]):
                 out[r0:r1] = block @ values[self.class_map[local[0], c0:c1]]
-                continue
-            for g in np.unique(local):
-                mine = np.flatnonzero(local == g)
-                out[r0 + mine] = block[mine] @ values[self.class_map[g, c0:c1]]
+            else:
+                out[r0:r1] = self._mixed_under(block, values, local, c0, c1)
         self._add_outliers(out, values[self.class_map[classes[rows], successors]], band)
         return out
 
@@ -261,5 +312,7 @@ Transitions = GatheredTransitions | ShockThenMap
 
 def _check_law(probabilities: np.ndarray, axis: int, what: str) -> None:
     # min() rather than any(p < 0): no (S, K) temporary; a NaN fails the sums.
-    if (probabilities.size and probabilities.min() < 0) or not np.allclose(probabilities.sum(axis=axis), 1.0, atol=1e-9):
+    if (probabilities.size and probabilities.min() < 0) or not np.allclose(
+        probabilities.sum(axis=axis), 1.0, atol=1e-9
+    ):
         raise ValueError(f"{what}: some rows are negative or do not sum to 1")
