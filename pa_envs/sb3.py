@@ -310,14 +310,15 @@ class MechanismVecEnv(DeepCopies, VecEnv):
         state, contracts = self.engine.state, self.driver.contracts
         kept = self._observed
         if kept is not None and kept[0] is contracts:
-            # The contracts posted last time again (a read-only array: they cannot have changed):
-            # their float32 columns are copied whole, and only the state features written.
+            # The contracts posted last time again (read-only and owning their numbers: they
+            # cannot have changed): their float32 columns are copied whole, the features written.
             observations = kept[1].copy()
             observations[:, :, : observations.shape[2] - contracts.shape[2]] = self.game.agent_features(state)
         else:
             observations = agent_observations(self.game, state, contracts)
             # Casting the (B, N, n_signals) contracts column by column is most of the cost.
-            self._observed = None if contracts.flags.writeable else (contracts, observations.copy())
+            fixed = not contracts.flags.writeable and contracts.base is None
+            self._observed = (contracts, observations.copy()) if fixed else None
         return observations.reshape(self.num_envs, -1)
 
 
