@@ -10,8 +10,8 @@ import numpy as np
 
 # Up to this many table entries per call the rows are gathered and compared at once.
 _GATHER_LIMIT = 16_384
-# A guide (see _Guide) has at most this many entries (8 MiB) and at most this many buckets per row.
-_GUIDE_ENTRIES = 1 << 20
+# A guide (see _Guide) has at most this many int32 entries (2 MiB) and this many buckets per row.
+_GUIDE_ENTRIES = 1 << 19
 _GUIDE_BUCKETS = 4096
 # Below this log-probability a binomial entry is outside its row's window (exp(-745.2) is 0).
 _LOG_FLOOR = -760.0
@@ -159,10 +159,12 @@ class _Guide:
     def __init__(self, table: np.ndarray, buckets: int) -> None:
         n_rows, n_columns = table.shape
         edges = np.arange(buckets + 1) / buckets
-        bounds = np.stack([row.searchsorted(edges, side="right") for row in table])  # (R, M + 1)
-        starts = bounds[:, :-1] + (np.arange(n_rows) * n_columns)[:, None]  # into table.reshape(-1)
-        # -1 marks a bucket whose draws span more than two integers.
-        self.entries = np.where(np.diff(bounds, axis=1) > 1, -1, starts).reshape(-1)
+        entries = np.empty((n_rows, buckets), dtype=np.int32)  # row by row: no (R, M) temporaries
+        for index, row in enumerate(table):
+            bounds = row.searchsorted(edges, side="right")  # the draws at the bucket edges
+            entries[index] = bounds[:-1] + index * n_columns  # where each starts in table.reshape(-1)
+            entries[index, np.diff(bounds) > 1] = -1  # marks a bucket spanning more than two draws
+        self.entries = entries.reshape(-1)
         self.table = table
         self.flat = table.reshape(-1)
         self.buckets = buckets
@@ -193,7 +195,7 @@ def _guide_for(table: np.ndarray) -> _Guide | None:
     key = id(table)
     if key in _GUIDES:
         return _GUIDES[key]
-    if table.flags.writeable or table.ndim != 2 or table.base is not None:
+    if table.flags.writeable or table.ndim != 2 or table.base is not None or table.size >= 2**31:
         return None
     buckets = _GUIDE_BUCKETS
     while buckets > 64 and table.shape[0] * buckets > _GUIDE_ENTRIES:
