@@ -42,6 +42,7 @@ from pa_envs.core.numerics import prior_weight
 from pa_envs.core.tabular import TabularModel
 
 SCHEDULES = ("exponential", "power")
+DRAW_BLOCK = 64  # periods of uniforms a seeded learner draws at once
 # ContractQLearner's fitted signal-law prior: (law, base, effect, two_way, weight) (see signal_law).
 _Pooled = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -69,6 +70,8 @@ class Learner:
         # does never depends on which other copies share its batch.
         self._keys: np.ndarray | None = None
         self._draws = 0
+        self._block: np.ndarray | None = None  # uniforms of draws _block_first, _block_first + 1, ...
+        self._block_first = 0
         if isinstance(seed, (str, bytes)):  # sequences, but not of seeds
             raise TypeError(f"seed must be an int, one int per copy or None, got {seed!r}")
         if isinstance(seed, (Sequence, np.ndarray)):
@@ -137,8 +140,17 @@ class Learner:
         if self._keys is None:
             return self.rng.random((self.batch, self.n_agents))
         self._draws += 1
-        counts = np.full(self.batch, self._draws, dtype=np.uint64)
-        return counter_rng.batch_uniforms(self._keys, counts, self.n_agents)
+        # Counters are drawn a block at a time (each row depends only on its key and counter,
+        # so these are the numbers one draw at a time gives): one hash call per DRAW_BLOCK periods.
+        offset = self._draws - self._block_first
+        if self._block is None or not 0 <= offset < len(self._block):
+            self._block_first, offset = self._draws, 0
+            counts = np.repeat(np.arange(self._draws, self._draws + DRAW_BLOCK, dtype=np.uint64), self.batch)
+            keys = np.tile(self._keys, DRAW_BLOCK)
+            self._block = counter_rng.batch_uniforms(keys, counts, self.n_agents).reshape(
+                DRAW_BLOCK, self.batch, self.n_agents
+            )
+        return self._block[offset]
 
     def learn(
         self,
@@ -318,6 +330,7 @@ class Learner:
         self._draws = int(state.get("draws", 0))
         keys = state.get("keys")
         self._keys = None if keys is None else np.array(keys, dtype=np.uint64)
+        self._block = None  # drawn for the old keys
         for name in self._tables():
             if hasattr(self, name):  # the learner's tables (cached values are the subclass's to restore)
                 setattr(self, name, np.array(state[name], order="C"))

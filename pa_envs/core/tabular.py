@@ -23,6 +23,8 @@ import numpy as np
 
 from pa_envs.core.transitions import Transitions
 
+_min, _max = np.minimum.reduce, np.maximum.reduce
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class TabularModel:
@@ -206,9 +208,14 @@ class TabularModel:
         high, table = self._state_lookup
         wanted = states @ weights
         if table is not None:
-            inside = states.size == 0 or (states.min() >= 0 and np.all(states <= high))
+            # Ufunc reductions called directly: this runs twice a period in the learning loop,
+            # on a few dozen states, where np.all's wrapper costs more than the comparison.
+            inside = states.size == 0 or (
+                _min(states, axis=None) >= 0
+                and bool((_max(states.reshape(-1, len(high)), axis=0) <= high).all())
+            )
             found = table[wanted] if inside else None
-            if found is None or np.any(found < 0):
+            if found is None or (found.size and _min(found, axis=None) < 0):
                 raise ValueError(f"state(s) {states.tolist()} are not states of this model")
             return found
         position = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
