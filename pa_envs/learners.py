@@ -43,6 +43,7 @@ from pa_envs.core.tabular import TabularModel
 
 SCHEDULES = ("exponential", "power")
 DRAW_BLOCK = 64  # periods of uniforms a seeded learner draws at once
+REGRET_BLOCK, REGRET_BLOCK_ENTRIES = 256, 1 << 16  # periods (and numbers) of regret held back at most
 # ContractQLearner's fitted signal-law prior: (law, base, effect, two_way, weight) (see signal_law).
 _Pooled = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -85,6 +86,13 @@ class Learner:
         shape = (batch, n_agents, n_states, n_actions)
         self._would_have = np.zeros(shape)  # sum over visits of each action's (estimated) reward
         self._earned = np.zeros((batch, n_agents, n_states))
+        # Periods not yet added to those sums: they are added a block at a time, in order
+        # (the same additions as period by period; a large table is touched once a block).
+        block = max(1, min(REGRET_BLOCK, REGRET_BLOCK_ENTRIES // (batch * n_agents * n_actions)))
+        self._pending = 0
+        self._pending_rows = np.zeros((block, batch, n_agents), dtype=np.int64)
+        self._pending_estimates = np.zeros((block, batch, n_agents, n_actions))
+        self._pending_rewards = np.zeros((block, batch, n_agents))
         self.episodes = 0
         self._rows = np.arange(batch)[:, None]
         self._agents = np.arange(n_agents)[None, :]
@@ -256,22 +264,40 @@ class Learner:
     def _record(
         self, states, actions, rewards, next_states, done, estimates, counterfactual, transfers, signals
     ):
-        flat = self._flat(states)  # distinct per copy and agent: += adds each once
-        self._would_have.reshape(-1, self.n_actions)[flat] += estimates
-        self._earned.reshape(-1)[flat] += rewards
+        k = self._pending
+        self._pending_rows[k] = self._flat(states)
+        self._pending_estimates[k] = estimates
+        self._pending_rewards[k] = rewards
+        self._pending = k + 1
+        if self._pending == len(self._pending_rows):
+            self._settle()
         self.update(states, actions, rewards, next_states, done, estimates, counterfactual)
 
     def _as_agent_states(self, states: np.ndarray) -> np.ndarray:
         states = np.asarray(states)
         return np.broadcast_to(states[:, None], (self.batch, self.n_agents)) if states.ndim == 1 else states
 
+    def _settle(self) -> None:
+        """Add the pending periods to the regret sums, in the order they were played."""
+        k, self._pending = self._pending, 0
+        if k:
+            rows = self._pending_rows[:k].reshape(-1)
+            np.add.at(
+                self._would_have.reshape(-1, self.n_actions),
+                rows,
+                self._pending_estimates[:k].reshape(-1, self.n_actions),
+            )
+            np.add.at(self._earned.reshape(-1), rows, self._pending_rewards[:k].reshape(-1))
+
     def end_episode(self) -> None:
         """Every copy finished an episode (exploration schedules step here)."""
+        self._settle()
         self.episodes += 1
 
     @property
     def regret(self) -> np.ndarray:
         """``(B, N)`` empirical external regret so far, summed over states."""
+        self._settle()
         return (self._would_have.max(axis=3) - self._earned).sum(axis=2)
 
     def _check_states(self, states: np.ndarray) -> np.ndarray:
@@ -291,6 +317,7 @@ class Learner:
 
     # -- saving ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        self._settle()
         return {
             "learner": self.name,
             "sizes": (self.batch, self.n_agents, self.n_states, self.n_actions),
@@ -323,6 +350,7 @@ class Learner:
         for name, value in state["settings"].items():
             setattr(self, name, value)
         # C order: the hot path writes the tables through flat views.
+        self._pending = 0  # the saved sums replace this learner's, pending periods included
         self._would_have = np.array(state["would_have"], dtype=np.float64, order="C")
         self._earned = np.array(state["earned"], dtype=np.float64, order="C")
         self.episodes = int(state["episodes"])
