@@ -105,9 +105,16 @@ class TabularModel:
     def n_agents(self) -> int:
         return self.joint_actions.shape[1]
 
-    @property
+    @functools.cached_property
     def n_actions(self) -> int:
         return int(self.joint_actions.max()) + 1
+
+    @functools.cached_property
+    def unilateral_moves(self) -> tuple[np.ndarray, np.ndarray]:
+        """Place value of each agent's action in a joint-action index, ``(N,)``, and the
+        index offset of each agent moving to each action, ``(N, L)`` (joint models)."""
+        step = self.n_actions ** (self.n_agents - 1 - np.arange(self.n_agents))
+        return step, np.arange(self.n_actions)[None, :] * step[:, None]
 
     @functools.cached_property
     def counts(self) -> np.ndarray:
