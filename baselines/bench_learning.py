@@ -187,6 +187,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sections", default="loop,exact", help="comma-separated: loop, exact")
     parser.add_argument("--episodes", type=int, default=30, help="episodes of each play() run")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--cases",
+        default=None,
+        help="comma-separated loop cases (default: all): " + ", ".join(f"{e}/{a}" for e, a in LOOP_CASES),
+    )
     parser.add_argument("--against", type=Path, default=None, help="another source tree to time alongside")
     args = parser.parse_args(argv)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
@@ -194,7 +199,11 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown sections {sorted(unknown)}; known: loop, exact")
     trees = [("this", HERE)] + ([("against", args.against.resolve())] if args.against else [])
-    jobs = [("loop", f"{e}/{a}") for e, a in LOOP_CASES if "loop" in sections]
+    known = [f"{e}/{a}" for e, a in LOOP_CASES]
+    cases = known if args.cases is None else [c.strip() for c in args.cases.split(",") if c.strip()]
+    if set(cases) - set(known):
+        parser.error(f"unknown cases {sorted(set(cases) - set(known))}; known: {', '.join(known)}")
+    jobs = [("loop", case) for case in cases if "loop" in sections]
     jobs += [("exact", case) for case in EXACT_CASES if "exact" in sections]
     n_runs = len(jobs) * args.repeats * len(trees)
     done, began = 0, time.perf_counter()
