@@ -194,6 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--against", type=Path, default=None, help="another source tree to time alongside")
     args = parser.parse_args(argv)
+    for name in ("episodes", "repeats"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = set(sections) - {"loop", "exact"}
     if unknown:
