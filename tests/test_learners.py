@@ -452,3 +452,53 @@ def test_the_contract_learners_probabilities_are_those_it_played_with():
     contract_bandit(learner, np.array([1.0, 0.0]), lambda t: [0.0, 0.0], 4)  # action 0 is better unpaid
     learner.act(states, contracts=np.array([[[0.0, 5.0]]]))  # paid 5 on action 1: it plays 1
     np.testing.assert_allclose(learner.probabilities(states)[0, 0], [0.0, 1.0])
+
+
+def test_block_drawn_uniforms_are_the_period_by_period_draws_across_a_restore():
+    """A seeded learner draws its uniforms 64 periods at a time: each period's row is still
+    the counter-based draw of that period, and a learner restored mid-block goes on with it."""
+    from pa_envs.core import rng as counter_rng
+    from pa_envs.learners import DRAW_BLOCK, QLearner
+
+    seeds = [3, 11, 7]
+    learner = QLearner(4, 3, 2, batch=3, seed=seeds)
+    keys = np.array([counter_rng.key_from_seed(s) for s in seeds], dtype=np.uint64)
+    for draw in range(1, DRAW_BLOCK + 10):
+        expected = counter_rng.batch_uniforms(keys, np.full(3, draw, dtype=np.uint64), 2)
+        assert np.array_equal(learner._uniforms(), expected), draw
+    saved = learner.state_dict()  # mid-block
+    restored = QLearner(4, 3, 2, batch=3, seed=[0, 0, 0])
+    restored.load_state_dict(saved)
+    for _ in range(2 * DRAW_BLOCK):
+        assert np.array_equal(restored._uniforms(), learner._uniforms())
+
+
+def test_regret_added_a_block_at_a_time_is_the_period_by_period_sum():
+    """Regret sums are held back and added in play order: reading them every period, at the
+    end, or after a save and restore gives the same bits as adding each period at once."""
+    from pa_envs.learners import QLearner
+
+    rng = np.random.default_rng(5)
+    batch, n_agents, n_states, n_actions, periods = 4, 3, 6, 3, 700  # past REGRET_BLOCK
+    eager, lazy = (QLearner(n_states, n_actions, n_agents, batch, seed=[1, 2, 3, 4]) for _ in range(2))
+    would_have = np.zeros((batch, n_agents, n_states, n_actions))
+    earned = np.zeros((batch, n_agents, n_states))
+    copies, agents = np.arange(batch)[:, None], np.arange(n_agents)[None, :]
+    for t in range(periods):
+        states = rng.integers(0, n_states, (batch, n_agents))
+        actions = rng.integers(0, n_actions, (batch, n_agents))
+        rewards = rng.normal(size=(batch, n_agents)) * 10.0 ** rng.integers(-3, 4)
+        counterfactual = rng.normal(size=(batch, n_agents, n_actions))
+        done = np.full(batch, t % 50 == 49)
+        for learner in (eager, lazy):
+            learner.learn(states, actions, rewards, states, done, counterfactual)
+        would_have[copies, agents, states] += counterfactual
+        earned[copies, agents, states] += rewards
+        eager.regret  # read every period: nothing held back
+        if t == 333:  # a save mid-block keeps what was held back
+            restored = QLearner(n_states, n_actions, n_agents, batch, seed=[1, 2, 3, 4])
+            restored.load_state_dict(lazy.state_dict())
+            lazy = restored
+    expected = (would_have.max(axis=3) - earned).sum(axis=2)
+    assert np.array_equal(lazy.regret, expected)
+    assert np.array_equal(eager.regret, expected)
