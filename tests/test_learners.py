@@ -494,7 +494,7 @@ def test_regret_added_a_block_at_a_time_is_the_period_by_period_sum():
             learner.learn(states, actions, rewards, states, done, counterfactual)
         would_have[copies, agents, states] += counterfactual
         earned[copies, agents, states] += rewards
-        eager.regret  # read every period: nothing held back
+        assert eager.regret.shape == (batch, n_agents)  # read every period: nothing held back
         if t == 333:  # a save mid-block keeps what was held back
             restored = QLearner(n_states, n_actions, n_agents, batch, seed=[1, 2, 3, 4])
             restored.load_state_dict(lazy.state_dict())
