@@ -13,7 +13,10 @@ Sections:
   :class:`~pa_envs.mechanisms.Stacked` batch; a tree from before it (e.g. ``ce0139a``,
   the main of the day issue 15 was filed) runs its ``baselines.experiment.run`` once per
   principal at B = 5, as its main job did. Only the ``floor`` agents (Q-learning with an
-  exponential schedule and a 1% floor: that tree's learners) exist in both.
+  exponential schedule and a 1% floor: that tree's learners) exist in both. That tree's
+  two-phase mechanism is an earlier algorithm (probe, plan, steer): it plans less (not at
+  all in runs of a few dozen episodes: its planning column then reads 0), so the ratio
+  compares the main job's loop as it was with the loop as it is, not equal work.
 - ``exact``: pollution_v0 models: 10^6 joint pairs (N = 7, cap 457: env, model, social
   optimum), 10^5 long-stock pairs (N = 3, cap 3700: the same), and ``social_optimum``
   at N = 5, cap 410 with BLAS on one thread and on its default threads.
@@ -56,7 +59,9 @@ def time_loop(env_name: str, agents: str, episodes: int) -> tuple[float, float]:
     tree lacks the env or the agents."""
     try:
         from pa_envs.learning_loop import play
-    except ImportError:  # a tree from before the batched loop: its main job's own loop
+    except ModuleNotFoundError as missing:  # a tree from before the batched loop: its main job's own
+        if missing.name != "pa_envs.learning_loop":
+            raise
         return time_legacy_loop(env_name, agents, episodes)
     from pa_envs import presets
     from pa_envs.mechanisms import FlatSchedule, NoTransfers, Pigouvian, Stacked

@@ -42,7 +42,7 @@ from pa_envs.core.numerics import prior_weight
 from pa_envs.core.tabular import TabularModel
 
 SCHEDULES = ("exponential", "power")
-DRAW_BLOCK = 64  # periods of uniforms a seeded learner draws at once
+DRAW_BLOCK, DRAW_BLOCK_ENTRIES = 64, 1 << 16  # periods (and numbers) of uniforms drawn at once at most
 REGRET_BLOCK, REGRET_BLOCK_ENTRIES = 256, 1 << 16  # periods (and numbers) of regret held back at most
 # ContractQLearner's fitted signal-law prior: (law, base, effect, two_way, weight) (see signal_law).
 _Pooled = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -153,11 +153,14 @@ class Learner:
         offset = self._draws - self._block_first
         if self._block is None or not 0 <= offset < len(self._block):
             self._block_first, offset = self._draws, 0
-            counts = np.repeat(np.arange(self._draws, self._draws + DRAW_BLOCK, dtype=np.uint64), self.batch)
-            keys = np.tile(self._keys, DRAW_BLOCK)
+            # Fewer periods a block for large batches: at most about DRAW_BLOCK_ENTRIES numbers.
+            periods = max(1, min(DRAW_BLOCK, DRAW_BLOCK_ENTRIES // (self.batch * self.n_agents)))
+            counts = np.repeat(np.arange(self._draws, self._draws + periods, dtype=np.uint64), self.batch)
+            keys = np.tile(self._keys, periods)
             self._block = counter_rng.batch_uniforms(keys, counts, self.n_agents).reshape(
-                DRAW_BLOCK, self.batch, self.n_agents
+                periods, self.batch, self.n_agents
             )
+            self._block.flags.writeable = False  # rows are handed out: nobody may change them
         return self._block[offset]
 
     def learn(
@@ -280,7 +283,11 @@ class Learner:
     def _settle(self) -> None:
         """Add the pending periods to the regret sums, in the order they were played."""
         k, self._pending = self._pending, 0
-        if k:
+        if k == 1:  # one period (a large batch's block): distinct rows, a plain += adds each once
+            rows = self._pending_rows[0]
+            self._would_have.reshape(-1, self.n_actions)[rows] += self._pending_estimates[0]
+            self._earned.reshape(-1)[rows] += self._pending_rewards[0]
+        elif k:
             rows = self._pending_rows[:k].reshape(-1)
             np.add.at(
                 self._would_have.reshape(-1, self.n_actions),

@@ -114,7 +114,9 @@ class TabularModel:
         """Place value of each agent's action in a joint-action index, ``(N,)``, and the
         index offset of each agent moving to each action, ``(N, L)`` (joint models)."""
         step = self.n_actions ** (self.n_agents - 1 - np.arange(self.n_agents))
-        return step, np.arange(self.n_actions)[None, :] * step[:, None]
+        offsets = np.arange(self.n_actions)[None, :] * step[:, None]
+        step.flags.writeable = offsets.flags.writeable = False  # cached: shared by every call
+        return step, offsets
 
     @functools.cached_property
     def counts(self) -> np.ndarray:

@@ -219,6 +219,8 @@ class TwoPhaseMechanism(Mechanism):
         self.n_copies = b
         self._every, self._none = np.arange(b), np.zeros(0, dtype=np.int64)
         self._agents = np.arange(n)[None, :]
+        for shared in (self._every, self._none, self._agents):  # handed to every stage: read-only
+            shared.flags.writeable = False
         self.stage = np.zeros(b, dtype=np.int64)
         self.played = np.zeros(b, dtype=np.int64)
         self.position = np.zeros(b, dtype=np.int64)  # periods into the warm-up or the current block
