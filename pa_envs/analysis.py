@@ -556,9 +556,9 @@ def unilateral_rewards(
         joint = profile_index(model.counts, moved)  # (B, N, L)
         columns = np.broadcast_to(choices, joint.shape)
     else:
-        step = n_actions ** (n_agents - 1 - agents)  # (N,)
+        step, offsets = model.unilateral_moves  # (N,), (N, L): the same ints, computed once
         base = actions @ step  # (B,)
-        joint = (base[:, None] - actions * step)[:, :, None] + choices[None, None, :] * step[None, :, None]
+        joint = (base[:, None] - actions * step)[:, :, None] + offsets
         columns = agents[None, :, None]
     # One flat index into (S, A, N) (or (S, A, L)) instead of three broadcast ones: the same entries.
     utility, signals = model.unilateral_tables

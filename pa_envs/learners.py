@@ -42,6 +42,8 @@ from pa_envs.core.numerics import prior_weight
 from pa_envs.core.tabular import TabularModel
 
 SCHEDULES = ("exponential", "power")
+DRAW_BLOCK, DRAW_BLOCK_ENTRIES = 64, 1 << 16  # periods (and numbers) of uniforms drawn at once at most
+REGRET_BLOCK, REGRET_BLOCK_ENTRIES = 256, 1 << 16  # periods (and numbers) of regret held back at most
 # ContractQLearner's fitted signal-law prior: (law, base, effect, two_way, weight) (see signal_law).
 _Pooled = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -69,6 +71,8 @@ class Learner:
         # does never depends on which other copies share its batch.
         self._keys: np.ndarray | None = None
         self._draws = 0
+        self._block: np.ndarray | None = None  # uniforms of draws _block_first, _block_first + 1, ...
+        self._block_first = 0
         if isinstance(seed, (str, bytes)):  # sequences, but not of seeds
             raise TypeError(f"seed must be an int, one int per copy or None, got {seed!r}")
         if isinstance(seed, (Sequence, np.ndarray)):
@@ -82,6 +86,13 @@ class Learner:
         shape = (batch, n_agents, n_states, n_actions)
         self._would_have = np.zeros(shape)  # sum over visits of each action's (estimated) reward
         self._earned = np.zeros((batch, n_agents, n_states))
+        # Periods not yet added to those sums: they are added a block at a time, in order
+        # (the same additions as period by period; a large table is touched once a block).
+        block = max(1, min(REGRET_BLOCK, REGRET_BLOCK_ENTRIES // (batch * n_agents * n_actions)))
+        self._pending = 0
+        self._pending_rows = np.zeros((block, batch, n_agents), dtype=np.int64)
+        self._pending_estimates = np.zeros((block, batch, n_agents, n_actions))
+        self._pending_rewards = np.zeros((block, batch, n_agents))
         self.episodes = 0
         self._rows = np.arange(batch)[:, None]
         self._agents = np.arange(n_agents)[None, :]
@@ -137,8 +148,20 @@ class Learner:
         if self._keys is None:
             return self.rng.random((self.batch, self.n_agents))
         self._draws += 1
-        counts = np.full(self.batch, self._draws, dtype=np.uint64)
-        return counter_rng.batch_uniforms(self._keys, counts, self.n_agents)
+        # Counters are drawn a block at a time (each row depends only on its key and counter,
+        # so these are the numbers one draw at a time gives): one hash call per DRAW_BLOCK periods.
+        offset = self._draws - self._block_first
+        if self._block is None or not 0 <= offset < len(self._block):
+            self._block_first, offset = self._draws, 0
+            # Fewer periods a block for large batches: at most about DRAW_BLOCK_ENTRIES numbers.
+            periods = max(1, min(DRAW_BLOCK, DRAW_BLOCK_ENTRIES // (self.batch * self.n_agents)))
+            counts = np.repeat(np.arange(self._draws, self._draws + periods, dtype=np.uint64), self.batch)
+            keys = np.tile(self._keys, periods)
+            self._block = counter_rng.batch_uniforms(keys, counts, self.n_agents).reshape(
+                periods, self.batch, self.n_agents
+            )
+            self._block.flags.writeable = False  # rows are handed out: nobody may change them
+        return self._block[offset]
 
     def learn(
         self,
@@ -244,22 +267,44 @@ class Learner:
     def _record(
         self, states, actions, rewards, next_states, done, estimates, counterfactual, transfers, signals
     ):
-        flat = self._flat(states)  # distinct per copy and agent: += adds each once
-        self._would_have.reshape(-1, self.n_actions)[flat] += estimates
-        self._earned.reshape(-1)[flat] += rewards
+        k = self._pending
+        self._pending_rows[k] = self._flat(states)
+        self._pending_estimates[k] = estimates
+        self._pending_rewards[k] = rewards
+        self._pending = k + 1
+        if self._pending == len(self._pending_rows):
+            self._settle()
         self.update(states, actions, rewards, next_states, done, estimates, counterfactual)
 
     def _as_agent_states(self, states: np.ndarray) -> np.ndarray:
         states = np.asarray(states)
         return np.broadcast_to(states[:, None], (self.batch, self.n_agents)) if states.ndim == 1 else states
 
+    def _settle(self) -> None:
+        """Add the pending periods to the regret sums, in the order they were played."""
+        k, self._pending = self._pending, 0
+        if k == 1:  # one period (a large batch's block): distinct rows, a plain += adds each once
+            rows = self._pending_rows[0]
+            self._would_have.reshape(-1, self.n_actions)[rows] += self._pending_estimates[0]
+            self._earned.reshape(-1)[rows] += self._pending_rewards[0]
+        elif k:
+            rows = self._pending_rows[:k].reshape(-1)
+            np.add.at(
+                self._would_have.reshape(-1, self.n_actions),
+                rows,
+                self._pending_estimates[:k].reshape(-1, self.n_actions),
+            )
+            np.add.at(self._earned.reshape(-1), rows, self._pending_rewards[:k].reshape(-1))
+
     def end_episode(self) -> None:
         """Every copy finished an episode (exploration schedules step here)."""
+        self._settle()
         self.episodes += 1
 
     @property
     def regret(self) -> np.ndarray:
         """``(B, N)`` empirical external regret so far, summed over states."""
+        self._settle()
         return (self._would_have.max(axis=3) - self._earned).sum(axis=2)
 
     def _check_states(self, states: np.ndarray) -> np.ndarray:
@@ -279,6 +324,7 @@ class Learner:
 
     # -- saving ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        self._settle()
         return {
             "learner": self.name,
             "sizes": (self.batch, self.n_agents, self.n_states, self.n_actions),
@@ -311,6 +357,7 @@ class Learner:
         for name, value in state["settings"].items():
             setattr(self, name, value)
         # C order: the hot path writes the tables through flat views.
+        self._pending = 0  # the saved sums replace this learner's, pending periods included
         self._would_have = np.array(state["would_have"], dtype=np.float64, order="C")
         self._earned = np.array(state["earned"], dtype=np.float64, order="C")
         self.episodes = int(state["episodes"])
@@ -318,6 +365,7 @@ class Learner:
         self._draws = int(state.get("draws", 0))
         keys = state.get("keys")
         self._keys = None if keys is None else np.array(keys, dtype=np.uint64)
+        self._block = None  # drawn for the old keys
         for name in self._tables():
             if hasattr(self, name):  # the learner's tables (cached values are the subclass's to restore)
                 setattr(self, name, np.array(state[name], order="C"))

@@ -46,6 +46,8 @@ from pa_envs.core.tabular import TabularModel
 from pa_envs.learners import LEARNERS, ContractQLearner, Learner
 from pa_envs.mechanisms import Mechanism, PeriodFeedback
 
+_min, _max = np.minimum.reduce, np.maximum.reduce
+
 AGENTS: dict[str, dict[str, Any]] = {
     "theory": {
         "learner": "contract_q_learning",
@@ -109,6 +111,7 @@ class Situations:
         self._reach = None if bound is None else int(np.ceil(float(bound) * 1000)) + 1
         self._keys = np.zeros(0, dtype=np.int64)
         self._ids = np.zeros(0, dtype=np.int64)
+        self._place_cache: list[int] | None = None
 
     @property
     def size(self) -> int:
@@ -126,13 +129,15 @@ class Situations:
             unique, inverse = np.unique(rounded, axis=0, return_inverse=True)
             known = np.array([self._global.setdefault(row.tobytes(), len(self._global)) for row in unique])
             global_ids = known[inverse.reshape(-1)].reshape(batch, n_agents)
-        if global_ids.max() >= self._local.shape[1]:
+        if _max(global_ids, axis=None) >= self._local.shape[1]:
             grown = np.full((batch, 2 * (int(global_ids.max()) + 1)), -1, dtype=np.int64)
             grown[:, : self._local.shape[1]] = self._local
             self._local = grown
-        copies = np.broadcast_to(np.arange(batch)[:, None], global_ids.shape)
-        ids = self._local[copies, global_ids]
-        if np.any(ids < 0):
+        # One flat gather: copy b's row starts at b * width of the (B, width) table.
+        starts = np.arange(batch)[:, None] * self._local.shape[1]
+        ids = self._local.reshape(-1)[starts + global_ids]
+        if _min(ids, axis=None) < 0:
+            copies = np.broadcast_to(np.arange(batch)[:, None], global_ids.shape)
             pairs = np.unique(np.stack([copies[ids < 0], global_ids[ids < 0]], axis=1), axis=0)
             for copy, row in pairs:  # rare: a copy shows a row for the first time
                 self._local[copy, row] = self._used[copy]
@@ -141,7 +146,7 @@ class Situations:
                 raise RuntimeError(
                     f"a copy showed more than {self.rows} distinct contract rows; raise Situations(rows=...)"
                 )
-            ids = self._local[copies, global_ids]
+            ids = self._local.reshape(-1)[starts + global_ids]
         self._last = (contract.copy(), ids)
         return ids
 
@@ -159,7 +164,11 @@ class Situations:
         scaled = np.rint(contract * 1000.0).reshape(-1, n_signals)
         if scaled.size and np.abs(scaled).max() > reach:
             return None
-        keys = (scaled.astype(np.int64) + reach) @ place_values(np.full(n_signals, 2 * reach + 1))
+        digits = scaled.astype(np.int64) + reach
+        # Integer multiply-adds, not an integer matmul (numpy has no BLAS for ints): the same keys.
+        keys = digits[:, 0] * self._places(n_signals)[0]
+        for k in range(1, n_signals):
+            keys += digits[:, k] * self._places(n_signals)[k]
         position = np.searchsorted(self._keys, keys)
         found = position < len(self._keys)
         found[found] = self._keys[position[found]] == keys[found]
@@ -172,6 +181,13 @@ class Situations:
             self._ids = np.concatenate([self._ids, ids])[order]
             position = np.searchsorted(self._keys, keys)
         return self._ids[position].reshape(batch, n_agents)
+
+    def _places(self, n_signals: int) -> list[int]:
+        """The place values of a row's digits in base ``2 reach + 1`` (most significant first)."""
+        if self._place_cache is None or len(self._place_cache) != n_signals:
+            assert self._reach is not None  # only the keyed path asks
+            self._place_cache = [int(v) for v in place_values(np.full(n_signals, 2 * self._reach + 1))]
+        return self._place_cache
 
     def __call__(self, states: np.ndarray, contract: np.ndarray) -> np.ndarray:
         """``(B, N)`` situations of state indices ``(B,)`` or ``(B, N)`` under contracts ``(B, N, S)``."""
@@ -305,21 +321,29 @@ def _play(game, model, mechanism, seeds, episodes, agents, progress, checkpoints
     welfare = np.zeros((batch, episodes))
     transfers = np.zeros((batch, episodes))
     horizon = game.params.max_cycles
-    every = np.arange(batch)
     marks = sorted({int(c) for c in checkpoints})  # play() checked them: 1..episodes
     kept: dict[int, np.ndarray] = {}
     who = f"the mechanism {mechanism.name}"
+    # A situation learner's rows: both situations of a period share its contract's row ids,
+    # found once (a contract learner conditions on its observation alone).
+    rows = situation.row_ids if isinstance(situation, Situations) else None
+    width = situation.rows if isinstance(situation, Situations) else 0
     for episode in range(episodes):
         state = engine.reset([int(s) for s in seeds] if episode == 0 else None)
         mechanism.start_episodes(batch)
         seen = observations(game.agent_features(state))
+        where = model.state_index(state)
         for _ in range(horizon):
             periods = engine.periods.copy()
             contract = engine.check_contracts(mechanism.post(state, periods), who)
-            mine = situation(seen, contract)
+            if rows is None:
+                mine = seen
+            else:
+                ids = rows(contract)
+                mine = seen * width + ids
             # The loop built and checked every input: the learners' unchecked paths.
             actions = learners.act_unchecked(mine, contract)
-            counterfactual = unilateral_rewards(model, model.state_index(state), actions, contract)
+            counterfactual = unilateral_rewards(model, where, actions, contract)
             outcome, done = engine.play(actions, contract, check=False)
             if done.any() and not done.all():
                 raise RuntimeError(f"{game.name}: an episode ended early; play() runs episodes in lockstep")
@@ -328,13 +352,15 @@ def _play(game, model, mechanism, seeds, episodes, agents, progress, checkpoints
             following = observations(game.agent_features(next_state))
             # The next contract is not posted yet: a situation learner bootstraps on this one's row.
             learners.learn(
-                mine, actions, outcome.agent_rewards, situation(following, contract), done, counterfactual,
-                transfers=outcome.transfers, signals=outcome.dynamics.signals, check=False,
+                mine, actions, outcome.agent_rewards, following if rows is None else following * width + ids,
+                done, counterfactual, transfers=outcome.transfers, signals=outcome.dynamics.signals,
+                check=False,
             )  # fmt: skip
             mechanism.update(PeriodFeedback.of(state, periods, contract, outcome, next_state, done))
-            welfare[every, episode] += outcome.social_welfare
-            transfers[every, episode] += outcome.transfers.sum(axis=1)
+            welfare[:, episode] += outcome.social_welfare
+            transfers[:, episode] += outcome.transfer_totals
             state, seen = next_state, following
+            where = model.state_index(state)
         learners.end_episode()
         if episode + 1 in marks:
             kept[episode + 1] = learners.regret

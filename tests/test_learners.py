@@ -452,3 +452,78 @@ def test_the_contract_learners_probabilities_are_those_it_played_with():
     contract_bandit(learner, np.array([1.0, 0.0]), lambda t: [0.0, 0.0], 4)  # action 0 is better unpaid
     learner.act(states, contracts=np.array([[[0.0, 5.0]]]))  # paid 5 on action 1: it plays 1
     np.testing.assert_allclose(learner.probabilities(states)[0, 0], [0.0, 1.0])
+
+
+def test_block_drawn_uniforms_are_the_period_by_period_draws_across_a_restore():
+    """A seeded learner draws its uniforms 64 periods at a time: each period's row is still
+    the counter-based draw of that period, and a learner restored mid-block goes on with it."""
+    from pa_envs.core import rng as counter_rng
+    from pa_envs.learners import DRAW_BLOCK, QLearner
+
+    seeds = [3, 11, 7]
+    learner = QLearner(4, 3, 2, batch=3, seed=seeds)
+    keys = np.array([counter_rng.key_from_seed(s) for s in seeds], dtype=np.uint64)
+    for draw in range(1, DRAW_BLOCK + 10):
+        expected = counter_rng.batch_uniforms(keys, np.full(3, draw, dtype=np.uint64), 2)
+        assert np.array_equal(learner._uniforms(), expected), draw
+    saved = learner.state_dict()  # mid-block
+    restored = QLearner(4, 3, 2, batch=3, seed=[0, 0, 0])
+    for _ in range(DRAW_BLOCK + 6):  # a block of its own over the same counters, other keys: stale
+        restored._uniforms()
+    restored.load_state_dict(saved)
+    for _ in range(2 * DRAW_BLOCK):
+        assert np.array_equal(restored._uniforms(), learner._uniforms())
+
+
+def test_regret_added_a_block_at_a_time_is_the_period_by_period_sum():
+    """Regret sums are held back and added in play order: reading them every period, at the
+    end, or after a save and restore gives the same bits as adding each period at once."""
+    from pa_envs.learners import QLearner
+
+    rng = np.random.default_rng(5)
+    batch, n_agents, n_states, n_actions, periods = 4, 3, 6, 3, 700  # past REGRET_BLOCK
+    eager, lazy = (QLearner(n_states, n_actions, n_agents, batch, seed=[1, 2, 3, 4]) for _ in range(2))
+    would_have = np.zeros((batch, n_agents, n_states, n_actions))
+    earned = np.zeros((batch, n_agents, n_states))
+    copies, agents = np.arange(batch)[:, None], np.arange(n_agents)[None, :]
+    for t in range(periods):
+        states = rng.integers(0, n_states, (batch, n_agents))
+        actions = rng.integers(0, n_actions, (batch, n_agents))
+        rewards = rng.normal(size=(batch, n_agents)) * 10.0 ** rng.integers(-3, 4)
+        counterfactual = rng.normal(size=(batch, n_agents, n_actions))
+        done = np.full(batch, t % 50 == 49)
+        for learner in (eager, lazy):
+            learner.learn(states, actions, rewards, states, done, counterfactual)
+        would_have[copies, agents, states] += counterfactual
+        earned[copies, agents, states] += rewards
+        assert eager.regret.shape == (batch, n_agents)  # read every period: nothing held back
+        if t == 333:  # a save mid-block keeps what was held back
+            restored = QLearner(n_states, n_actions, n_agents, batch, seed=[1, 2, 3, 4])
+            for _ in range(3):  # periods of its own held back, which the restore must drop
+                restored.learn(states, actions, rewards, states, np.zeros(batch, bool), counterfactual)
+            restored.load_state_dict(lazy.state_dict())
+            lazy = restored
+    expected = (would_have.max(axis=3) - earned).sum(axis=2)
+    assert np.array_equal(lazy.regret, expected)
+    assert np.array_equal(eager.regret, expected)
+
+
+def test_large_batches_draw_and_hold_back_smaller_blocks():
+    """A batch of many agents holds fewer periods of uniforms and of regret (memory stays
+    bounded), with the same numbers: one period a block past the bound."""
+    from pa_envs.core import rng as counter_rng
+    from pa_envs.learners import QLearner
+
+    batch, n_agents = 700, 100  # 70,000 agents: past both bounds, one period a block
+    learner = QLearner(2, 2, n_agents, batch=batch, seed=list(range(batch)))
+    keys = np.array([counter_rng.key_from_seed(s) for s in range(batch)], dtype=np.uint64)
+    for draw in (1, 2, 3):
+        assert np.array_equal(
+            learner._uniforms(), counter_rng.batch_uniforms(keys, np.full(batch, draw, np.uint64), n_agents)
+        )
+    assert learner._pending_rows.shape[0] == 1
+    states = np.zeros((batch, n_agents), dtype=np.int64)
+    actions = np.ones((batch, n_agents), dtype=np.int64)
+    rewards = np.full((batch, n_agents), 2.0)
+    learner.learn(states, actions, rewards, states, np.zeros(batch, bool), np.ones((batch, n_agents, 2)))
+    assert np.array_equal(learner.regret, np.full((batch, n_agents), -1.0))

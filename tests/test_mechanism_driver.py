@@ -306,3 +306,29 @@ def test_every_public_name_is_still_importable_from_pa_envs_mechanisms():
     assert set(mechanisms.MECHANISM_DESCRIPTIONS) == set(mechanisms.MECHANISM_NAMES)
     assert all(mechanisms.MECHANISM_DESCRIPTIONS.values())
     assert pa_envs.make_parallel_env is pa_envs.presets.make_parallel_env
+
+
+def test_stacked_feeds_back_every_member_that_learns_and_skips_the_rest():
+    """Stacked slices the feedback only for members whose update is not the base no-op: an
+    overriding subclass and an update set on the instance are both called."""
+    from pa_envs import pollution_v0
+    from pa_envs.learning_loop import play
+    from pa_envs.mechanisms import Mechanism, NoTransfers, Stacked
+
+    class Counting(NoTransfers):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls = 0
+
+        def update(self, feedback) -> None:
+            self.calls += 1
+            assert len(feedback.period) == 2  # its own copies only
+
+    patched, seen = NoTransfers(), []
+    patched.update = lambda feedback: seen.append(len(feedback.period))
+    skipped = NoTransfers()
+    assert type(skipped).update is Mechanism.update
+    counting = Counting()
+    game = pollution_v0.parallel_env(max_cycles=5).game
+    play(game, game.exact_model(), Stacked([(counting, 2), (patched, 3), (skipped, 1)]), [0] * 6, 2, "floor")
+    assert counting.calls == 10 and seen == [3] * 10

@@ -442,3 +442,38 @@ def test_the_engine_reseeds_only_the_copies_given_a_seed():
     plain.reset()
     assert mixed.episodes.tolist() == [0, 1] and plain.episodes.tolist() == [1, 1]
     assert mixed.keys[1] == plain.keys[1] and mixed.keys[0] != plain.keys[0]
+
+
+def test_lockstep_noise_drawn_ahead_is_each_copys_own_stream():
+    """Copies in lockstep take their noise from a block drawn 64 periods ahead: across block
+    edges, an episode end and a second episode, each copy still follows a PettingZoo env
+    reset with its seed, and a restart of some copies only (not in lockstep) too."""
+    from pa_envs.core.batch import NOISE_BLOCK, BatchedEpisodes
+
+    length = NOISE_BLOCK + 40  # an episode spans two blocks
+    game = pollution_v0.parallel_env(n_agents=2, max_cycles=length).game
+    engine = BatchedEpisodes(game, COPIES)
+    envs = [
+        mechanism_env(pollution_v0.parallel_env(n_agents=2, max_cycles=length), "no_transfers")
+        for _ in range(COPIES)
+    ]
+    generator = np.random.default_rng(1)
+    contract = np.zeros((COPIES, 2, game.n_signals))
+    for episode in range(2):
+        state = engine.reset([SEED + b for b in range(COPIES)] if episode == 0 else None)
+        for b, env in enumerate(envs):
+            env.reset(seed=SEED + b if episode == 0 else None)
+            assert np.array_equal(env.env.game_state(), state[b])
+        for period in range(length):
+            actions = generator.integers(0, game.n_actions, (COPIES, 2))
+            _, done = engine.play(actions, contract)
+            for b, env in enumerate(envs):
+                env.step({agent: int(a) for agent, a in zip(env.agents, actions[b], strict=True)})
+                assert np.array_equal(env.env.game_state(), engine.state[b]), (episode, period, b)
+        assert done.all()
+    engine.restart(np.array([0]))  # copy 0 alone: periods differ, the per-copy path
+    envs[0].reset()
+    actions = generator.integers(0, game.n_actions, (COPIES, 2))
+    engine.play(actions, contract, active=np.array([True, False, False]))
+    envs[0].step({agent: int(a) for agent, a in zip(envs[0].agents, actions[0], strict=True)})
+    assert np.array_equal(envs[0].env.game_state(), engine.state[0])

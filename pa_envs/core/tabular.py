@@ -23,6 +23,8 @@ import numpy as np
 
 from pa_envs.core.transitions import Transitions
 
+_min, _max = np.minimum.reduce, np.maximum.reduce
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class TabularModel:
@@ -103,9 +105,18 @@ class TabularModel:
     def n_agents(self) -> int:
         return self.joint_actions.shape[1]
 
-    @property
+    @functools.cached_property
     def n_actions(self) -> int:
         return int(self.joint_actions.max()) + 1
+
+    @functools.cached_property
+    def unilateral_moves(self) -> tuple[np.ndarray, np.ndarray]:
+        """Place value of each agent's action in a joint-action index, ``(N,)``, and the
+        index offset of each agent moving to each action, ``(N, L)`` (joint models)."""
+        step = self.n_actions ** (self.n_agents - 1 - np.arange(self.n_agents))
+        offsets = np.arange(self.n_actions)[None, :] * step[:, None]
+        step.flags.writeable = offsets.flags.writeable = False  # cached: shared by every call
+        return step, offsets
 
     @functools.cached_property
     def counts(self) -> np.ndarray:
@@ -217,9 +228,14 @@ class TabularModel:
         high, table = self._state_lookup
         wanted = states @ weights
         if table is not None:
-            inside = states.size == 0 or (states.min() >= 0 and np.all(states <= high))
+            # Ufunc reductions called directly: this runs twice a period in the learning loop,
+            # on a few dozen states, where np.all's wrapper costs more than the comparison.
+            inside = states.size == 0 or (
+                _min(states, axis=None) >= 0
+                and bool((_max(states.reshape(-1, len(high)), axis=0) <= high).all())
+            )
             found = table[wanted] if inside else None
-            if found is None or np.any(found < 0):
+            if found is None or (found.size and _min(found, axis=None) < 0):
                 raise ValueError(f"state(s) {states.tolist()} are not states of this model")
             return found
         position = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)

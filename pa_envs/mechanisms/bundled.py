@@ -377,6 +377,8 @@ class Stacked(Mechanism):
 
     def update(self, feedback: PeriodFeedback) -> None:
         for (mechanism, _), rows in zip(self.members, self.slices, strict=True):
+            if getattr(mechanism.update, "__func__", None) is Mechanism.update:
+                continue  # learns nothing (the base class's no-op, not overridden): no feedback to slice
             mechanism.update(PeriodFeedback(*(None if field is None else field[rows] for field in feedback)))
 
     def info(self) -> dict[str, np.ndarray]:

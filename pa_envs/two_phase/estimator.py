@@ -77,11 +77,15 @@ class EmpiricalModel:
     ) -> None:
         """One period of ``copies`` (each at most once): observed states, labels, realized
         welfare, next observed states."""
-        self.welfare_sum[copies, states, labels] += welfare
-        self.welfare_squares[copies, states, labels] += welfare**2
-        self.visits[copies, states, labels] += 1.0
+        # Flat indices (one gather each, not three index arrays); a copy appears at most once.
+        pair = copies * self.n_states + states
+        where = pair * self.n_labels + labels
+        self.welfare_sum.put(where, self.welfare_sum.take(where) + welfare)
+        self.welfare_squares.put(where, self.welfare_squares.take(where) + welfare**2)
+        self.visits.put(where, self.visits.take(where) + 1.0)
         kinds = labels if self.classes is None else self.classes[labels]
-        self.moves[copies, states, kinds, following] += 1.0
+        move = (pair * self.moves.shape[2] + kinds) * self.n_states + following
+        self.moves.put(move, self.moves.take(move) + np.float32(1.0))
 
     # -- the estimates of one copy ----------------------------------------------------
     bandwidth_share = 0.1
@@ -168,6 +172,11 @@ class EmpiricalModel:
             n_states, n_labels, n_bins_used
         )
         smoothed /= np.maximum(smoothed.sum(axis=2, keepdims=True), 1e-300)
+        # A bin no residual fell in is exactly 0 in every state and label (a zero column of
+        # the kernel product) and adds exact zeros to the law: only the bins used are spread.
+        used = np.unique(code)
+        if len(used) < n_bins:
+            smoothed, centers = smoothed[:, :, used], centers[used]
         point = np.clip(coordinates[:, None, None, :] + drift[:, :, None, :] + centers[None, None], 0, high)
         lower = np.floor(point)
         fraction = point - lower
@@ -178,7 +187,7 @@ class EmpiricalModel:
         law = np.zeros(n_states * n_labels * n_states)
         for corner in (np.arange(2**n_features)[:, None] >> np.arange(n_features)[None, :]) & 1:
             share = np.prod(np.where(corner, fraction, 1.0 - fraction), axis=3)  # (S, J', bins)
-            index = order[np.minimum(lower + corner, high).astype(np.int64) @ radix]
+            index = order[_dot_ints(np.minimum(lower + corner, high).astype(np.int64), radix)]
             law += np.bincount((flat_rows + index).ravel(), (smoothed * share).ravel(), law.size)
         return law.reshape(n_states, n_labels, n_states)
 
@@ -234,6 +243,15 @@ class EmpiricalModel:
             "visits": self.visits,
             "moves": self.moves,
         }
+
+
+def _dot_ints(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``values @ weights`` over the last axis, for ints (exact either way; numpy's integer
+    matmul has no BLAS and loops slowly, a few multiply-adds over whole arrays do not)."""
+    total = values[..., 0] * weights[0]
+    for f in range(1, len(weights)):
+        total += values[..., f] * weights[f]
+    return total
 
 
 def shrinkage(visits: np.ndarray, means: np.ndarray, fitted: np.ndarray, within: np.ndarray) -> float:

@@ -217,6 +217,10 @@ class TwoPhaseMechanism(Mechanism):
             self._check_length(self.schedule, game)
         n, k, s = game.n_agents, game.n_signals, self.observations.size
         self.n_copies = b
+        self._every, self._none = np.arange(b), np.zeros(0, dtype=np.int64)
+        self._agents = np.arange(n)[None, :]
+        for shared in (self._every, self._none, self._agents):  # handed to every stage: read-only
+            shared.flags.writeable = False
         self.stage = np.zeros(b, dtype=np.int64)
         self.played = np.zeros(b, dtype=np.int64)
         self.position = np.zeros(b, dtype=np.int64)  # periods into the warm-up or the current block
@@ -253,13 +257,14 @@ class TwoPhaseMechanism(Mechanism):
         out = self._zeros(batch)
         obs = self.observations(np.asarray(inputs.observation).astype(np.int64))
         self.posted[:] = -1
-        pricing = np.flatnonzero(self.stage == PRICING)
+        present = np.bincount(self.stage, minlength=len(STAGES))  # most periods have one or two stages
+        pricing = self._rows_in(PRICING, present)
         if len(pricing):
             draws = counter_rng.batch_uniforms(
                 self.keys[pricing], self.played[pricing].astype(np.uint64), game.n_agents
             )
             out[pricing, :, self.signal[pricing]] = self.pricing.bonus(pricing, self.signal[pricing], draws)
-        exploring = np.flatnonzero(self.stage == EXPLORE)
+        exploring = self._rows_in(EXPLORE, present)
         if len(exploring):
             draws = counter_rng.batch_uniforms(
                 self.keys[exploring], self.played[exploring].astype(np.uint64), game.n_agents
@@ -270,12 +275,18 @@ class TwoPhaseMechanism(Mechanism):
             order = np.cumsum(allowed, axis=2) - 1  # rank of each allowed choice
             choices = (allowed & (order == pick[:, :, None])).argmax(axis=2)
             self._post(out, exploring, obs[exploring], choices)
-        steering = np.flatnonzero(self.stage == STEER)
+        steering = self._rows_in(STEER, present)
         if len(steering):
             t = np.minimum(inputs.period[steering], self.horizon - 1)
             labels = self.policy[steering, t, obs[steering]]
             self._post(out, steering, obs[steering], self.label_choices[labels])
         return out
+
+    def _rows_in(self, stage: int, present: np.ndarray) -> np.ndarray:
+        """The copies in ``stage`` (``present``: how many copies are in each stage)."""
+        if present[stage] == self.n_copies:
+            return self._every
+        return self._none if not present[stage] else np.flatnonzero(self.stage == stage)
 
     def _admissible(self, rows: np.ndarray, obs: np.ndarray) -> np.ndarray:
         """``(R, N, C)`` which choices each agent can be offered in its copy's state."""
@@ -286,17 +297,22 @@ class TwoPhaseMechanism(Mechanism):
 
     def _post(self, out: np.ndarray, rows: np.ndarray, obs: np.ndarray, choices: np.ndarray) -> None:
         """Post ``choices`` ``(R, N)`` in copies ``rows``: the price (plus the margin) on each target."""
-        n = choices.shape[1]
         self.choices[rows] = choices
         signal = choices if self.choices_visible else np.maximum(choices - 1, 0)
-        agents = np.arange(n)[None, :]
-        price = self.price[rows[:, None], agents, obs[:, None], signal]
+        price = self.price.take(self._price_index(rows, obs, signal))
         paid = np.isfinite(price) & (price > 0)
         if not self.choices_visible:
             paid &= choices > 0
             self.posted[rows] = choices @ self.radix
         bonus = np.where(paid, np.minimum(price + self.schedule.margin[rows, None], self.bound), 0.0)
-        out[rows[:, None], agents, signal] = bonus
+        n, k = out.shape[1:]
+        out.put((rows[:, None] * n + self._agents) * k + signal, bonus)
+
+    def _price_index(self, rows: np.ndarray, obs: np.ndarray, signal: np.ndarray) -> np.ndarray:
+        """``(R, N)`` flat index of ``[row, agent, obs[row], signal[row, agent]]`` in the
+        ``(B, N, S, K)`` tables (price, failures, asked, obeyed): one gather, not four index arrays."""
+        _, n, s, k = self.price.shape
+        return ((rows[:, None] * n + self._agents) * s + obs[:, None]) * k + signal
 
     # -- learning -------------------------------------------------------------------------
     def update(self, feedback: PeriodFeedback) -> None:
@@ -329,13 +345,22 @@ class TwoPhaseMechanism(Mechanism):
             self.model.record(copies[kept], obs[kept], labels[kept], welfare[kept], following[kept])
         self.played[copies] += 1
         self.position[copies] += 1
-        self._warm_up(copies[stage == WARMUP])
-        self._price(copies[stage == PRICING], signals[stage == PRICING])
-        exploring = copies[stage == EXPLORE]
-        self.explore_left[exploring] -= 1
-        steering = stage == STEER
-        if self.choices_visible and steering.any():
-            self._count_compliance(copies[steering], obs[steering], signals[steering])
+        present = np.bincount(stage, minlength=len(STAGES))
+        alone = present.max() == len(stage)  # every copy in one stage: no picking
+        if present[WARMUP]:
+            self._warm_up(copies if alone else copies[stage == WARMUP])
+        if present[PRICING]:
+            at = None if alone else stage == PRICING
+            self._price(copies if alone else copies[at], signals if alone else signals[at])
+        if present[EXPLORE]:
+            self.explore_left[copies if alone else copies[stage == EXPLORE]] -= 1
+        if present[STEER] and self.choices_visible:
+            at = None if alone else stage == STEER
+            self._count_compliance(
+                copies if alone else copies[at], obs if alone else obs[at], signals if alone else signals[at]
+            )
+        if not done.any():
+            return
         ready = copies[done & (((stage == EXPLORE) & (self.explore_left[copies] <= 0)) | (stage == STEER))]
         for b in ready:
             if self.stage[b] == EXPLORE or self.played[b] >= self.next_plan[b]:
@@ -380,31 +405,31 @@ class TwoPhaseMechanism(Mechanism):
         self.explore_left[rows] = self.schedule.explore[rows]
 
     def _count_compliance(self, rows: np.ndarray, obs: np.ndarray, signals: np.ndarray) -> None:
-        n = signals.shape[1]
-        agents = np.arange(n)[None, :]
         target = self.choices[rows]
-        where = (rows[:, None], agents, obs[:, None], target)
-        self.asked[where] += 1.0
-        self.obeyed[where] += signals == target
-        judged = self.asked[where] >= self.compliance_check
+        where = self._price_index(rows, obs, target)  # distinct per row and agent
+        asked = self.asked.take(where) + 1.0
+        obeyed = self.obeyed.take(where) + (signals == target)
+        judged = asked >= self.compliance_check
         if not judged.any():
+            self.asked.put(where, asked)
+            self.obeyed.put(where, obeyed)
             return
-        failing = judged & (self.obeyed[where] < COMPLIANCE * self.asked[where])
-        price, failures = self.price[where], self.failures[where]
+        failing = judged & (obeyed < COMPLIANCE * asked)
+        price, failures = self.price.take(where), self.failures.take(where)
         # Halfway to the largest bonus (from 0: a tolerance's worth first); at the bound: not here.
         near = self.bound - self.schedule.tolerance[rows, None]
         halfway = np.where(price > 0, 0.5 * (price + self.bound), self.schedule.tolerance[rows, None])
         raised = np.where(price >= near, np.where(price >= self.bound, np.inf, self.bound), halfway)
-        self.price[where] = np.where(failing, raised, price)
-        self.failures[where] = failures + failing
+        self.price.put(where, np.where(failing, raised, price))
+        self.failures.put(where, failures + failing)
         # A target no price reaches: plan again soon (after a twentieth more data), not at once.
         lost = rows[(failing & ~np.isfinite(raised)).any(axis=1)]
         soon = self.played[lost] + np.maximum(
             self.horizon, (self.played[lost] * REPLAN_SOON).astype(np.int64)
         )
         self.next_plan[lost] = np.minimum(self.next_plan[lost], soon)
-        self.asked[where] = np.where(judged, 0.0, self.asked[where])
-        self.obeyed[where] = np.where(judged, 0.0, self.obeyed[where])
+        self.asked.put(where, np.where(judged, 0.0, asked))
+        self.obeyed.put(where, np.where(judged, 0.0, obeyed))
 
     # -- planning -------------------------------------------------------------------------
     def _plan(self, b: int) -> None:
