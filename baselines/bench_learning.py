@@ -57,13 +57,14 @@ def time_loop(env_name: str, agents: str, episodes: int) -> tuple[float, float]:
     """Milliseconds per period of one complete play() run at B = 20, N = 3, and the part of
     it the two-phase mechanism spent planning (per copy, at episode ends); NaN where the
     tree lacks the env or the agents."""
-    try:
-        from pa_envs.learning_loop import play
-    except ModuleNotFoundError as missing:  # a tree from before the batched loop: its main job's own
-        if missing.name != "pa_envs.learning_loop":
-            raise
-        return time_legacy_loop(env_name, agents, episodes)
+    import pa_envs
+
+    # Asked of the tree's files, not of the import system: an editable install of another
+    # tree would otherwise supply the module that this tree lacks.
+    if not (Path(pa_envs.__file__).parent / "learning_loop.py").exists():
+        return time_legacy_loop(env_name, agents, episodes)  # before the batched loop: its own
     from pa_envs import presets
+    from pa_envs.learning_loop import play
     from pa_envs.mechanisms import FlatSchedule, NoTransfers, Pigouvian, Stacked
     from pa_envs.two_phase import TwoPhaseMechanism
 
