@@ -120,7 +120,7 @@ class Situations:
     def row_ids(self, contract: np.ndarray) -> np.ndarray:
         """``(B, N)`` per-copy ids of the contract rows ``(B, N, S)``."""
         last = self._last
-        if last is not None and last[0].shape == contract.shape and np.array_equal(last[0], contract):
+        if last is not None and last[0].shape == contract.shape and bool((last[0] == contract).all()):
             return last[1]
         batch, n_agents, n_signals = contract.shape
         global_ids = self._keyed_ids(contract)

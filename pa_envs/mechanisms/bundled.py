@@ -24,6 +24,11 @@ from pa_envs.core.mechanism import Mechanism, MechanismInput, PeriodFeedback, ch
 from pa_envs.core.tabular import TabularModel
 
 
+def _same(kept: np.ndarray, current: np.ndarray) -> bool:
+    """``np.array_equal`` for two float arrays, without its wrapper (checked every period)."""
+    return kept.shape == current.shape and bool((kept == current).all())
+
+
 class NoTransfers(Mechanism):
     """Laissez-faire: the principal never pays or taxes (the ``W_LF`` baseline)."""
 
@@ -132,7 +137,7 @@ class FlatSchedule(Mechanism):
         game = self._bound_game()
         batch = len(inputs.period)
         cached = getattr(self, "_posted", None)
-        if cached is None or cached[1].shape[0] != batch or not np.array_equal(cached[0], self.transfers):
+        if cached is None or cached[1].shape[0] != batch or not _same(cached[0], self.transfers):
             row = np.broadcast_to(self.transfers, (game.n_agents, game.n_signals))
             posted = np.broadcast_to(row, (batch, *row.shape)).copy()
             posted.flags.writeable = False
@@ -200,7 +205,7 @@ class Pigouvian(Mechanism):
         self._bound_game()
         states = self.model.state_index(inputs.state)
         periods = np.minimum(inputs.period, self.table.shape[0] - 1)
-        return self.table[periods, states].copy()
+        return self.table[periods, states]  # fancy indexing: a new array, never the table
 
     def state_dict(self) -> dict[str, Any]:
         return {"agent_discount": self.agent_discount, "epsilon": self.epsilon}
