@@ -262,7 +262,7 @@ class Episode:
             # Everyone sees the state (Game's default features): the principal's row is the
             # state's F columns of row 0, so that one assignment fills every player's features.
             buffer: np.ndarray = np.empty((1 + len(self.agents), self._agent_width), dtype=np.float32)
-            buffer[:, :width] = state[0]
+            buffer[:, :width] = state  # (1, F): broadcast over the rows
             agents = buffer[1:]
             agents[:, width:] = contract
             return buffer[0, :width], agents
@@ -299,11 +299,12 @@ class Episode:
             d = outcome.dynamics
             utility, transfers, signals = d.private_utility[0], outcome.transfers[0], d.signals[0]
             actions = self.last_actions
-            welfare = float(outcome.social_welfare[0])
-            externality = float(d.externality[0])
-            payoff = float(d.principal_payoff[0])
+            # .item() of the one copy's (1,) arrays: float(x[0]) without the numpy scalar.
+            welfare = float(outcome.social_welfare.item())
+            externality = float(d.externality.item())
+            payoff = float(d.principal_payoff.item())
             totals = outcome.transfer_totals  # resolve_period's sum: the same float, once
-            total_transfers = float(_sum(transfers) if totals is None else totals[0])
+            total_transfers = float(_sum(transfers) if totals is None else totals.item())
         # Python scalars once, then plain dict building: this runs every step.
         utility_list, transfer_list = utility.tolist(), transfers.tolist()
         action_list, signal_list = actions.tolist(), signals.tolist()
