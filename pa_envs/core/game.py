@@ -461,8 +461,8 @@ def resolve_period(
     if signals.size <= _SMALL_PERIOD:
         # A few copies' signals: Python's min and max of the ints cost less than two numpy
         # reductions (a couple of microseconds each at any size).
-        flat = signals.reshape(-1).tolist()
-        out_of_range = bool(flat) and (min(flat) < 0 or max(flat) >= n_signals)
+        rows = signals.tolist()  # (B, N) lists of ints
+        out_of_range = signals.size > 0 and (min(map(min, rows)) < 0 or max(map(max, rows)) >= n_signals)
     else:
         out_of_range = bool(_min(signals, axis=None) < 0 or _max(signals, axis=None) >= n_signals)
     if out_of_range:
