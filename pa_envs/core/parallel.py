@@ -263,7 +263,7 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
         # .item() of the one copy's (1,) arrays: the same Python scalars as float(x[0]), without
         # the numpy scalar in between.
         rewards = {PRINCIPAL: float(outcome.principal_reward.item())}
-        rewards.update(zip(agents, outcome.agent_rewards[0].tolist(), strict=True))
+        rewards.update(zip(agents, outcome.agent_rewards.tolist()[0], strict=True))
         terminated = bool(outcome.dynamics.terminated.item())
         truncated = episode.over and not terminated
         live = self.agents
