@@ -183,11 +183,12 @@ class PollutionGame(SymmetricGame):
         self.emissions = np.arange(1, p.n_levels + 1, dtype=np.int64) * p.emission_per_unit
         self.decay_cdf = binomial_cdf_table(p.stock_cap, p.decay)
         self._state_high = np.array([p.stock_cap], dtype=np.int64)
-        # The step's constants as 0-d arrays: numpy converts a Python scalar operand on every
-        # call, the costlier part of a ufunc on B = 1 copy. The same float64 / int64 values.
-        self._firm_damage = np.array(p.firm_damage)
-        self._social_damage = np.array(p.social_damage)
-        self._cap = np.array(p.stock_cap, dtype=np.int64)
+        # The step's constants as (1,) arrays, broadcast over the copies: numpy converts a Python
+        # scalar (or a 0-d array) operand on every call, the costlier part of a ufunc on B = 1
+        # copy. The same float64 / int64 values, so the same products.
+        self._firm_damage = np.array([p.firm_damage])
+        self._social_damage = np.array([p.social_damage])
+        self._cap = np.array([p.stock_cap], dtype=np.int64)
 
     @property
     def action_names(self) -> tuple[str, ...]:
@@ -208,9 +209,9 @@ class PollutionGame(SymmetricGame):
 
     def step(self, state: np.ndarray, actions: np.ndarray, noise: np.ndarray) -> Dynamics:
         stock = state[:, 0]
-        # The state is the (B, 1) stock column: each copy's damage per firm, broadcast over its
-        # firms (the same product as with stock[:, None], one numpy call fewer).
-        private_utility = self.profit[actions] - self._firm_damage * state
+        # Each copy's damage per firm once, broadcast over its firms: the same product (a 1-D
+        # product costs numpy less than one on the (B, 1) column).
+        private_utility = self.profit[actions] - (self._firm_damage * stock)[:, None]
         social_damage = self._social_damage * stock
         # Inverse-CDF draw of Binomial(stock, decay) from one uniform per copy.
         decayed = draw_from_cdf_table(self.decay_cdf, stock, noise[:, 0])
