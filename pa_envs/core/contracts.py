@@ -96,7 +96,7 @@ def contract_within_bounds(value: object, n_agents: int, n_signals: int, bound: 
         if value.size <= _SMALL_CONTRACT:
             # A numpy reduction costs a microsecond at any size: Python's min, max and sum of
             # the exact float values are cheaper here. A NaN makes the sum NaN (refused).
-            transfers = value.reshape(-1).tolist()
+            transfers = (value if value.ndim == 1 else value.reshape(-1)).tolist()
             total = sum(transfers)
             if not (-bound <= min(transfers) and max(transfers) <= bound and total == total):
                 return None

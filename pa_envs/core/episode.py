@@ -262,7 +262,7 @@ class Episode:
             # Everyone sees the state (Game's default features): the principal's row is the
             # state's F columns of row 0, so that one assignment fills every player's features.
             buffer: np.ndarray = np.empty((1 + len(self.agents), self._agent_width), dtype=np.float32)
-            buffer[:, :width] = state[0]
+            buffer[:, :width] = state  # (1, F): broadcast over the rows
             agents = buffer[1:]
             agents[:, width:] = contract
             return buffer[0, :width], agents
@@ -293,19 +293,22 @@ class Episode:
         n = self.game.n_agents
         if outcome is None:
             zeros = np.zeros(n)
-            utility, transfers, actions, signals = zeros, zeros, np.full(n, -1), np.full(n, -1)
+            transfers, actions, signals = zeros, np.full(n, -1), np.full(n, -1)
+            utility_list = zeros.tolist()
             welfare = externality = payoff = total_transfers = 0.0
         else:
             d = outcome.dynamics
-            utility, transfers, signals = d.private_utility[0], outcome.transfers[0], d.signals[0]
+            transfers, signals = outcome.transfers[0], d.signals[0]
+            utility_list = d.private_utility.tolist()[0]  # x.tolist()[0]: one numpy call, not two
             actions = self.last_actions
-            welfare = float(outcome.social_welfare[0])
-            externality = float(d.externality[0])
-            payoff = float(d.principal_payoff[0])
+            # .item() of the one copy's (1,) arrays: float(x[0]) without the numpy scalar.
+            welfare = float(outcome.social_welfare.item())
+            externality = float(d.externality.item())
+            payoff = float(d.principal_payoff.item())
             totals = outcome.transfer_totals  # resolve_period's sum: the same float, once
-            total_transfers = float(_sum(transfers) if totals is None else totals[0])
+            total_transfers = float(_sum(transfers) if totals is None else totals.item())
         # Python scalars once, then plain dict building: this runs every step.
-        utility_list, transfer_list = utility.tolist(), transfers.tolist()
+        transfer_list = transfers.tolist()
         action_list, signal_list = actions.tolist(), signals.tolist()
         principal = {
             "period": self.period,
@@ -319,7 +322,7 @@ class Episode:
             "signals": signals.copy(),
         }
         if self._default_describe:  # Game.describe_state's dict, without its call
-            principal.update(zip(self._state_names, self.state[0].tolist(), strict=True))
+            principal.update(zip(self._state_names, self.state.tolist()[0], strict=True))
         else:
             principal.update(self.game.describe_state(self.state[0]))
         infos = {PRINCIPAL: principal}

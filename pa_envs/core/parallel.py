@@ -173,7 +173,7 @@ class GameEnvMixin(DeepCopies):
             self._welfare_so_far = 0.0
         elif self.render_mode is None:
             self._record_behind = True
-            self._welfare_so_far += float(outcome.social_welfare[0])
+            self._welfare_so_far += float(outcome.social_welfare.item())
         else:
             self._record.record(self._episode.last_actions[None], outcome)
 
@@ -260,9 +260,11 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
         self._remember(outcome)
 
         agents = episode.agents
-        rewards = {PRINCIPAL: float(outcome.principal_reward[0])}
-        rewards.update(zip(agents, outcome.agent_rewards[0].tolist(), strict=True))
-        terminated = bool(outcome.dynamics.terminated[0])
+        # .item() of the one copy's (1,) arrays: the same Python scalars as float(x[0]), without
+        # the numpy scalar in between.
+        rewards = {PRINCIPAL: float(outcome.principal_reward.item())}
+        rewards.update(zip(agents, outcome.agent_rewards.tolist()[0], strict=True))
+        terminated = bool(outcome.dynamics.terminated.item())
         truncated = episode.over and not terminated
         live = self.agents
         terminations = dict.fromkeys(live, terminated)

@@ -86,6 +86,7 @@ from pa_envs.core.transitions import ShockThenMap
 
 # The exact decay law is a (cap + 1) x (cap + 1) table: beyond this it would not fit.
 MAX_STOCK_CAP = 4000
+_sum_rows = np.add.reduce  # ndarray.sum without its Python wrapper: the same numbers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,6 +183,12 @@ class PollutionGame(SymmetricGame):
         self.emissions = np.arange(1, p.n_levels + 1, dtype=np.int64) * p.emission_per_unit
         self.decay_cdf = binomial_cdf_table(p.stock_cap, p.decay)
         self._state_high = np.array([p.stock_cap], dtype=np.int64)
+        # The step's constants as (1,) arrays, broadcast over the copies: numpy converts a Python
+        # scalar (or a 0-d array) operand on every call, the costlier part of a ufunc on B = 1
+        # copy. The same float64 / int64 values, so the same products.
+        self._firm_damage = np.array([p.firm_damage])
+        self._social_damage = np.array([p.social_damage])
+        self._cap = np.array([p.stock_cap], dtype=np.int64)
 
     @property
     def action_names(self) -> tuple[str, ...]:
@@ -201,13 +208,14 @@ class PollutionGame(SymmetricGame):
         return np.full((noise.shape[0], 1), self.params.initial_stock, dtype=np.int64)
 
     def step(self, state: np.ndarray, actions: np.ndarray, noise: np.ndarray) -> Dynamics:
-        p = self.params
         stock = state[:, 0]
-        private_utility = self.profit[actions] - p.firm_damage * stock[:, None]
-        social_damage = p.social_damage * stock
+        # Each copy's damage per firm once, broadcast over its firms: the same product (a 1-D
+        # product costs numpy less than one on the (B, 1) column).
+        private_utility = self.profit[actions] - (self._firm_damage * stock)[:, None]
+        social_damage = self._social_damage * stock
         # Inverse-CDF draw of Binomial(stock, decay) from one uniform per copy.
         decayed = draw_from_cdf_table(self.decay_cdf, stock, noise[:, 0])
-        next_stock = np.minimum(stock - decayed + self.emissions[actions].sum(axis=1), p.stock_cap)
+        next_stock = np.minimum(stock - decayed + _sum_rows(self.emissions[actions], 1), self._cap)
         return Dynamics(
             next_state=next_stock[:, None],
             signals=actions,
