@@ -222,24 +222,35 @@ def social_optimum(
     ``tol``, then the greedy policy.
     """
     periods = _periods(model, horizon, discount)
-    if periods is not None:
+    if periods is not None and model.reads_law_once_for_two:
+        # A banded kernel (a long stock): one pass a period serves the induction and the
+        # evaluation. A dense law gains nothing from it, and loses its cache: two sweeps.
         return _backward_optimum(model, periods, discount)
     welfare = model.social_welfare
     classes = model.transition_class
+    s_index = np.arange(model.n_states)
 
     def q_values(values: np.ndarray) -> np.ndarray:
         return welfare + discount * model.expected_next_by_class(values)[:, classes]
 
-    values = np.zeros(model.n_states)
-    for _ in range(max_iterations):
-        updated = q_values(values).max(axis=1)
-        change = np.abs(updated - values).max()
-        values = updated
-        if change <= tol * (1 - discount):
-            break
+    if periods is None:
+        values = np.zeros(model.n_states)
+        for _ in range(max_iterations):
+            updated = q_values(values).max(axis=1)
+            change = np.abs(updated - values).max()
+            values = updated
+            if change <= tol * (1 - discount):
+                break
+        else:
+            raise RuntimeError(f"value iteration did not reach tol={tol} in {max_iterations} iterations")
+        policy = np.argmax(q_values(values), axis=1)[None, :]
     else:
-        raise RuntimeError(f"value iteration did not reach tol={tol} in {max_iterations} iterations")
-    policy = np.argmax(q_values(values), axis=1)[None, :]
+        policy = np.empty((periods, model.n_states), dtype=np.int64)
+        values = np.zeros(model.n_states)
+        for t in reversed(range(periods)):
+            q = q_values(values)
+            policy[t] = np.argmax(q, axis=1)
+            values = q[s_index, policy[t]]
     return evaluate(model, policy, horizon=horizon, discount=discount, tol=tol)
 
 

@@ -151,6 +151,12 @@ class TabularModel:
         """``E[values[s'] | s, a]`` for every pair: ``(S, A)``, or ``(S, A, M)`` for ``(S, M)`` values."""
         return self.expected_next_by_class(values)[:, self.transition_class]
 
+    @property
+    def reads_law_once_for_two(self) -> bool:
+        """Whether :meth:`expected_next_by_class_and_under` takes one pass over the law (a
+        banded kernel), not two."""
+        return bool(getattr(self.transitions, "banded", False))
+
     def expected_next_by_class_and_under(
         self, values: np.ndarray, other: np.ndarray, joint: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:

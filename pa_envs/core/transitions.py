@@ -214,6 +214,12 @@ class ShockThenMap:
             out[rows] = kernel[rows] @ values[self.class_map[g]]
         return out
 
+    @property
+    def banded(self) -> bool:
+        """Whether the kernel is applied band by band (then :meth:`expected_by_class_and_under`
+        reads it once for both expectations)."""
+        return self._band is not None
+
     def expected_by_class_and_under(
         self, values: np.ndarray, other: np.ndarray, classes: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
