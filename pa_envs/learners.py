@@ -42,7 +42,7 @@ from pa_envs.core.numerics import prior_weight
 from pa_envs.core.tabular import TabularModel
 
 SCHEDULES = ("exponential", "power")
-DRAW_BLOCK, DRAW_BLOCK_ENTRIES = 64, 1 << 16  # periods (and numbers) of uniforms drawn at once at most
+DRAW_BLOCK = counter_rng.AHEAD  # periods of uniforms a seeded learner draws at once (fewer if large)
 REGRET_BLOCK, REGRET_BLOCK_ENTRIES = 256, 1 << 16  # periods (and numbers) of regret held back at most
 # ContractQLearner's fitted signal-law prior: (law, base, effect, two_way, weight) (see signal_law).
 _Pooled = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -71,8 +71,8 @@ class Learner:
         # does never depends on which other copies share its batch.
         self._keys: np.ndarray | None = None
         self._draws = 0
-        self._block: np.ndarray | None = None  # uniforms of draws _block_first, _block_first + 1, ...
-        self._block_first = 0
+        # Seeded draws, a block of periods at a time (their numbers do not depend on the block).
+        self._ahead = counter_rng.DrawnAhead(counter_rng.block_positions(batch, n_agents))
         if isinstance(seed, (str, bytes)):  # sequences, but not of seeds
             raise TypeError(f"seed must be an int, one int per copy or None, got {seed!r}")
         if isinstance(seed, (Sequence, np.ndarray)):
@@ -148,20 +148,12 @@ class Learner:
         if self._keys is None:
             return self.rng.random((self.batch, self.n_agents))
         self._draws += 1
-        # Counters are drawn a block at a time (each row depends only on its key and counter,
-        # so these are the numbers one draw at a time gives): one hash call per DRAW_BLOCK periods.
-        offset = self._draws - self._block_first
-        if self._block is None or not 0 <= offset < len(self._block):
-            self._block_first, offset = self._draws, 0
-            # Fewer periods a block for large batches: at most about DRAW_BLOCK_ENTRIES numbers.
-            periods = max(1, min(DRAW_BLOCK, DRAW_BLOCK_ENTRIES // (self.batch * self.n_agents)))
-            counts = np.repeat(np.arange(self._draws, self._draws + periods, dtype=np.uint64), self.batch)
-            keys = np.tile(self._keys, periods)
-            self._block = counter_rng.batch_uniforms(keys, counts, self.n_agents).reshape(
-                periods, self.batch, self.n_agents
-            )
-            self._block.flags.writeable = False  # rows are handed out: nobody may change them
-        return self._block[offset]
+        batch = self.batch
+
+        def counts(ahead: np.ndarray) -> np.ndarray:
+            return np.repeat(ahead, batch)  # draw d of every copy is its counter d
+
+        return self._ahead.row(self._draws, self._keys, counts, self.n_agents)
 
     def learn(
         self,
@@ -365,7 +357,7 @@ class Learner:
         self._draws = int(state.get("draws", 0))
         keys = state.get("keys")
         self._keys = None if keys is None else np.array(keys, dtype=np.uint64)
-        self._block = None  # drawn for the old keys
+        self._ahead.clear()  # drawn for the old keys
         for name in self._tables():
             if hasattr(self, name):  # the learner's tables (cached values are the subclass's to restore)
                 setattr(self, name, np.array(state[name], order="C"))

@@ -448,9 +448,10 @@ def test_lockstep_noise_drawn_ahead_is_each_copys_own_stream():
     """Copies in lockstep take their noise from a block drawn 64 periods ahead: across block
     edges, an episode end and a second episode, each copy still follows a PettingZoo env
     reset with its seed, and a restart of some copies only (not in lockstep) too."""
-    from pa_envs.core.batch import NOISE_BLOCK, BatchedEpisodes
+    from pa_envs.core.batch import BatchedEpisodes
+    from pa_envs.core.rng import AHEAD
 
-    length = NOISE_BLOCK + 40  # an episode spans two blocks
+    length = AHEAD + 40  # an episode spans two blocks
     game = pollution_v0.parallel_env(n_agents=2, max_cycles=length).game
     engine = BatchedEpisodes(game, COPIES)
     envs = [

@@ -41,7 +41,6 @@ def copy_seeds(seed: int | Sequence[int | None] | None, num_copies: int) -> list
     return [first + b for b in range(num_copies)]
 
 
-NOISE_BLOCK, NOISE_BLOCK_ENTRIES = 64, 1 << 16  # periods (and numbers) of noise drawn ahead at most
 _min, _max = np.minimum.reduce, np.maximum.reduce
 
 
@@ -68,11 +67,7 @@ class BatchedEpisodes:
         self._noise_size = game.noise_size
         # Noise of a block of periods for copies in lockstep (see _noise); the streams it was
         # drawn from change at every reset and restart, and then the block is dropped.
-        self._block: np.ndarray | None = None
-        self._block_first = 0
-        self._block_periods = max(
-            1, min(NOISE_BLOCK, NOISE_BLOCK_ENTRIES // max(1, num_copies * game.noise_size))
-        )
+        self._ahead = rng.DrawnAhead(rng.block_positions(num_copies, game.noise_size))
 
     def reset(self, seed: int | Sequence[int] | None = None) -> np.ndarray:
         """Start a new episode in every copy; return the ``(B, state_dim)`` initial states.
@@ -92,7 +87,7 @@ class BatchedEpisodes:
                 self.keys[copy] = rng.key_from_seed(copy_seed)
                 self.episodes[copy] = 0
         self.periods[:] = 0
-        self._block = None
+        self._ahead.clear()
         self.state = self.game.initial_state(self._noise(self.keys, self.episodes, self.periods))
         return self.state
 
@@ -100,7 +95,7 @@ class BatchedEpisodes:
         """Copies ``which`` (indices) begin their next episode, as an unseeded reset does."""
         self.episodes[which] += 1
         self.periods[which] = 0
-        self._block = None
+        self._ahead.clear()
         noise = self._noise(self.keys[which], self.episodes[which], self.periods[which])
         self.state[which] = self.game.initial_state(noise)
 
@@ -144,18 +139,11 @@ class BatchedEpisodes:
         all restart together) takes its rows from a block drawn a few dozen periods ahead:
         the same numbers, counter-based, one hash call per block instead of per period."""
         if keys is self.keys and len(periods) > 1 and _min(periods) == _max(periods):
-            offset = int(periods[0]) - self._block_first
-            if self._block is None or not 0 <= offset < len(self._block):
-                ahead = self._block_periods
-                counters = rng.batch_counters(
-                    np.tile(episodes, ahead), np.repeat(np.arange(periods[0], periods[0] + ahead), len(keys))
-                )
-                self._block = rng.batch_uniforms(np.tile(keys, ahead), counters, self._noise_size).reshape(
-                    ahead, len(keys), self._noise_size
-                )
-                self._block.flags.writeable = False  # rows are handed to the game: read-only
-                self._block_first, offset = int(periods[0]), 0
-            return self._block[offset]
+
+            def counters(ahead: np.ndarray) -> np.ndarray:
+                return rng.batch_counters(np.tile(episodes, len(ahead)), np.repeat(ahead, len(keys)))
+
+            return self._ahead.row(int(periods[0]), keys, counters, self._noise_size)
         return rng.batch_uniforms(keys, rng.batch_counters(episodes, periods), self._noise_size)
 
     # -- checks -------------------------------------------------------------------------

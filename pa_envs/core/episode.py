@@ -18,7 +18,7 @@ from pa_envs.core.contracts import check_contract, check_discrete, contract_with
 from pa_envs.core.game import Game, PeriodOutcome, resolve_period
 
 PRINCIPAL = "principal_0"
-NOISE_BLOCK = 64
+NOISE_BLOCK = rng.AHEAD
 """Periods whose uniforms a single env draws at once (fewer at the end of an episode)."""
 _NO_NOISE = np.empty((0, 0))
 _INT_TYPES = frozenset((int, np.int64))  # an agent's action of the common case

@@ -11,6 +11,7 @@ The hash is the SplitMix64 finalizer; the scalar (pure Python) and the array
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import numpy as np
 
@@ -117,6 +118,53 @@ def period_uniforms(key: int, episode: int, first: int, periods: int, n: int) ->
     keys = np.full(periods, key, dtype=np.uint64)
     counts = batch_counters(np.full(periods, episode, dtype=np.uint64), np.arange(first, first + periods))
     return batch_uniforms(keys, counts, n)
+
+
+AHEAD = 64  # positions (periods, draws) of uniforms drawn at once
+
+
+class DrawnAhead:
+    """Uniforms of B streams drawn a block of positions ahead (periods, or draw numbers).
+
+    Row ``p`` of a block is :func:`batch_uniforms` of the B keys at position ``p``'s
+    counters: the numbers one call per position gives, at one hash call per block.
+    :meth:`clear` whenever the keys or the counters' mapping change.
+
+    Parameters
+    ----------
+    positions : int
+        Positions a block holds.
+    """
+
+    def __init__(self, positions: int) -> None:
+        self.positions = positions
+        self._block: np.ndarray | None = None
+        self._first = 0
+
+    def clear(self) -> None:
+        self._block = None
+
+    def row(
+        self, position: int, keys: np.ndarray, counters: Callable[[np.ndarray], np.ndarray], n: int
+    ) -> np.ndarray:
+        """The read-only ``(B, n)`` uniforms at ``position``; ``counters(positions)`` gives the
+        ``(P, B)`` counters of the streams at ``P`` positions (a block's, when one is drawn)."""
+        offset = position - self._first
+        if self._block is None or not 0 <= offset < len(self._block):
+            ahead = np.arange(position, position + self.positions)
+            flat = np.asarray(counters(ahead), dtype=np.uint64).reshape(-1)
+            self._block = batch_uniforms(np.tile(keys, self.positions), flat, n).reshape(
+                self.positions, len(keys), n
+            )
+            self._block.flags.writeable = False  # rows are handed out: nobody may change them
+            self._first, offset = position, 0
+        return self._block[offset]
+
+
+def block_positions(batch: int, width: int, most: int = AHEAD, entries: int = 1 << 16) -> int:
+    """Positions a :class:`DrawnAhead` block of ``batch`` streams of ``width`` numbers holds:
+    ``most``, fewer for large batches (about ``entries`` numbers at most), at least 1."""
+    return max(1, min(most, entries // max(1, batch * width)))
 
 
 @functools.lru_cache(maxsize=32)
