@@ -40,7 +40,7 @@ from pa_envs.analysis import unilateral_rewards
 from pa_envs.core.batch import BatchedEpisodes
 from pa_envs.core.game import Game, check_int
 from pa_envs.core.names import did_you_mean
-from pa_envs.core.numerics import ObservationIndex, one_blas_thread, place_values
+from pa_envs.core.numerics import ObservationIndex, dot_ints, one_blas_thread, place_values
 from pa_envs.core.rng import AGENT_STREAM
 from pa_envs.core.tabular import TabularModel
 from pa_envs.learners import LEARNERS, ContractQLearner, Learner
@@ -165,10 +165,7 @@ class Situations:
         if scaled.size and np.abs(scaled).max() > reach:
             return None
         digits = scaled.astype(np.int64) + reach
-        # Integer multiply-adds, not an integer matmul (numpy has no BLAS for ints): the same keys.
-        keys = digits[:, 0] * self._places(n_signals)[0]
-        for k in range(1, n_signals):
-            keys += digits[:, k] * self._places(n_signals)[k]
+        keys = dot_ints(digits, self._places(n_signals))
         position = np.searchsorted(self._keys, keys)
         found = position < len(self._keys)
         found[found] = self._keys[position[found]] == keys[found]

@@ -24,6 +24,16 @@ def place_values(sizes: np.ndarray) -> np.ndarray:
     return np.concatenate([np.cumprod(sizes[::-1])[::-1][1:], [1]]).astype(np.int64)
 
 
+def dot_ints(values: np.ndarray, weights: np.ndarray | list[int]) -> np.ndarray:
+    """``values @ weights`` over the last axis, for ints: the same (exact) numbers as numpy's
+    integer matmul, which has no BLAS and loops slowly over a large array, by a few
+    multiply-adds over whole arrays."""
+    total = values[..., 0] * weights[0]
+    for f in range(1, len(weights)):
+        total += values[..., f] * weights[f]
+    return total
+
+
 def prior_weight(noise: np.ndarray | float, spread: np.ndarray | float, low: float) -> np.ndarray:
     """Empirical Bayes: how many observations a fitted prior is worth against a cell's own data.
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pa_envs.core.numerics import place_values, prior_weight
+from pa_envs.core.numerics import dot_ints, place_values, prior_weight
 
 
 class EmpiricalModel:
@@ -187,7 +187,7 @@ class EmpiricalModel:
         law = np.zeros(n_states * n_labels * n_states)
         for corner in (np.arange(2**n_features)[:, None] >> np.arange(n_features)[None, :]) & 1:
             share = np.prod(np.where(corner, fraction, 1.0 - fraction), axis=3)  # (S, J', bins)
-            index = order[_dot_ints(np.minimum(lower + corner, high).astype(np.int64), radix)]
+            index = order[dot_ints(np.minimum(lower + corner, high).astype(np.int64), radix)]
             law += np.bincount((flat_rows + index).ravel(), (smoothed * share).ravel(), law.size)
         return law.reshape(n_states, n_labels, n_states)
 
@@ -243,15 +243,6 @@ class EmpiricalModel:
             "visits": self.visits,
             "moves": self.moves,
         }
-
-
-def _dot_ints(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``values @ weights`` over the last axis, for ints (exact either way; numpy's integer
-    matmul has no BLAS and loops slowly, a few multiply-adds over whole arrays do not)."""
-    total = values[..., 0] * weights[0]
-    for f in range(1, len(weights)):
-        total += values[..., f] * weights[f]
-    return total
 
 
 def shrinkage(visits: np.ndarray, means: np.ndarray, fitted: np.ndarray, within: np.ndarray) -> float:
