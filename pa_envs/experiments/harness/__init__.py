@@ -56,6 +56,14 @@ Steps: an agent learner's budget counts agent-steps (periods x agents x copies),
 the leaderboard say which. A budget shorter than one episode of every copy is warned of
 before the sweep (its runs score n/a).
 
+Batches: the runs of one grid cell (same env and settings, agents and their settings,
+steps and copies) whose agents are tabular learners (``q_learning``, ``hedge``,
+``contract_q_learning``) and whose principal is bundled are played as one batch: every
+copy of every run in one vector env, the principals side by side, one set of learners
+(:func:`run_batch`). Each run's result is the one it has alone, bit for bit (but for
+``seconds``: its share of the batch's time); a batch plays several times faster than its
+runs one by one. ``--no-batch`` (``sweep(..., batch=False)``) runs every run alone.
+
 Progress: a bar counts steps as they are played (every learner, in every run,
 ``--jobs`` processes included). SB3 learners log like ``train_sb3``: their VecEnv is in a
 ``VecMonitor`` (``rollout/ep_rew_mean``) and, with ``--log-dir DIR``, each run logs CSV
@@ -73,6 +81,7 @@ budgets), :mod:`~pa_envs.experiments.harness.adapters` (learners, principals, th
 
 from pa_envs.experiments.harness.adapters import (
     AgentAlgorithm,
+    CopiesOutOfStep,
     SB3Agents,
     TabularAgents,
     make_agents,
@@ -98,7 +107,7 @@ from pa_envs.experiments.harness.report import (
     summary_rows,
     write_reports,
 )
-from pa_envs.experiments.harness.runner import Ticker, run, sweep
+from pa_envs.experiments.harness.runner import Ticker, batch_cell, groupable, run, run_batch, sweep
 from pa_envs.experiments.harness.spec import (
     BUNDLED_PRINCIPALS,
     SB3_ALGORITHMS,
@@ -123,6 +132,7 @@ __all__ = [
     "SB3_ALGORITHMS",
     "TABULAR",
     "AgentAlgorithm",
+    "CopiesOutOfStep",
     "GridError",
     "Mechanism",
     "RunSpec",
@@ -131,6 +141,7 @@ __all__ = [
     "TabularAgents",
     "Ticker",
     "base_env",
+    "batch_cell",
     "budget_notices",
     "build_parser",
     "check_agents",
@@ -140,6 +151,7 @@ __all__ = [
     "episode_steps",
     "fit_budgets",
     "grid",
+    "groupable",
     "leaderboard",
     "leaderboard_csv",
     "load_object",
@@ -152,6 +164,7 @@ __all__ = [
     "principal_action_space",
     "read_results",
     "run",
+    "run_batch",
     "run_from_args",
     "run_name",
     "share_of_optimum",

@@ -3,7 +3,7 @@ principal a name stands for, and the recorder that scores every episode."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,13 @@ def sb3_callbacks(
     return []
 
 
+class CopiesOutOfStep(RuntimeError):
+    """Runs trained side by side (:meth:`TabularAgents.train_runs`) whose episodes ended in
+    different periods: their learners count episodes together (the exploration schedule
+    steps when any copy's episode ends), so the batch would not play as each run alone.
+    The harness then runs them one by one."""
+
+
 class TabularAgents(AgentAlgorithm):
     """The batch-first learners of :mod:`pa_envs.learners`, one per agent of every copy.
 
@@ -101,41 +108,76 @@ class TabularAgents(AgentAlgorithm):
     def __init__(self, kind: str, **settings: Any) -> None:
         self.kind, self.settings = kind, settings
 
-    def _learners(self, venv: Any, seed: int) -> tuple[Any, Any, Any]:
+    def _learners(self, venv: Any, seeds: Sequence[int]) -> tuple[Any, Any, Any]:
         from pa_envs.learning_loop import make_agents
 
         env = venv.unwrapped
-        seeds = [seed * 1000 + c for c in range(env.num_copies)]
+        copies = env.num_copies // len(seeds)
+        draws = [seed * 1000 + c for seed in seeds for c in range(copies)]
         settings = {"rows": 1024, **self.settings} if self.kind != "contract_q_learning" else self.settings
-        return make_agents(env.game, seeds, {"learner": self.kind, **settings})
+        return make_agents(env.game, draws, {"learner": self.kind, **settings})
 
     def check(self, venv: Any, seed: int) -> None:
-        self._learners(venv, seed)
+        self._learners(venv, [seed])
 
     def train(self, venv: Any, steps: int, seed: int) -> None:
+        self.train_runs(venv, steps, [seed])
+
+    def train_runs(self, venv: Any, steps: int, seeds: Sequence[int]) -> None:
+        """Train the agents of ``len(seeds)`` runs side by side, each as :meth:`train` would
+        alone: run ``r`` plays the ``r``-th block of ``num_copies / len(seeds)`` consecutive
+        copies, its copy ``c`` drawing from seed ``seeds[r] * 1000 + c``, for ``steps``
+        agent-steps of its own (``steps / (copies x agents)`` periods).
+
+        What a run plays does not depend on the others: the learners keep every table per
+        copy, and a run's contract rows are told apart from every other run's (its index
+        rides in an extra column of the rows :class:`~pa_envs.learning_loop.Situations`
+        numbers, so each copy numbers its rows as it would alone). One thing they share is
+        the episode count of the exploration schedule; if the runs' episodes end in
+        different periods, :class:`CopiesOutOfStep` is raised (none of the bundled envs
+        ends an episode early)."""
         from pa_envs.learners import ContractQLearner
 
         env = venv.unwrapped
-        game, n = env.game, env.game.n_agents
+        game, n, runs = env.game, env.game.n_agents, len(seeds)
+        if runs < 1 or env.num_copies % runs:
+            raise ValueError(f"{env.num_copies} copies do not split into {runs} runs of equal size")
         model = game.exact_model()
-        learners, situation, observations = self._learners(venv, seed)
+        learners, situation, observations = self._learners(venv, seeds)
         contract_aware = isinstance(learners, ContractQLearner)
+        # Each run's index, in thousandths (Situations tells rows apart to 1e-3), as one more
+        # signal column: a row one run shows is never one another run showed.
+        tags = None
+        if runs > 1 and not contract_aware:
+            run_of_copy = np.repeat(np.arange(runs) / 1000.0, env.num_copies // runs)
+            tags = np.broadcast_to(run_of_copy[:, None, None], (env.num_copies, n, 1))
+
+        def situations(state: np.ndarray, contracts: np.ndarray) -> np.ndarray:
+            shown = contracts if tags is None else np.concatenate([contracts, tags], axis=2)
+            return situation(observations(game.agent_features(state)), shown)
+
         venv.reset()
-        periods = max(1, steps // venv.num_envs)
+        periods = max(1, steps // (venv.num_envs // runs))
         for _ in range(periods):
             state, contracts = env.game_state, env.contracts
-            seen = situation(observations(game.agent_features(state)), contracts)
+            seen = situations(state, contracts)
             actions = learners.act_unchecked(seen, contracts) if contract_aware else learners.act(seen)
             _, rewards, dones, _ = venv.step(actions.reshape(-1))
             accounts = env.last_period
             counterfactual = counterfactual_rewards(model, model.state_index(state), actions, contracts)
-            following = situation(observations(game.agent_features(env.game_state)), env.contracts)
+            following = situations(env.game_state, env.contracts)
             done = dones.reshape(-1, n)[:, 0]
             learners.learn(
                 seen, actions, rewards.reshape(-1, n).astype(np.float64), following, done, counterfactual,
                 transfers=accounts.transfers, signals=accounts.signals,
             )  # fmt: skip
             if done.any():
+                ended = done.reshape(runs, -1).any(axis=1)
+                if not ended.all():
+                    raise CopiesOutOfStep(
+                        f"the episodes of runs {np.flatnonzero(ended).tolist()} of {runs} trained side by "
+                        "side ended in a period where the others' went on"
+                    )
                 learners.end_episode()
 
 
@@ -170,7 +212,9 @@ def make_principal(name: str, env: Any, kwargs: dict[str, Any]) -> Mechanism:
 
 def recorder(venv: Any, model: Any, tick: Callable[[int], object] | None = None) -> Any:
     """Wrap the agents' VecEnv: per-episode welfare, transfers, externality, agents' regret
-    (and ``tick(agent_steps)`` after every step, for a progress bar)."""
+    (and ``tick(agent_steps)`` after every step, for a progress bar). Each episode's copy is
+    kept (``owners``): :meth:`episodes_of` and :meth:`agents_regret` give a block of copies'
+    own, as a run played alone on those copies would record them."""
     from stable_baselines3.common.vec_env import VecEnvWrapper
 
     class Recorder(VecEnvWrapper):
@@ -181,6 +225,7 @@ def recorder(venv: Any, model: Any, tick: Callable[[int], object] | None = None)
             copies = env.num_copies
             self.running = np.zeros((3, copies))
             self.episodes: list[tuple[float, ...]] = []
+            self.owners: list[int] = []  # the copy of each episode
             self.best = np.zeros((copies, self.n_agents, env.game.n_actions))
             self.played = np.zeros((copies, self.n_agents))
             self.periods = 0
@@ -211,15 +256,22 @@ def recorder(venv: Any, model: Any, tick: Callable[[int], object] | None = None)
             self.running += [accounts.social_welfare, accounts.transfers.sum(axis=1), accounts.externality]
             for copy in np.flatnonzero(accounts.done):
                 self.episodes.append(tuple(float(x) for x in self.running[:, copy]))
+                self.owners.append(int(copy))
                 self.running[:, copy] = 0.0
             if tick is not None:
                 tick(self.num_envs)
             return out
 
-        def agents_regret(self) -> float:
+        def episodes_of(self, copies: slice) -> list[tuple[float, ...]]:
+            """The episodes of copies ``copies.start`` to ``copies.stop - 1``, in the order they ended."""
+            owners = zip(self.episodes, self.owners, strict=True)
+            return [e for e, c in owners if copies.start <= c < copies.stop]
+
+        def agents_regret(self, copies: slice = slice(None)) -> float:
+            """The agents' mean external regret per period (of ``copies``; default: all)."""
             if not self.periods:
                 return float("nan")
-            return float((self.best.max(axis=2) - self.played).mean() / self.periods)
+            return float((self.best.max(axis=2) - self.played)[copies].mean() / self.periods)
 
     return Recorder(venv)
 

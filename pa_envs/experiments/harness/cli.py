@@ -119,6 +119,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         help="SB3 learners' CSV and TensorBoard logs, a new folder per run: "
         "DIR/<env>_<principal>_<agents>_seed<seed>_<k> (default: no logs)",
     )
+    parser.add_argument(
+        "--no-batch",
+        action="store_true",
+        help="run every run alone; by default the runs of a grid cell with tabular agents "
+        "(q_learning, hedge, contract_q_learning) under bundled principals, differing in principal "
+        "and seed only, are played as one batch, each with the result it has alone",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar (stderr)")
     return parser
 
@@ -152,7 +159,12 @@ def run_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         for change in changes:
             print(change, file=sys.stderr)
     rows = sweep(
-        specs, args.out / "runs.jsonl", jobs=args.jobs, progress=not args.no_progress, log_dir=args.log_dir
+        specs,
+        args.out / "runs.jsonl",
+        jobs=args.jobs,
+        progress=not args.no_progress,
+        log_dir=args.log_dir,
+        batch=not args.no_batch,
     )
     paths = write_reports(rows, args.out)
     print(leaderboard(rows))

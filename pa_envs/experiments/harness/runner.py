@@ -6,6 +6,8 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
+import json
+import math
 import multiprocessing
 import os
 import queue
@@ -23,6 +25,7 @@ from pa_envs.experiments.common import progress_bar
 from pa_envs.experiments.harness import store as results_store
 from pa_envs.experiments.harness.adapters import (
     SB3Agents,
+    TabularAgents,
     make_agents,
     make_principal,
     principal_algorithm,
@@ -30,7 +33,15 @@ from pa_envs.experiments.harness.adapters import (
     sb3_callbacks,
 )
 from pa_envs.experiments.harness.grid import budget_notices, planned_steps, short_budget_notices
-from pa_envs.experiments.harness.spec import RunSpec, base_env, env_parameters, run_name, step_unit
+from pa_envs.experiments.harness.spec import (
+    BUNDLED_PRINCIPALS,
+    TABULAR,
+    RunSpec,
+    base_env,
+    env_parameters,
+    run_name,
+    step_unit,
+)
 from pa_envs.experiments.scores import share_of_optimum
 
 
@@ -50,8 +61,6 @@ def run(
     base = base_env(spec)
     model = base.game.exact_model()
     references = analysis.exact_references(model)
-    optimum = references.optimum.social_welfare
-    laissez_faire = references.laissez_faire.social_welfare
     folder = None if log_dir is None else sb3_tools.run_folder(log_dir, run_name(spec))
     tick = Ticker(progress) if progress is not None else None
     if spec.principal.startswith("learn:"):
@@ -60,6 +69,19 @@ def run(
         curve, steps, agents_regret = _run_agent_learners(spec, base, model, folder, tick)
     if tick is not None:
         tick.flush()
+    return _result(spec, references, curve, steps, agents_regret, time.perf_counter() - start)
+
+
+def _result(
+    spec: RunSpec,
+    references: Any,
+    curve: list[tuple[float, ...]],
+    steps: int,
+    agents_regret: float,
+    seconds: float,
+) -> dict[str, Any]:
+    """A run's JSON-ready result from its episodes ``(welfare, transfers, externality)``."""
+    optimum = references.optimum.social_welfare
     welfare = np.array([episode[0] for episode in curve])
     tail = welfare[-max(1, len(welfare) // 10) :] if len(welfare) else welfare
 
@@ -71,7 +93,7 @@ def run(
         "key": spec.key,
         "spec": dataclasses.asdict(spec),
         "optimum": optimum,
-        "laissez_faire": laissez_faire,
+        "laissez_faire": references.laissez_faire.social_welfare,
         "episodes": len(welfare),
         "final_share": share(tail),
         "auc_share": share(welfare),
@@ -81,7 +103,7 @@ def run(
         "externality": float(np.mean([e[2] for e in curve])) if curve else float("nan"),
         "agents_regret": agents_regret,
         "steps": steps,
-        "seconds": time.perf_counter() - start,
+        "seconds": seconds,
         "curve": welfare.tolist(),
         "curve_transfers": [e[1] for e in curve],
     }
@@ -169,6 +191,103 @@ def _run_principal_learner(
     return episodes, int(model.num_timesteps), float("nan")
 
 
+# -- batches ---------------------------------------------------------------------------------
+
+
+def groupable(spec: RunSpec) -> bool:
+    """Whether a run may be played in one batch with the other runs of its grid cell
+    (:func:`run_batch`): its agents are tabular learners (``q_learning``, ``hedge``,
+    ``contract_q_learning``) and its principal a bundled mechanism.
+
+    Those keep everything per copy (the learners' tables and random streams, the
+    mechanism's data and draws), so a run plays bit for bit as alone. Not grouped:
+
+    - SB3 agent learners (and a user's ``module:Class``): one policy over the batch would
+      learn from every run's copies, and SB3 rounds a budget to rollouts of the whole VecEnv;
+    - ``learn:`` principals: their learner is trained on a view of its own, one per run;
+    - a user's ``module:Class`` mechanism: nothing says it keeps its copies apart (a class
+      attribute, or numpy's global random state, would be shared by the runs).
+    """
+    return spec.agents in TABULAR and spec.principal in BUNDLED_PRINCIPALS
+
+
+def batch_cell(spec: RunSpec) -> str | None:
+    """The grid cell of a :func:`groupable` run (``None`` for the others): every field but
+    the principal, its keyword arguments and the seed (canonical JSON). Runs of one cell
+    may be played as one batch."""
+    if not groupable(spec):
+        return None
+    fields = dataclasses.asdict(spec)
+    for name in ("principal", "principal_kwargs", "seed"):
+        del fields[name]
+    return json.dumps(fields, sort_keys=True)
+
+
+def run_batch(
+    specs: Sequence[RunSpec], *, progress: Callable[[int | str], object] | None = None
+) -> list[dict[str, Any]]:
+    """Train, record and score the runs of one grid cell as one batch; returns what
+    :func:`run` returns for each, in order, equal to it in every field but ``seconds``
+    (each run's share of the batch's wall time).
+
+    The runs' copies are stepped together: one :class:`~pa_envs.sb3.MechanismVecEnv`
+    over all of them (copy ``c`` of run ``s`` seeded ``s.seed + c``, as alone), the
+    principals side by side (:class:`~pa_envs.mechanisms.Stacked`: each sees its own
+    run's copies only) and one set of learners (:meth:`TabularAgents.train_runs`: copy
+    ``c`` of run ``s`` draws from ``s.seed * 1000 + c``). ``progress`` is told of the
+    agent-steps of every run.
+
+    Raises
+    ------
+    ValueError
+        If a run is not :func:`groupable` or not of the first run's cell.
+    CopiesOutOfStep
+        If the runs' episodes ended in different periods (:meth:`TabularAgents.train_runs`):
+        run them alone.
+    """
+    specs = list(specs)
+    if not specs:
+        raise ValueError("run_batch needs at least one run")
+    cell = batch_cell(specs[0])
+    for spec in specs:
+        if not groupable(spec):
+            raise ValueError(
+                f"{spec.label} cannot be batched: batches take tabular agents {TABULAR} under a "
+                "bundled principal (see groupable)"
+            )
+        if batch_cell(spec) != cell:
+            raise ValueError(
+                f"{spec.label} is not of the grid cell of {specs[0].label}: the runs of a batch differ "
+                "in principal, principal_kwargs and seed only"
+            )
+    from pa_envs.mechanisms import Stacked
+    from pa_envs.sb3 import MechanismVecEnv
+
+    start = time.perf_counter()
+    first = specs[0]
+    base = base_env(first)
+    model = base.game.exact_model()
+    references = analysis.exact_references(model)
+    tick = Ticker(progress) if progress is not None else None
+    principals = [(make_principal(s.principal, base, s.principal_kwargs), s.copies) for s in specs]
+    seeds = [spec.seed + c for spec in specs for c in range(spec.copies)]
+    venv = MechanismVecEnv(base, Stacked(principals), len(seeds), seed=seeds)
+    recorded = recorder(venv, model, tick)
+    learner = make_agents(first.agents, first.agent_kwargs)
+    assert isinstance(learner, TabularAgents)  # groupable: a tabular learner
+    learner.train_runs(recorded, first.steps, [spec.seed for spec in specs])
+    if tick is not None:
+        tick.flush()
+    seconds = (time.perf_counter() - start) / len(specs)
+    rows = []
+    for k, spec in enumerate(specs):
+        copies = slice(k * spec.copies, (k + 1) * spec.copies)
+        steps = recorded.periods * spec.copies * spec.n_agents
+        curve = recorded.episodes_of(copies)
+        rows.append(_result(spec, references, curve, steps, recorded.agents_regret(copies), seconds))
+    return rows
+
+
 # -- sweeps ----------------------------------------------------------------------------------
 
 
@@ -220,6 +339,29 @@ def _run_in_worker(spec: RunSpec, log_dir: str | Path | None) -> dict[str, Any]:
     return run(spec, log_dir=log_dir, progress=_PROGRESS_QUEUE.put)
 
 
+def _run_batch_in_worker(specs: list[RunSpec]) -> list[dict[str, Any]]:
+    return _run_batch_counted(specs, _PROGRESS_QUEUE.put)
+
+
+def _run_batch_counted(specs: list[RunSpec], sink: Callable[[int | str], object]) -> list[dict[str, Any]]:
+    """:func:`run_batch`, telling ``sink`` of its steps; if it fails, it takes them back (its
+    runs are then run again, one by one)."""
+    told = 0
+
+    def counted(news: int | str) -> None:
+        nonlocal told
+        if not isinstance(news, str):
+            told += news
+        sink(news)
+
+    try:
+        return run_batch(specs, progress=counted)
+    except Exception:
+        if told:
+            sink(-told)
+        raise
+
+
 def sweep(
     specs: Sequence[RunSpec],
     results: str | Path,
@@ -228,6 +370,7 @@ def sweep(
     progress: bool = True,
     log_dir: str | Path | None = None,
     poll: float = 1.0,
+    batch: bool = True,
 ) -> list[dict[str, Any]]:
     """Run every spec not yet in ``results`` (JSON lines, appended as each run finishes),
     ``jobs`` at a time in separate processes; return every result of the grid.
@@ -239,6 +382,15 @@ def sweep(
     file is skipped and reported (file:line). Worker processes end with the harness. When a
     run fails (or the sweep is interrupted), the runs in progress are stopped, their workers
     ended, and then released, before the error is raised.
+
+    With ``batch`` (the default), the runs of one grid cell that are :func:`groupable`
+    (tabular agents under bundled principals, differing in principal and seed only) are
+    played as one batch (:func:`run_batch`), each with the result it would have alone (all
+    but ``seconds``, its share of the batch's time): the sweep claims together what it can
+    of the cell (runs neither finished nor held by another live harness), in at most
+    ``jobs`` batches so that its processes share the cell, and records each run as the
+    batch ends. If a batch fails, its runs are run again one by one, each as alone.
+    ``batch=False`` runs every run alone.
 
     Before the first run it warns (stderr) where a run's agent-steps will differ from its
     budget (:func:`budget_notices`). With ``progress`` a bar counts agent-steps as they are
@@ -257,6 +409,13 @@ def sweep(
     finished = len(by_key) - len(todo)
     held: dict[str, results_store.Claim] = {}
     said = -float("inf")  # when the harness last said what it waits for (time.monotonic)
+    # The runs of each cell that may share a batch, and how many at most (a cell's share of jobs).
+    cells = {key: batch_cell(spec) if batch else None for key, spec in by_key.items()}
+    cell_keys: dict[str, list[str]] = {}
+    for key, cell in cells.items():
+        if cell is not None:
+            cell_keys.setdefault(cell, []).append(key)
+    most = {c: math.ceil(sum(k not in done for k in keys) / max(1, jobs)) for c, keys in cell_keys.items()}
 
     def report(news: int | str) -> None:
         """Agent-steps played, or what a learner is doing now."""
@@ -274,17 +433,34 @@ def sweep(
         if progress:
             bar.write(_finished_line(row, finished, len(by_key)), file=sys.stderr)
 
-    def next_run(busy: Collection[str] = ()) -> RunSpec | None:
-        """Claim the next run nobody has (``None``: none left now; ``busy``: runs this harness is
-        running); takes in what others finished."""
+    def next_runs(busy: Collection[str] = ()) -> list[RunSpec]:
+        """Claim the next run nobody has, with the runs of its cell this harness can claim
+        (``[]``: none left now; ``busy``: runs this harness is running); takes in what others
+        finished."""
         nonlocal finished, held
-        key, found = store.claim([key for key in by_key if key not in done and key not in busy])
+
+        def companions(key: str) -> list[str]:
+            cell = cells[key]
+            if cell is None:
+                return [key]
+            others = [k for k in cell_keys[cell] if k != key and k not in done and k not in busy]
+            return [key, *others][: most[cell]]
+
+        free = [key for key in by_key if key not in done and key not in busy]
+        keys, found = store.claim_with(free, companions)
         held = {key: claim for key, claim in found.claims.items() if key in by_key and not claim.mine}
         for other, row in found.rows.items():
             if other in by_key and other not in done:
                 done[other] = row
                 finished += 1
-        return None if key is None else by_key[key]
+        return [by_key[key] for key in keys]
+
+    def failed_batch(group: list[RunSpec], error: BaseException) -> None:
+        bar.write(
+            f"warning: the batch of {len(group)} runs ({group[0].label}, ...) failed "
+            f"({type(error).__name__}: {error}); running them one by one",
+            file=sys.stderr,
+        )
 
     def wait_for_others() -> bool:
         """Whether runs of the grid are still held by other live harnesses (after a pause)."""
@@ -306,30 +482,50 @@ def sweep(
     bar.set_postfix_str(f"runs {finished}/{len(by_key)} done", refresh=False)
     if jobs <= 1:
         while True:
-            spec = next_run()
-            if spec is None:
+            group = next_runs()
+            if not group:
                 if wait_for_others():
                     continue
                 break
-            try:
-                row = run(spec, log_dir=log_dir, progress=report)
-            except BaseException:
-                store.release(spec.key)
-                raise
-            keep(row)
+            if len(group) > 1:
+                try:
+                    rows = _run_batch_counted(group, report)
+                except Exception as error:  # each run alone: the result, or the error, it has alone
+                    failed_batch(group, error)
+                except BaseException:
+                    store.release_all([spec.key for spec in group])
+                    raise
+                else:
+                    for row in rows:
+                        keep(row)
+                    continue
+            for k, spec in enumerate(group):
+                try:
+                    row = run(spec, log_dir=log_dir, progress=report)
+                except BaseException:
+                    store.release_all([spec.key for spec in group[k:]])
+                    raise
+                keep(row)
     else:
         context = multiprocessing.get_context(_START_METHOD)
         reports: Any = context.Queue()
         with concurrent.futures.ProcessPoolExecutor(
             max_workers=jobs, mp_context=context, initializer=_worker_start, initargs=(reports, os.getpid())
         ) as pool:
-            pending: dict[concurrent.futures.Future, RunSpec] = {}
+            pending: dict[concurrent.futures.Future, list[RunSpec]] = {}
+            alone: list[RunSpec] = []  # runs of a failed batch, claimed, to run one by one
             try:
                 while True:
-                    busy = {spec.key for spec in pending.values()}
-                    while len(pending) < jobs and (spec := next_run(busy)) is not None:
-                        busy.add(spec.key)
-                        pending[pool.submit(_run_in_worker, spec, log_dir)] = spec
+                    busy = {spec.key for group in pending.values() for spec in group} | {s.key for s in alone}
+                    while len(pending) < jobs:
+                        group = [alone.pop(0)] if alone else next_runs(busy)
+                        if not group:
+                            break
+                        busy.update(spec.key for spec in group)
+                        if len(group) > 1:
+                            pending[pool.submit(_run_batch_in_worker, group)] = group
+                        else:
+                            pending[pool.submit(_run_in_worker, group[0], log_dir)] = group
                     if not pending:
                         if wait_for_others():
                             continue
@@ -337,14 +533,23 @@ def sweep(
                     ended, _ = concurrent.futures.wait(pending, timeout=0.2, return_when="FIRST_COMPLETED")
                     _drain(reports, report)
                     for future in ended:
-                        spec = pending.pop(future)
+                        group = pending.pop(future)
                         try:
-                            row = future.result()
+                            result = future.result()
+                        except Exception as error:
+                            if len(group) == 1:
+                                store.release(group[0].key)
+                                raise
+                            failed_batch(group, error)
+                            alone.extend(group)
+                            continue
                         except BaseException:
-                            store.release(spec.key)
+                            store.release_all([spec.key for spec in group])
                             raise
-                        keep(row)
+                        for row in result if len(group) > 1 else [result]:
+                            keep(row)
             except BaseException:
+                store.release_all([spec.key for spec in alone])
                 _stop(pool, pending, store)
                 raise
         _drain(reports, report)
@@ -354,18 +559,18 @@ def sweep(
 
 def _stop(
     pool: concurrent.futures.ProcessPoolExecutor,
-    pending: dict[concurrent.futures.Future, RunSpec],
+    pending: dict[concurrent.futures.Future, list[RunSpec]],
     store: results_store.Store,
 ) -> None:
     """Stop a sweep's pool after a failure and give its runs back. A run not started yet is
     cancelled and released at once; a running one keeps its claim until its worker has been
     terminated (``Future.cancel`` cannot stop it), so no other harness runs it meanwhile."""
     running = []
-    for future, spec in pending.items():
+    for future, group in pending.items():
         if future.cancel():
-            store.release(spec.key)
+            store.release_all([spec.key for spec in group])
         else:
-            running.append(spec)
+            running.extend(group)
     if running:
         # No public way before Python 3.14 (terminate_workers); _processes: pid -> Process.
         workers = list((getattr(pool, "_processes", None) or {}).values())
@@ -379,8 +584,7 @@ def _stop(
                     worker.kill()
                     worker.join()
     pool.shutdown(wait=True, cancel_futures=True)
-    for spec in running:
-        store.release(spec.key)
+    store.release_all([spec.key for spec in running])
 
 
 def _drain(reports: Any, report: Callable[[int | str], object]) -> None:

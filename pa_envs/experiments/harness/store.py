@@ -30,7 +30,7 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -221,7 +221,11 @@ class Store:
         return found
 
     def _append(self, record: dict[str, Any], path: Path | None = None) -> None:
-        """Append one record to the results (or ``path``; call under :meth:`locked`): on a line
+        """Append one record to the results (or ``path``; call under :meth:`locked`)."""
+        self._append_all([record], path)
+
+    def _append_all(self, records: list[dict[str, Any]], path: Path | None = None) -> None:
+        """Append records to the results (or ``path``; call under :meth:`locked`): each on a line
         of its own, after a half-written last line too, and on disk before the lock is released."""
         with (path or self.path).open("ab+") as f:
             f.seek(0, os.SEEK_END)
@@ -230,25 +234,42 @@ class Store:
                 ends_cleanly = f.read(1) == b"\n"
             else:
                 ends_cleanly = True
-            f.write((b"" if ends_cleanly else b"\n") + json.dumps(record).encode() + b"\n")
+            lines = b"".join(json.dumps(record).encode() + b"\n" for record in records)
+            f.write((b"" if ends_cleanly else b"\n") + lines)
             f.flush()
             os.fsync(f.fileno())
+
+    def _mine(self, key: str, what: str = "claimed") -> dict[str, Any]:
+        """A claim (or release) of ``key`` by this process."""
+        return {what: key, "pid": os.getpid(), "host": HOST, "started": start_time(os.getpid())}
 
     def claim(self, keys: list[str]) -> tuple[str | None, Contents]:
         """Claim the first of ``keys`` that is neither finished nor claimed by a live process;
         returns it (``None`` if there is none) and the file's contents."""
+        claimed, found = self.claim_with(keys, lambda key: [key])
+        return (claimed[0] if claimed else None), found
+
+    def claim_with(
+        self, keys: list[str], companions: Callable[[str], Sequence[str]]
+    ) -> tuple[list[str], Contents]:
+        """Claim, at once, the first of ``keys`` that is neither finished nor claimed by a live
+        process and those of ``companions(first)`` that are not either (a batch of runs: what
+        this harness can claim of it); returns the keys claimed, the first first (``[]`` if
+        none), and the file's contents."""
         with self.locked():
             found = self.read()
-            for key in keys:
-                if key in found.rows:
-                    continue
+
+            def free(key: str) -> bool:
                 holder = found.claims.get(key)
-                if holder is not None and holder.alive and not holder.mine:
-                    continue
-                claim = {"claimed": key, "pid": os.getpid(), "host": HOST, "started": start_time(os.getpid())}
-                self._append(claim, claims_path(self.path))
-                return key, found
-            return None, found
+                return key not in found.rows and (holder is None or not holder.alive or holder.mine)
+
+            first = next((key for key in keys if free(key)), None)
+            if first is None:
+                return [], found
+            others = [key for key in dict.fromkeys(companions(first)) if key != first and free(key)]
+            claimed = [first, *others]
+            self._append_all([self._mine(key) for key in claimed], claims_path(self.path))
+            return claimed, found
 
     def finish(self, row: dict[str, Any]) -> None:
         """Record a finished run."""
@@ -257,6 +278,10 @@ class Store:
 
     def release(self, key: str) -> None:
         """Give a claimed run back (it failed here): another harness may run it."""
-        with self.locked():
-            release = {"released": key, "pid": os.getpid(), "host": HOST, "started": start_time(os.getpid())}
-            self._append(release, claims_path(self.path))
+        self.release_all([key])
+
+    def release_all(self, keys: Sequence[str]) -> None:
+        """Give claimed runs back (they failed, or were stopped, here), in one write."""
+        if keys:
+            with self.locked():
+                self._append_all([self._mine(key, "released") for key in keys], claims_path(self.path))

@@ -1,0 +1,347 @@
+"""The harness plays the runs of a grid cell as one batch: each run's result is the one it
+has alone, bit for bit; the results store, progress and failures keep their meaning."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from stable_baselines3.common.vec_env import VecEnvWrapper
+
+from pa_envs.experiments import harness
+from pa_envs.experiments.harness import cli, runner, store
+
+PRINCIPALS = [
+    ("pigouvian", {}),
+    ("two_phase", {}),
+    ("flat_tax", {"amount": 0.5}),
+    ("flat_tax", {"amount": 1.0}),
+]
+CELLS = [  # (env, its settings, agents): 10-period episodes, 2 copies of 2 agents, 10 episodes
+    ("pollution_v0", {"max_cycles": 10}, "q_learning"),
+    ("commons_v0", {"max_cycles": 10}, "hedge"),
+    ("congestion_v0", {"max_cycles": 10}, "contract_q_learning"),
+]
+
+
+def cell(env: str, env_kwargs: dict, agents: str, seeds=(0, 1)) -> list[harness.RunSpec]:
+    return [
+        harness.RunSpec(
+            env=env,
+            principal=principal,
+            agents=agents,
+            seed=seed,
+            steps=400,
+            copies=2,
+            n_agents=2,
+            env_kwargs=env_kwargs,
+            principal_kwargs=kwargs,
+        )
+        for principal, kwargs in PRINCIPALS
+        for seed in seeds
+    ]
+
+
+def without_seconds(row: dict) -> dict:
+    return {key: value for key, value in row.items() if key != "seconds"}
+
+
+@pytest.mark.parametrize(("env", "env_kwargs", "agents"), CELLS)
+def test_a_batch_gives_every_run_the_result_it_has_alone(env, env_kwargs, agents, monkeypatch):
+    specs = cell(env, env_kwargs, agents)
+    alone = [harness.run(spec) for spec in specs]
+    monkeypatch.setattr(runner, "run", None)  # a batch plays its runs together, never one by one
+    batched = harness.run_batch(specs)
+    assert [row["key"] for row in batched] == [spec.key for spec in specs]
+    for one, together in zip(alone, batched, strict=True):
+        assert without_seconds(together) == without_seconds(one), one["spec"]
+    # Not vacuous: every run has episodes, and the seeds and principals play differently.
+    assert all(row["episodes"] == 2 * 10 for row in alone)
+    assert all(alone[k]["curve"] != alone[k + 1]["curve"] for k in range(0, len(alone), 2))  # seeds 0, 1
+    assert len({(tuple(row["curve"]), tuple(row["curve_transfers"])) for row in alone}) == len(alone)
+
+
+class Rows(harness.Mechanism):
+    """Agent ``k`` is paid ``amounts[k]`` for the last signal from period ``start`` on."""
+
+    def __init__(self, amounts: tuple[float, ...], start: int) -> None:
+        super().__init__()
+        self.amounts, self.start = amounts, start
+
+    def contract(self, inputs):
+        out = self._zeros(len(inputs.period))
+        on = np.asarray(inputs.period) >= self.start
+        for agent, amount in enumerate(self.amounts):
+            out[on, agent, -1] = amount
+        return out
+
+
+def situations_shown(monkeypatch) -> list[np.ndarray]:
+    """Keep every ``(copies, agents)`` array of situations the tabular learners are shown."""
+    import pa_envs.learning_loop as loop
+
+    shown: list[np.ndarray] = []
+    real = loop.make_agents
+
+    def spy(game, seeds, agents):
+        learners, situation, observations = real(game, seeds, agents)
+        return learners, lambda *args: shown.append(situation(*args)) or shown[-1], observations
+
+    monkeypatch.setattr(loop, "make_agents", spy)
+    return shown
+
+
+def test_each_copy_numbers_its_situations_as_alone(monkeypatch):
+    """Beyond the results: every agent learns under the situation index it has alone. Run 1
+    shows at once two rows new to it, one of which run 0 showed before: numbered in one
+    table with run 0's rows, they would come in the other order (the learners would play
+    alike all the same, their tables permuted: the results cannot tell)."""
+    from pa_envs.mechanisms import Stacked
+    from pa_envs.sb3 import MechanismVecEnv
+
+    shown = situations_shown(monkeypatch)
+    settings = {"n_agents": 2, "max_cycles": 10}
+    members = [lambda: Rows((1.0, 1.0), 0), lambda: Rows((0.5, 1.0), 1)]
+    alone = []
+    for seed, member in enumerate(members):
+        shown.clear()
+        venv = MechanismVecEnv("pollution_v0", member(), 2, seed=seed, **settings)
+        harness.make_agents("q_learning", {}).train(venv, 200, seed)
+        alone.append(np.stack(shown))  # (calls, copies, agents)
+    shown.clear()
+    stacked = Stacked([(member(), 2) for member in members])
+    venv = MechanismVecEnv("pollution_v0", stacked, 4, seed=[0, 1, 1, 2], **settings)
+    harness.make_agents("q_learning", {}).train_runs(venv, 200, [0, 1])
+    together = np.stack(shown)
+    for k, mine in enumerate(alone):
+        assert np.array_equal(together[:, 2 * k : 2 * k + 2], mine), k
+    # Run 1's row ids: 0 (no pay), then 1 for 0.5 and 2 for 1.0 (new together: by value).
+    assert (mine[1] % 1024).tolist() == [[1, 2], [1, 2]]
+
+
+def test_the_order_of_a_batch_does_not_change_its_runs():
+    specs = cell(*CELLS[0])
+    forward = harness.run_batch(specs)
+    backward = harness.run_batch(specs[::-1])[::-1]
+    assert [without_seconds(row) for row in backward] == [without_seconds(row) for row in forward]
+
+
+def test_progress_counts_the_agent_steps_of_every_run_of_a_batch(monkeypatch):
+    monkeypatch.setattr(harness.Ticker, "interval", 0.0)  # pass on every step
+    specs = cell(*CELLS[0])
+    told: list = []
+    rows = harness.run_batch(specs, progress=told.append)
+    per_period = len(specs) * 2 * 2  # runs x copies x agents
+    assert told == [per_period] * 100 and sum(told) == sum(row["steps"] for row in rows)
+
+
+def test_only_tabular_agents_under_bundled_principals_are_grouped():
+    spec = cell(*CELLS[0])[0]
+    assert harness.groupable(spec)
+    for change in ({"agents": "PPO"}, {"principal": "learn:PPO"}, {"principal": "tests.test_harness:Shy"}):
+        other = harness.RunSpec(**{**spec.__dict__, **change})
+        assert not harness.groupable(other) and harness.batch_cell(other) is None
+    # A cell is every field but the principal, its keyword arguments and the seed.
+    same = harness.RunSpec(
+        **{**spec.__dict__, "principal": "no_transfers", "principal_kwargs": {}, "seed": 9}
+    )
+    assert harness.batch_cell(same) == harness.batch_cell(spec)
+    for change in ({"steps": 800}, {"copies": 3}, {"env_kwargs": {"max_cycles": 5}}, {"agents": "hedge"}):
+        assert harness.batch_cell(harness.RunSpec(**{**spec.__dict__, **change})) != harness.batch_cell(spec)
+    with pytest.raises(ValueError, match="not of the grid cell"):
+        harness.run_batch([spec, harness.RunSpec(**{**spec.__dict__, "steps": 800})])
+    with pytest.raises(ValueError, match="cannot be batched"):
+        harness.run_batch([harness.RunSpec(**{**spec.__dict__, "agents": "PPO"})])
+
+
+class EndsRunZeroEarly(VecEnvWrapper):
+    """Says the episodes of run 0's copies (the first two) ended after the third period."""
+
+    def reset(self):
+        self.periods = 0
+        return self.venv.reset()
+
+    def step_wait(self):
+        observations, rewards, dones, infos = self.venv.step_wait()
+        self.periods += 1
+        if self.periods == 3:
+            dones = dones.copy()
+            dones[: 2 * self.venv.unwrapped.n_agents] = True
+        return observations, rewards, dones, infos
+
+
+def test_runs_whose_episodes_end_apart_are_not_trained_together():
+    from pa_envs.sb3 import MechanismVecEnv
+
+    venv = MechanismVecEnv("pollution_v0", "no_transfers", 4, seed=0, n_agents=2, max_cycles=10)
+    learner = harness.make_agents("q_learning", {})
+    with pytest.raises(harness.CopiesOutOfStep, match=r"runs \[0\] of 2"):
+        learner.train_runs(EndsRunZeroEarly(venv), 400, [0, 1])
+    learner.train_runs(EndsRunZeroEarly(venv), 400, [0])  # one run: as alone, whatever its copies do
+
+
+# -- the sweep -----------------------------------------------------------------------------------
+
+
+def batches_seen(monkeypatch) -> list[list[int]]:
+    """Record the seeds of every batch the sweep plays (and play it)."""
+    seen: list[list[int]] = []
+    real = runner.run_batch
+
+    def spy(specs, **kwargs):
+        seen.append([spec.seed for spec in specs])
+        return real(specs, **kwargs)
+
+    monkeypatch.setattr(runner, "run_batch", spy)
+    return seen
+
+
+def test_a_sweep_batches_each_cell_and_records_every_run_as_alone(tmp_path, monkeypatch, capsys):
+    pollution, commons = cell(*CELLS[0], seeds=(0,)), cell(*CELLS[1], seeds=(0,))
+    specs = [*pollution, *commons]
+    alone = {spec.key: without_seconds(harness.run(spec)) for spec in specs}
+    seen = batches_seen(monkeypatch)
+    results = tmp_path / "runs.jsonl"
+    rows = harness.sweep(specs, results, progress=True)
+    assert seen == [[0] * len(pollution), [0] * len(commons)]  # one batch per cell
+    assert [row["key"] for row in rows] == [spec.key for spec in specs]
+    assert {row["key"]: without_seconds(row) for row in store.read_results(results)} == alone
+    found = store.read(results)
+    assert found.claims == {} and found.damaged == []
+    err = capsys.readouterr().err
+    assert all(f"run {k}/{len(specs)} done" in err for k in range(1, len(specs) + 1))
+    # Resumed: nothing is played again.
+    assert harness.sweep(specs, results, progress=False) == rows and len(seen) == 2
+
+
+def test_no_batch_runs_every_run_alone(tmp_path, monkeypatch):
+    specs = cell(*CELLS[0], seeds=(0,))[:2]
+    seen = batches_seen(monkeypatch)
+    harness.sweep(specs, tmp_path / "runs.jsonl", progress=False, batch=False)
+    assert seen == []
+    assert cli.build_parser().parse_args(["--no-batch"]).no_batch
+    told = {}
+    monkeypatch.setattr(cli, "sweep", lambda specs, path, **kwargs: told.update(kwargs) or [])
+    monkeypatch.setattr(cli, "write_reports", lambda rows, out: [])
+    monkeypatch.setattr(cli, "leaderboard", lambda rows: "")
+    for argv, batch in ((["--no-batch"], False), ([], True)):
+        cli.main([*argv, "--agents", "q_learning", "--steps", "30", "--out", str(tmp_path)])
+        assert told["batch"] is batch
+
+
+def test_with_jobs_a_cell_is_shared_by_the_processes(tmp_path):
+    specs = cell(*CELLS[0], seeds=(0,))  # 4 runs, 2 processes: 2 batches of 2
+    results = tmp_path / "runs.jsonl"
+    rows = harness.sweep(specs, results, jobs=2, progress=False)
+    alone = [without_seconds(harness.run(spec)) for spec in specs]
+    assert [without_seconds(row) for row in rows] == alone
+    assert store.read(results).claims == {}
+    shares = [row["seconds"] for row in rows]  # a batch's runs share its time equally
+    assert sorted(shares.count(share) for share in set(shares)) == [2, 2]
+
+
+def test_a_batch_claims_what_is_free_and_a_dead_holders_run_is_run_after(tmp_path, monkeypatch):
+    """Another live harness holds one run of the cell: the batch is the others; when that
+    harness dies, its run is run (alone) too."""
+    specs = cell(*CELLS[0], seeds=(0,))
+    results = tmp_path / "runs.jsonl"
+    held = specs[1].key
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        with store.claims_path(results).open("a") as f:
+            claim = {
+                "claimed": held,
+                "pid": other.pid,
+                "host": store.HOST,
+                "started": store.start_time(other.pid),
+            }
+            f.write(json.dumps(claim) + "\n")
+        seen: list[int] = []
+        real = runner.run_batch
+
+        def spy(group, **kwargs):
+            seen.append(len(group))
+            assert held not in {spec.key for spec in group}
+            out = real(group, **kwargs)
+            other.kill()  # the other harness dies while the batch runs
+            other.wait()
+            return out
+
+        monkeypatch.setattr(runner, "run_batch", spy)
+        rows = harness.sweep(specs, results, progress=False, poll=0.05)
+    finally:
+        other.kill()
+        other.wait()
+    assert seen == [len(specs) - 1]
+    assert [without_seconds(row) for row in rows] == [without_seconds(harness.run(spec)) for spec in specs]
+    assert store.read(results).claims == {}
+
+
+def test_claim_with_takes_the_companions_nobody_else_has(tmp_path):
+    results = tmp_path / "runs.jsonl"
+    keys = ["a", "b", "c", "d"]
+    mine = store.Store(results)
+    with store.claims_path(results).open("a") as f:  # another host's claim counts as alive
+        f.write(json.dumps({"claimed": "c", "pid": 1, "host": "another-host"}) + "\n")
+    mine.finish({"key": "b", "spec": {}})
+    claimed, _ = mine.claim_with(keys, lambda first: keys)
+    assert claimed == ["a", "d"]
+    assert set(store.read(results).claims) == {"a", "c", "d"}
+    mine.release_all(claimed)
+    assert set(store.read(results).claims) == {"c"}
+
+
+def test_a_failed_batch_runs_its_runs_one_by_one(tmp_path, monkeypatch, capsys):
+    specs = cell(*CELLS[0], seeds=(0,))[:3]
+
+    def fails(group, progress=None):
+        progress(12)  # steps played before it fell over: taken back
+        raise RuntimeError("the batch fell over")
+
+    monkeypatch.setattr(runner, "run_batch", fails)
+    results = tmp_path / "runs.jsonl"
+    rows = harness.sweep(specs, results, progress=False)
+    assert "the batch of 3 runs" in capsys.readouterr().err
+    assert [without_seconds(row) for row in rows] == [without_seconds(harness.run(spec)) for spec in specs]
+    assert store.read(results).claims == {}
+    told: list = []
+    with pytest.raises(RuntimeError, match="fell over"):
+        runner._run_batch_counted(specs, told.append)
+    assert told == [12, -12]
+
+
+def test_a_run_failing_alone_after_its_batch_failed_gives_every_claim_back(tmp_path, monkeypatch):
+    specs = cell(*CELLS[0], seeds=(0,))[:3]
+    real = harness.run
+
+    def batch_fails(group, progress=None):
+        raise RuntimeError("the batch fell over")
+
+    def second_fails(spec, **kwargs):
+        if spec == specs[1]:
+            raise RuntimeError("the learner fell over")
+        return real(spec, **kwargs)
+
+    monkeypatch.setattr(runner, "run_batch", batch_fails)
+    monkeypatch.setattr(runner, "run", second_fails)
+    results = tmp_path / "runs.jsonl"
+    with pytest.raises(RuntimeError, match="learner fell over"):
+        harness.sweep(specs, results, progress=False)
+    found = store.read(results)
+    assert found.claims == {} and list(found.rows) == [specs[0].key]  # the run before it is kept
+
+
+def test_an_interrupted_batch_gives_every_claim_back(tmp_path, monkeypatch):
+    specs = cell(*CELLS[0], seeds=(0,))
+
+    def interrupted(group, progress=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_batch", interrupted)
+    results = tmp_path / "runs.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        harness.sweep(specs, results, progress=False)
+    found = store.read(results)
+    assert found.claims == {} and found.rows == {}
