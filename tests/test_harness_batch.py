@@ -231,6 +231,22 @@ def test_no_batch_runs_every_run_alone(tmp_path, monkeypatch):
         assert told["batch"] is batch
 
 
+def test_a_cell_whose_tables_outgrow_a_batch_is_split(tmp_path, monkeypatch):
+    from pa_envs.sb3 import MechanismVecEnv
+
+    specs = cell(*CELLS[0], seeds=(0,))  # 4 runs
+    venv = MechanismVecEnv("pollution_v0", "no_transfers", 2, seed=0, n_agents=2, max_cycles=10)
+    per_run = harness.make_agents("q_learning", {}).table_bytes(venv, 0)
+    # q and the regret sums: copies x agents x (1,024 rows per observed state) x actions, in float64
+    assert per_run >= 2 * (2 * 2 * 1024 * venv.game.n_actions * 8)
+    monkeypatch.setattr(runner, "BATCH_BYTES", int(2.5 * per_run))
+    assert runner.batch_size(specs[0]) == 2 and runner.batch_size(specs[0], jobs=4, runs=4) == 1
+    seen = batches_seen(monkeypatch)
+    rows = harness.sweep(specs, tmp_path / "runs.jsonl", progress=False)
+    assert seen == [[0, 0], [0, 0]]
+    assert [without_seconds(row) for row in rows] == [without_seconds(harness.run(spec)) for spec in specs]
+
+
 def test_with_jobs_a_cell_is_shared_by_the_processes(tmp_path):
     specs = cell(*CELLS[0], seeds=(0,))  # 4 runs, 2 processes: 2 batches of 2
     results = tmp_path / "runs.jsonl"

@@ -120,6 +120,11 @@ class TabularAgents(AgentAlgorithm):
     def check(self, venv: Any, seed: int) -> None:
         self._learners(venv, [seed])
 
+    def table_bytes(self, venv: Any, seed: int) -> int:
+        """Bytes of the learners' tables on ``venv`` (a batch of runs holds the sum of theirs)."""
+        learners = self._learners(venv, [seed])[0]
+        return sum(value.nbytes for value in vars(learners).values() if isinstance(value, np.ndarray))
+
     def train(self, venv: Any, steps: int, seed: int) -> None:
         self.train_runs(venv, steps, [seed])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import copy
 import dataclasses
 import json
 import math
@@ -43,6 +44,7 @@ from pa_envs.experiments.harness.spec import (
     step_unit,
 )
 from pa_envs.experiments.scores import share_of_optimum
+from pa_envs.mechanisms import Mechanism
 
 
 def run(
@@ -223,6 +225,24 @@ def batch_cell(spec: RunSpec) -> str | None:
     return json.dumps(fields, sort_keys=True)
 
 
+BATCH_BYTES = 2**28
+"""Most bytes of learner tables one batch of a sweep holds (256 MiB): a cell whose runs'
+tables hold more is split into batches within it (a run whose own hold more runs alone).
+The situation learners' tables grow with their ``rows`` (1,024 contract rows by default)."""
+
+
+def batch_size(spec: RunSpec, jobs: int = 1, runs: int | None = None) -> int:
+    """How many runs of ``spec``'s cell a sweep plays in one batch: its ``runs`` (to do) shared
+    by ``jobs`` processes, as many as :data:`BATCH_BYTES` holds of their learners' tables."""
+    from pa_envs.sb3 import MechanismVecEnv
+
+    learner = make_agents(spec.agents, spec.agent_kwargs)
+    assert isinstance(learner, TabularAgents)  # a groupable run's
+    venv = MechanismVecEnv(base_env(spec), "no_transfers", spec.copies, seed=spec.seed)
+    fits = max(1, BATCH_BYTES // max(1, learner.table_bytes(venv, spec.seed)))
+    return fits if runs is None else min(fits, math.ceil(runs / max(1, jobs)))
+
+
 def run_batch(
     specs: Sequence[RunSpec], *, progress: Callable[[int | str], object] | None = None
 ) -> list[dict[str, Any]]:
@@ -269,7 +289,17 @@ def run_batch(
     model = base.game.exact_model()
     references = analysis.exact_references(model)
     tick = Ticker(progress) if progress is not None else None
-    principals = [(make_principal(s.principal, base, s.principal_kwargs), s.copies) for s in specs]
+    # A bundled mechanism is built alike from its name and keywords: the runs that share them get
+    # copies of one (best_flat_tax solves the env each time it is built), built before any is bound.
+    built: dict[str, Mechanism] = {}
+    principals = []
+    for spec in specs:
+        name = json.dumps([spec.principal, spec.principal_kwargs], sort_keys=True)
+        if name in built:
+            principals.append((copy.deepcopy(built[name]), spec.copies))
+        else:
+            built[name] = make_principal(spec.principal, base, spec.principal_kwargs)
+            principals.append((built[name], spec.copies))
     seeds = [spec.seed + c for spec in specs for c in range(spec.copies)]
     venv = MechanismVecEnv(base, Stacked(principals), len(seeds), seed=seeds)
     recorded = recorder(venv, model, tick)
@@ -388,8 +418,9 @@ def sweep(
     played as one batch (:func:`run_batch`), each with the result it would have alone (all
     but ``seconds``, its share of the batch's time): the sweep claims together what it can
     of the cell (runs neither finished nor held by another live harness), in at most
-    ``jobs`` batches so that its processes share the cell, and records each run as the
-    batch ends. If a batch fails, its runs are run again one by one, each as alone.
+    ``jobs`` batches so that its processes share the cell and within :data:`BATCH_BYTES`
+    of learner tables a batch (:func:`batch_size`), and records each run as the batch ends.
+    If a batch fails, its runs are run again one by one, each as alone.
     ``batch=False`` runs every run alone.
 
     Before the first run it warns (stderr) where a run's agent-steps will differ from its
@@ -415,7 +446,11 @@ def sweep(
     for key, cell in cells.items():
         if cell is not None:
             cell_keys.setdefault(cell, []).append(key)
-    most = {c: math.ceil(sum(k not in done for k in keys) / max(1, jobs)) for c, keys in cell_keys.items()}
+    most = {
+        cell: batch_size(by_key[keys[0]], jobs, sum(key not in done for key in keys))
+        for cell, keys in cell_keys.items()
+        if any(key not in done for key in keys)
+    }
 
     def report(news: int | str) -> None:
         """Agent-steps played, or what a learner is doing now."""
@@ -444,7 +479,7 @@ def sweep(
             if cell is None:
                 return [key]
             others = [k for k in cell_keys[cell] if k != key and k not in done and k not in busy]
-            return [key, *others][: most[cell]]
+            return [key, *others][: most.get(cell, 1)]
 
         free = [key for key in by_key if key not in done and key not in busy]
         keys, found = store.claim_with(free, companions)
