@@ -241,6 +241,7 @@ def test_a_cell_whose_tables_outgrow_a_batch_is_split(tmp_path, monkeypatch):
     assert per_run >= 2 * (2 * 2 * 1024 * venv.game.n_actions * 8)
     monkeypatch.setattr(runner, "BATCH_BYTES", int(2.5 * per_run))
     assert runner.batch_size(specs[0]) == 2 and runner.batch_size(specs[0], jobs=4, runs=4) == 1
+    assert runner.batch_size(specs[0], runs=3) == 2 and runner.batch_size(specs[0], runs=5) == 2  # 2+1, 2+2+1
     seen = batches_seen(monkeypatch)
     rows = harness.sweep(specs, tmp_path / "runs.jsonl", progress=False)
     assert seen == [[0, 0], [0, 0]]
