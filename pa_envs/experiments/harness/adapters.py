@@ -134,13 +134,16 @@ class TabularAgents(AgentAlgorithm):
         copies, its copy ``c`` drawing from seed ``seeds[r] * 1000 + c``, for ``steps``
         agent-steps of its own (``steps / (copies x agents)`` periods).
 
-        What a run plays does not depend on the others: the learners keep every table per
-        copy, and a run's contract rows are told apart from every other run's (its index
-        rides in an extra column of the rows :class:`~pa_envs.learning_loop.Situations`
-        numbers, so each copy numbers its rows as it would alone). One thing they share is
-        the episode count of the exploration schedule; if the runs' episodes end in
-        different periods, :class:`CopiesOutOfStep` is raised (none of the bundled envs
-        ends an episode early)."""
+        What a run plays does not depend on the others: the learners keep every table and
+        random stream per copy, and a run's contract rows are told apart from every other
+        run's (its index rides in an extra column of the rows that
+        :class:`~pa_envs.learning_loop.Situations` numbers). Situations numbers a copy's rows
+        in the order the copy first shows them and rows first shown together by the order
+        of their ids in one table over the batch: without the column, a row another run
+        showed earlier would come first, and the copy's situations would be numbered
+        otherwise than alone. One thing the runs share is the episode count of the
+        exploration schedule; if their episodes end in different periods,
+        :class:`CopiesOutOfStep` is raised (no bundled env ends an episode early)."""
         from pa_envs.learners import ContractQLearner
 
         env = venv.unwrapped
