@@ -556,10 +556,9 @@ def unilateral_rewards(
     """
     if agent is not None:
         return unilateral_rewards(model, states, actions, contracts)[:, agent]
-    n_actions, n_agents = model.n_actions, actions.shape[1]
-    choices = np.arange(n_actions)
-    agents = np.arange(n_agents)
+    n_actions = model.n_actions
     if model.symmetric:
+        choices = np.arange(n_actions)
         counts = np.stack([(actions == k).sum(axis=1) for k in range(n_actions)], axis=1)  # (B, L)
         eye = np.eye(n_actions, dtype=np.int64)
         # Agent i moves from its action to k: counts - e_own + e_k, (B, N, L, L).
@@ -570,7 +569,7 @@ def unilateral_rewards(
         step, offsets = model.unilateral_moves  # (N,), (N, L): the same ints, computed once
         base = actions @ step  # (B,)
         joint = (base[:, None] - actions * step)[:, :, None] + offsets
-        columns = agents[None, :, None]
+        columns = np.arange(actions.shape[1])[None, :, None]
     # One flat index into (S, A, N) (or (S, A, L)) instead of three broadcast ones: the same entries.
     utility, signals = model.unilateral_tables
     width = model.private_utility.shape[2]

@@ -45,6 +45,7 @@ SCHEDULES = ("exponential", "power")
 DRAW_BLOCK = counter_rng.AHEAD  # periods of uniforms a seeded learner draws at once (fewer if large)
 REGRET_BLOCK, REGRET_BLOCK_ENTRIES = 256, 1 << 16  # periods (and numbers) of regret held back at most
 # ContractQLearner's fitted signal-law prior: (law, base, effect, two_way, weight) (see signal_law).
+_max, _sum = np.maximum.reduce, np.add.reduce
 _Pooled = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -141,7 +142,7 @@ class Learner:
     def _sample(self, p: np.ndarray) -> np.ndarray:
         """One action per copy and agent from ``(B, N, L)`` probabilities (inverse CDF)."""
         draws = self._uniforms()[:, :, None]
-        return np.minimum((p.cumsum(axis=2) <= draws).sum(axis=2), self.n_actions - 1)
+        return np.minimum(_sum(p.cumsum(axis=2) <= draws, axis=2), self.n_actions - 1)
 
     def _uniforms(self) -> np.ndarray:
         """``(B, N)`` uniforms: from each copy's own stream when seeded per copy."""
@@ -434,15 +435,16 @@ class QLearner(Learner):
 
     def _greedy_mix(self, values: np.ndarray) -> np.ndarray:
         """Epsilon-greedy probabilities over ``(B, N, L)`` action values (ties split evenly)."""
-        greedy = values == values.max(axis=2, keepdims=True)
-        greedy = greedy / greedy.sum(axis=2, keepdims=True)
+        # Ufunc reductions called directly (the methods' wrappers cost more than these few numbers).
+        greedy = values == _max(values, axis=2, keepdims=True)
+        greedy = greedy / _sum(greedy, axis=2, keepdims=True)
         epsilon = self.epsilon
         return epsilon / self.n_actions + (1.0 - epsilon) * greedy
 
     def update(self, states, actions, rewards, next_states, done, estimates, counterfactual) -> None:
         target = rewards
         if self.gamma > 0:
-            following = self._at(self.q, next_states).max(axis=2)
+            following = _max(self._at(self.q, next_states), axis=2)
             target = rewards + self.gamma * np.where(done[:, None], 0.0, following)
         where = self._flat(states) * self.n_actions + actions  # into q viewed flat
         q = self.q.reshape(-1)

@@ -46,7 +46,8 @@ from pa_envs.core.tabular import TabularModel
 from pa_envs.learners import LEARNERS, ContractQLearner, Learner
 from pa_envs.mechanisms import Mechanism, PeriodFeedback
 
-_min, _max = np.minimum.reduce, np.maximum.reduce
+_min, _max, _all = np.minimum.reduce, np.maximum.reduce, np.logical_and.reduce
+_SENTINEL = 2**62  # above every row key of the fast path (keys stay below 2**62)
 
 AGENTS: dict[str, dict[str, Any]] = {
     "theory": {
@@ -109,8 +110,8 @@ class Situations:
         self._last: tuple[np.ndarray, np.ndarray] | None = None
         # The fast path's cache over _global: sorted integer keys of rounded rows and their ids.
         self._reach = None if bound is None else int(np.ceil(float(bound) * 1000)) + 1
-        self._keys = np.zeros(0, dtype=np.int64)
-        self._ids = np.zeros(0, dtype=np.int64)
+        self._keys = np.array([_SENTINEL], dtype=np.int64)
+        self._ids = np.array([-1], dtype=np.int64)
         self._place_cache: list[int] | None = None
 
     @property
@@ -120,7 +121,7 @@ class Situations:
     def row_ids(self, contract: np.ndarray) -> np.ndarray:
         """``(B, N)`` per-copy ids of the contract rows ``(B, N, S)``."""
         last = self._last
-        if last is not None and last[0].shape == contract.shape and bool((last[0] == contract).all()):
+        if last is not None and last[0].shape == contract.shape and _all(last[0] == contract, axis=None):
             return last[1]
         batch, n_agents, n_signals = contract.shape
         global_ids = self._keyed_ids(contract)
@@ -166,10 +167,10 @@ class Situations:
             return None
         digits = scaled.astype(np.int64) + reach
         keys = dot_ints(digits, self._places(n_signals))
+        # The keys end with a sentinel above every key (id -1): a search never runs off the end.
         position = np.searchsorted(self._keys, keys)
-        found = position < len(self._keys)
-        found[found] = self._keys[position[found]] == keys[found]
-        if not found.all():
+        found = self._keys[position] == keys
+        if not _all(found, axis=None):
             fresh, first = np.unique(keys[~found], return_index=True)
             rows = scaled[~found][first] / 1000.0 + 0.0  # what np.round(., 3) + 0.0 gives
             ids = np.array([self._global.setdefault(row.tobytes(), len(self._global)) for row in rows])

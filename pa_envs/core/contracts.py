@@ -269,8 +269,8 @@ def check_contract_batch(
     ValueError
         On a wrong shape, or a NaN, infinite or out-of-bound transfer.
     """
-    expected = f"{shape} transfers in [-{bound:g}, {bound:g}]"
     if type(contracts) is not np.ndarray or contracts.dtype != np.float64:
+        expected = f"{shape} transfers in [-{bound:g}, {bound:g}]"  # formatted only when needed
         contracts = numeric_array(contracts, player=who, expected=expected)
     if contracts.shape != shape:
         raise ValueError(f"{who} posted contracts of shape {contracts.shape}, expected {shape}")

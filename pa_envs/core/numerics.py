@@ -27,7 +27,10 @@ def place_values(sizes: np.ndarray) -> np.ndarray:
 def dot_ints(values: np.ndarray, weights: np.ndarray | list[int]) -> np.ndarray:
     """``values @ weights`` over the last axis, for ints: the same (exact) numbers as numpy's
     integer matmul, which has no BLAS and loops slowly over a large array, by a few
-    multiply-adds over whole arrays."""
+    multiply-adds over whole arrays. A small array (a few thousand numbers) takes the matmul,
+    which is faster there than several whole-array passes."""
+    if values.size <= 3000:
+        return values @ np.asarray(weights, dtype=np.int64)
     total = values[..., 0] * weights[0]
     for f in range(1, len(weights)):
         total += values[..., f] * weights[f]

@@ -77,15 +77,17 @@ class EmpiricalModel:
     ) -> None:
         """One period of ``copies`` (each at most once): observed states, labels, realized
         welfare, next observed states."""
-        # Flat indices (one gather each, not three index arrays); a copy appears at most once.
+        # Flat indices into flat views (one index array each, not three); a copy appears at
+        # most once, so no index repeats within a period. The tables are C-contiguous (made
+        # here, or copied by load_state_dict), so each reshape is a view.
         pair = copies * self.n_states + states
         where = pair * self.n_labels + labels
-        self.welfare_sum.put(where, self.welfare_sum.take(where) + welfare)
-        self.welfare_squares.put(where, self.welfare_squares.take(where) + welfare**2)
-        self.visits.put(where, self.visits.take(where) + 1.0)
+        self.welfare_sum.reshape(-1)[where] += welfare
+        self.welfare_squares.reshape(-1)[where] += welfare**2
+        self.visits.reshape(-1)[where] += 1.0
         kinds = labels if self.classes is None else self.classes[labels]
         move = (pair * self.moves.shape[2] + kinds) * self.n_states + following
-        self.moves.put(move, self.moves.take(move) + np.float32(1.0))
+        self.moves.reshape(-1)[move] += np.float32(1.0)
 
     # -- the estimates of one copy ----------------------------------------------------
     bandwidth_share = 0.1

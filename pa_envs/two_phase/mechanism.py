@@ -23,6 +23,8 @@ from pa_envs.two_phase.estimator import EmpiricalModel, plan
 from pa_envs.two_phase.pricing import PriceSearch
 from pa_envs.two_phase.schedule import Schedule
 
+_all, _any, _max = np.logical_and.reduce, np.logical_or.reduce, np.maximum.reduce
+
 WARMUP, PRICING, EXPLORE, STEER = 0, 1, 2, 3
 STAGES = ("warm-up", "pricing", "exploring", "steering")
 # Entries of one copy's transition counts (observed states x labels x observed states) at most.
@@ -318,7 +320,7 @@ class TwoPhaseMechanism(Mechanism):
     def update(self, feedback: PeriodFeedback) -> None:
         game = self._bound_game()
         if feedback.active is None:  # every copy played: no copy to pick out (the learning loop)
-            copies = np.arange(self.n_copies)
+            copies = self._every
             signals, state, next_state = map(
                 np.asarray, (feedback.signals, feedback.state, feedback.next_state)
             )
@@ -338,15 +340,19 @@ class TwoPhaseMechanism(Mechanism):
             labels = signals @ self.radix
         else:  # what was posted; the warm-up posts nothing (all free), pricing is not recorded
             labels = np.where(stage == WARMUP, 0, self.posted[copies])
-        kept = labels >= 0
-        if kept.all():
+        kept = None if self.choices_visible else labels >= 0  # seen choices are always labels
+        if kept is None or _all(kept, axis=None):
             self.model.record(copies, obs, labels, welfare, following)
         else:
             self.model.record(copies[kept], obs[kept], labels[kept], welfare[kept], following[kept])
-        self.played[copies] += 1
-        self.position[copies] += 1
+        if copies is self._every:  # every copy: in place, no index arrays
+            self.played += 1
+            self.position += 1
+        else:
+            self.played[copies] += 1
+            self.position[copies] += 1
         present = np.bincount(stage, minlength=len(STAGES))
-        alone = present.max() == len(stage)  # every copy in one stage: no picking
+        alone = int(_max(present)) == len(stage)  # every copy in one stage: no picking
         if present[WARMUP]:
             self._warm_up(copies if alone else copies[stage == WARMUP])
         if present[PRICING]:
@@ -410,26 +416,34 @@ class TwoPhaseMechanism(Mechanism):
         asked = self.asked.take(where) + 1.0
         obeyed = self.obeyed.take(where) + (signals == target)
         judged = asked >= self.compliance_check
-        if not judged.any():
-            self.asked.put(where, asked)
-            self.obeyed.put(where, obeyed)
-            return
-        failing = judged & (obeyed < COMPLIANCE * asked)
+        if _any(judged, axis=None):
+            failing = judged & (obeyed < COMPLIANCE * asked)
+            if _any(failing, axis=None):  # most judgements pass: nothing to raise
+                self._raise_prices(rows, where, failing)
+            asked[judged] = 0.0  # a judged target starts a new count
+            obeyed[judged] = 0.0
+        self.asked.put(where, asked)
+        self.obeyed.put(where, obeyed)
+
+    def _raise_prices(self, rows: np.ndarray, where: np.ndarray, failing: np.ndarray) -> None:
+        """Raise the price of every ``failing`` target (flat indices ``where``, ``(R, N)``)."""
         price, failures = self.price.take(where), self.failures.take(where)
         # Halfway to the largest bonus (from 0: a tolerance's worth first); at the bound: not here.
-        near = self.bound - self.schedule.tolerance[rows, None]
-        halfway = np.where(price > 0, 0.5 * (price + self.bound), self.schedule.tolerance[rows, None])
-        raised = np.where(price >= near, np.where(price >= self.bound, np.inf, self.bound), halfway)
+        tolerance = self.schedule.tolerance[rows, None]
+        halfway = np.where(price > 0, 0.5 * (price + self.bound), tolerance)
+        raised = np.where(
+            price >= self.bound - tolerance, np.where(price >= self.bound, np.inf, self.bound), halfway
+        )
         self.price.put(where, np.where(failing, raised, price))
         self.failures.put(where, failures + failing)
         # A target no price reaches: plan again soon (after a twentieth more data), not at once.
         lost = rows[(failing & ~np.isfinite(raised)).any(axis=1)]
+        if not len(lost):
+            return
         soon = self.played[lost] + np.maximum(
             self.horizon, (self.played[lost] * REPLAN_SOON).astype(np.int64)
         )
         self.next_plan[lost] = np.minimum(self.next_plan[lost], soon)
-        self.asked.put(where, np.where(judged, 0.0, asked))
-        self.obeyed.put(where, np.where(judged, 0.0, obeyed))
 
     # -- planning -------------------------------------------------------------------------
     def _plan(self, b: int) -> None:
