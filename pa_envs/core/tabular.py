@@ -179,6 +179,66 @@ class TabularModel:
             return np.einsum("sak,ak->sa", self.private_utility, self.counts) + self.principal_payoff
         return self.private_utility.sum(axis=2) + self.principal_payoff
 
+    @functools.cached_property
+    def _welfare_by_class(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Per state and transition class, ``(S, G)`` each: the best ``social_welfare`` of the
+        class's joint actions, the first joint action reaching it, and the best welfare below
+        it (``-inf``: none). ``None`` where grouping does not pay (classes are not at least
+        four times fewer than joint actions) or a welfare is not finite."""
+        welfare, classes = self.social_welfare, self.transition_class
+        n_classes, n_joint = self.n_transition_classes, self.n_joint_actions
+        if 4 * n_classes > n_joint or not np.isfinite(welfare).all():
+            return None
+        order = np.argsort(classes, kind="stable")  # within a class, joint actions stay in order
+        sizes = np.bincount(classes, minlength=n_classes)
+        present = np.flatnonzero(sizes)
+        starts = (np.cumsum(sizes) - sizes)[present]
+        grouped = welfare[:, order]
+        best = np.full((self.n_states, n_classes), -np.inf)
+        best[:, present] = np.maximum.reduceat(grouped, starts, axis=1)
+        at_best = grouped == best[:, classes[order]]
+        # Positions in class order of the best entries: the smallest is the first joint action.
+        position = np.where(at_best, np.arange(n_joint), n_joint)
+        first = np.zeros((self.n_states, n_classes), dtype=np.int64)
+        first[:, present] = order[np.minimum.reduceat(position, starts, axis=1)]
+        np.copyto(grouped, -np.inf, where=at_best)
+        below = np.full((self.n_states, n_classes), -np.inf)
+        below[:, present] = np.maximum.reduceat(grouped, starts, axis=1)
+        return best, first, below
+
+    def best_joint_actions(self, continuation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The greedy step of backward induction on ``q[s, a] = social_welfare[s, a] +
+        continuation[s, transition_class[a]]`` (``continuation``: ``(S, G)``).
+
+        Returns ``(q.max(axis=1), q.argmax(axis=1))``, bit for bit, without forming the
+        ``(S, A)`` ``q``: a class's joint actions share their continuation, so the class's
+        best is its best welfare plus it (rounding is monotone), reached first at the
+        class's first best joint action. A state takes its full ``(A,)`` row where that may
+        not decide: another class ties the best one, or rounding ties the class's next best
+        welfare with its best (or the value is not finite).
+        """
+        s_index = np.arange(self.n_states)
+        tables = self._welfare_by_class
+        if tables is None:
+            policy = np.argmax(self.social_welfare + continuation[:, self.transition_class], axis=1)
+        else:
+            best, first, below = tables
+            q = best + continuation  # (S, G)
+            choice = q.argmax(axis=1)
+            top = q[s_index, choice]
+            policy = first[s_index, choice]
+            unsure = np.count_nonzero(q == top[:, None], axis=1) != 1  # a tie, or NaN
+            unsure |= below[s_index, choice] + continuation[s_index, choice] == top
+            unsure |= ~np.isfinite(top)
+            if unsure.any():
+                rows = np.flatnonzero(unsure)
+                policy[rows] = np.argmax(
+                    self.social_welfare[rows] + continuation[rows][:, self.transition_class], axis=1
+                )
+        # The value as q's own entry (the same sum as q's), bit for bit, signed zeros too.
+        value = self.social_welfare[s_index, policy] + continuation[s_index, self.transition_class[policy]]
+        return value, policy
+
     def joint_action_index(self, actions: np.ndarray, n_actions: int | None = None) -> np.ndarray:
         """Index of each joint action (``actions``: ``(..., N)``) in ``joint_actions``.
 
@@ -213,11 +273,16 @@ class TabularModel:
         return high, table
 
     @functools.cached_property
+    def flat_private_utility(self) -> np.ndarray:
+        """``private_utility`` viewed flat, ``(S * A * N,)`` (a C-ordered copy if needed)."""
+        return np.ascontiguousarray(self.private_utility).reshape(-1)
+
+    @functools.cached_property
     def unilateral_tables(self) -> tuple[np.ndarray, np.ndarray]:
         """``private_utility`` and ``signal_probabilities`` viewed flat, ``(S * A * N,)`` and
         ``(S * A * N, n_signals)`` (a C-ordered copy if needed): one-index gathers per lookup."""
         return (
-            np.ascontiguousarray(self.private_utility).reshape(-1),
+            self.flat_private_utility,
             np.ascontiguousarray(self.signal_probabilities).reshape(-1, self.signal_probabilities.shape[-1]),
         )
 
