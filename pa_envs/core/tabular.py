@@ -25,6 +25,9 @@ from pa_envs.core.transitions import Transitions
 
 _min, _max = np.minimum.reduce, np.maximum.reduce
 
+WELFARE_BLOCK = 1 << 18
+"""Entries of ``social_welfare`` grouped by class at a time (:attr:`TabularModel._welfare_by_class`)."""
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class TabularModel:
@@ -184,26 +187,32 @@ class TabularModel:
         """Per state and transition class, ``(S, G)`` each: the best ``social_welfare`` of the
         class's joint actions, the first joint action reaching it, and the best welfare below
         it (``-inf``: none). ``None`` where grouping does not pay (classes are not at least
-        four times fewer than joint actions) or a welfare is not finite."""
+        four times fewer than joint actions) or a class's best welfare is not finite."""
         welfare, classes = self.social_welfare, self.transition_class
-        n_classes, n_joint = self.n_transition_classes, self.n_joint_actions
-        if 4 * n_classes > n_joint or not np.isfinite(welfare).all():
+        n_states, n_classes, n_joint = self.n_states, self.n_transition_classes, self.n_joint_actions
+        if 4 * n_classes > n_joint:
             return None
         order = np.argsort(classes, kind="stable")  # within a class, joint actions stay in order
         sizes = np.bincount(classes, minlength=n_classes)
         present = np.flatnonzero(sizes)
-        starts = (np.cumsum(sizes) - sizes)[present]
-        grouped = welfare[:, order]
-        best = np.full((self.n_states, n_classes), -np.inf)
-        best[:, present] = np.maximum.reduceat(grouped, starts, axis=1)
-        at_best = grouped == best[:, classes[order]]
-        # Positions in class order of the best entries: the smallest is the first joint action.
-        position = np.where(at_best, np.arange(n_joint), n_joint)
-        first = np.zeros((self.n_states, n_classes), dtype=np.int64)
-        first[:, present] = order[np.minimum.reduceat(position, starts, axis=1)]
-        np.copyto(grouped, -np.inf, where=at_best)
-        below = np.full((self.n_states, n_classes), -np.inf)
-        below[:, present] = np.maximum.reduceat(grouped, starts, axis=1)
+        counts = sizes[present]
+        starts = np.cumsum(counts) - counts
+        best = np.full((n_states, n_classes), -np.inf)
+        first = np.zeros((n_states, n_classes), dtype=np.int64)
+        below = np.full((n_states, n_classes), -np.inf)
+        rows = max(1, WELFARE_BLOCK // n_joint)  # a block's temporaries stay in cache
+        for r0 in range(0, n_states, rows):
+            grouped = np.take(welfare[r0 : r0 + rows], order, axis=1)
+            top = np.maximum.reduceat(grouped, starts, axis=1)
+            if not np.isfinite(top).all():
+                return None
+            at_best = grouped == np.repeat(top, counts, axis=1)
+            # Positions in class order of the best entries: the smallest is the first joint action.
+            position = np.where(at_best, np.arange(n_joint), n_joint)
+            first[r0 : r0 + rows, present] = order[np.minimum.reduceat(position, starts, axis=1)]
+            grouped[at_best] = -np.inf
+            below[r0 : r0 + rows, present] = np.maximum.reduceat(grouped, starts, axis=1)
+            best[r0 : r0 + rows, present] = top
         return best, first, below
 
     def best_joint_actions(self, continuation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
