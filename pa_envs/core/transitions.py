@@ -280,12 +280,12 @@ class ShockThenMap:
         a block's rows follow (policies change class at few states, so mostly one per block)."""
         blocks, (rows, successors, _) = band
         out = np.empty((self.n_states, *values.shape[1:]))
-        for r0, r1, c0, c1, block in blocks:
-            local = classes[r0:r1]
-            if np.all(local == local[0]):
-                out[r0:r1] = block @ values[self.class_map[local[0], c0:c1]]
+        mixed = self._mixed_blocks(classes)  # once, not a comparison per block
+        for index, (r0, r1, c0, c1, block) in enumerate(blocks):
+            if index in mixed:
+                out[r0:r1] = self._mixed_under(block, values, classes[r0:r1], c0, c1)
             else:
-                out[r0:r1] = self._mixed_under(block, values, local, c0, c1)
+                out[r0:r1] = block @ values[self.class_map[classes[r0], c0:c1]]
         self._add_outliers(out, values[self.class_map[classes[rows], successors]], band)
         return out
 
