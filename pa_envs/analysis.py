@@ -51,7 +51,7 @@ import numpy as np
 
 from pa_envs.core.game import check_unit
 from pa_envs.core.numerics import single_blas_thread
-from pa_envs.core.tabular import TabularModel, profile_index
+from pa_envs.core.tabular import TabularModel
 
 INFINITE = float("inf")
 
@@ -196,7 +196,7 @@ def _unilateral(
         own = model.joint_actions[profile, agent]
         counts = model.counts[profile][:, None, :] - np.eye(n_actions, dtype=np.int64)[own][:, None, :]
         counts = counts + np.eye(n_actions, dtype=np.int64)[None, :, :]
-        candidates = profile_index(model.counts, counts)
+        candidates = model.profile_index(counts)
         return candidates, own, np.broadcast_to(actions, candidates.shape)
     step = n_actions ** (model.n_agents - 1 - agent)
     own = (profile // step) % n_actions
@@ -565,7 +565,7 @@ def unilateral_rewards(
         eye = np.eye(n_actions, dtype=np.int64)
         # Agent i moves from its action to k: counts - e_own + e_k, (B, N, L, L).
         moved = counts[:, None, None, :] - eye[actions][:, :, None, :] + eye[None, None, :, :]
-        joint = profile_index(model.counts, moved)  # (B, N, L)
+        joint = model.profile_index(moved)  # (B, N, L)
         columns = np.broadcast_to(choices, joint.shape)
     else:
         step, offsets = model.unilateral_moves  # (N,), (N, L): the same ints, computed once

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pa_envs import ENVS, analysis, pollution_v0
-from pa_envs.core.tabular import TabularModel
+from pa_envs.core.tabular import TabularModel, profile_index
 
 
 def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
@@ -156,3 +156,15 @@ def test_evaluate_without_contract_is_a_zero_contracts(name, model):
     # A contract that pays is still counted (the no-contract path is only taken without one).
     paid = analysis.evaluate(model, policy, contract=zero + 1.0)
     assert paid.transfers > 0 and not np.allclose(paid.agent_values, plain.agent_values)
+
+
+def test_model_profile_index_is_the_module_ones():
+    """The count model's lookup with its keys sorted once finds what profile_index finds, and
+    refuses a count vector that is no profile the same way."""
+    model = pollution_v0.parallel_env(n_agents=6).game.count_model()
+    generator = np.random.default_rng(2)
+    counts = model.counts[generator.integers(0, len(model.counts), (7, 5))]  # (7, 5, L)
+    assert _same_bits(model.profile_index(counts), profile_index(model.counts, counts))
+    assert np.array_equal(model.counts[model.profile_index(counts)], counts)
+    with pytest.raises(ValueError, match="does not match any profile"):
+        model.profile_index(np.array([7, 0, 0]))

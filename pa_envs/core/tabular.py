@@ -21,6 +21,7 @@ import functools
 
 import numpy as np
 
+from pa_envs.core.numerics import dot_ints
 from pa_envs.core.transitions import Transitions
 
 _min, _max = np.minimum.reduce, np.maximum.reduce
@@ -248,6 +249,15 @@ class TabularModel:
         value = self.social_welfare[s_index, policy] + continuation[s_index, self.transition_class[policy]]
         return value, policy
 
+    @functools.cached_property
+    def _profile_keys(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _sorted_profile_keys(self.counts)
+
+    def profile_index(self, counts: np.ndarray) -> np.ndarray:
+        """Index of each count vector ``counts`` (``(..., L)``) among the model's profiles
+        (:func:`profile_index` of :attr:`counts`, their keys sorted once)."""
+        return _find_profiles(self._profile_keys, counts)
+
     def joint_action_index(self, actions: np.ndarray, n_actions: int | None = None) -> np.ndarray:
         """Index of each joint action (``actions``: ``(..., N)``) in ``joint_actions``.
 
@@ -257,7 +267,7 @@ class TabularModel:
         n_actions = self.n_actions if n_actions is None else n_actions
         if self.symmetric:
             counts = np.stack([(actions == k).sum(axis=-1) for k in range(n_actions)], axis=-1)
-            return profile_index(self.counts, counts)
+            return self.profile_index(counts)
         radix = n_actions ** np.arange(self.n_agents - 1, -1, -1, dtype=np.int64)
         return actions @ radix
 
@@ -353,13 +363,23 @@ def enumerate_count_profiles(n_agents: int, n_actions: int) -> np.ndarray:
 
 def profile_index(profiles: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Index of each count vector ``counts`` (``(..., L)``) among ``profiles`` (``(C, L)``)."""
+    return _find_profiles(_sorted_profile_keys(profiles), counts)
+
+
+def _sorted_profile_keys(profiles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Place values of a count vector's key, the profiles' keys in order, and that order."""
     base = int(profiles.max()) + 1
     weights = base ** np.arange(profiles.shape[1], dtype=np.int64)
     keys = profiles @ weights
     order = np.argsort(keys)
-    wanted = counts @ weights
-    position = np.searchsorted(keys[order], wanted)
-    found = order[np.minimum(position, len(order) - 1)]
-    if not np.all(keys[found] == wanted):
+    return weights, keys[order], order
+
+
+def _find_profiles(keys: tuple[np.ndarray, np.ndarray, np.ndarray], counts: np.ndarray) -> np.ndarray:
+    """:func:`profile_index` given the profiles' :func:`_sorted_profile_keys`."""
+    weights, sorted_keys, order = keys
+    wanted = dot_ints(np.asarray(counts), weights)
+    position = np.minimum(np.searchsorted(sorted_keys, wanted), len(order) - 1)
+    if not np.all(sorted_keys[position] == wanted):
         raise ValueError("a count vector does not match any profile of the model")
-    return found
+    return order[position]
