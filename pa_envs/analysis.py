@@ -51,7 +51,7 @@ import numpy as np
 
 from pa_envs.core.game import check_unit
 from pa_envs.core.numerics import single_blas_thread
-from pa_envs.core.tabular import TabularModel, profile_index
+from pa_envs.core.tabular import TabularModel
 
 INFINITE = float("inf")
 
@@ -196,7 +196,7 @@ def _unilateral(
         own = model.joint_actions[profile, agent]
         counts = model.counts[profile][:, None, :] - np.eye(n_actions, dtype=np.int64)[own][:, None, :]
         counts = counts + np.eye(n_actions, dtype=np.int64)[None, :, :]
-        candidates = profile_index(model.counts, counts)
+        candidates = model.profile_index(counts)
         return candidates, own, np.broadcast_to(actions, candidates.shape)
     step = n_actions ** (model.n_agents - 1 - agent)
     own = (profile // step) % n_actions
@@ -226,31 +226,27 @@ def social_optimum(
         # A banded kernel (a long stock): one pass a period serves the induction and the
         # evaluation. A dense law gains nothing from it, and loses its cache: two sweeps.
         return _backward_optimum(model, periods, discount)
-    welfare = model.social_welfare
-    classes = model.transition_class
-    s_index = np.arange(model.n_states)
 
-    def q_values(values: np.ndarray) -> np.ndarray:
-        return welfare + discount * model.expected_next_by_class(values)[:, classes]
+    def greedy(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # max and argmax over joint actions of welfare + discount * E[values | s, class]
+        return model.best_joint_actions(discount * model.expected_next_by_class(values))
 
     if periods is None:
         values = np.zeros(model.n_states)
         for _ in range(max_iterations):
-            updated = q_values(values).max(axis=1)
+            updated = greedy(values)[0]
             change = np.abs(updated - values).max()
             values = updated
             if change <= tol * (1 - discount):
                 break
         else:
             raise RuntimeError(f"value iteration did not reach tol={tol} in {max_iterations} iterations")
-        policy = np.argmax(q_values(values), axis=1)[None, :]
+        policy = greedy(values)[1][None, :]
     else:
         policy = np.empty((periods, model.n_states), dtype=np.int64)
         values = np.zeros(model.n_states)
         for t in reversed(range(periods)):
-            q = q_values(values)
-            policy[t] = np.argmax(q, axis=1)
-            values = q[s_index, policy[t]]
+            values, policy[t] = greedy(values)
     return evaluate(model, policy, horizon=horizon, discount=discount, tol=tol)
 
 
@@ -259,9 +255,7 @@ def _backward_optimum(model: TabularModel, periods: int, discount: float) -> Pol
     evaluation (:func:`evaluate`'s, the same sums) one period behind it, so that each
     period's two expectations take one pass over the transition law (a long stock's
     banded kernel is read once a period, not twice)."""
-    welfare, classes = model.social_welfare, model.transition_class
     s_index = np.arange(model.n_states)
-    contract = _contract_table(model, None, periods)[0]
     policy = np.empty((periods, model.n_states), dtype=np.int64)
     values = np.zeros(model.n_states)  # W*: the optimum's welfare to go
     totals = np.zeros((model.n_states, 3 + model.n_agents))  # the evaluation's, a period later
@@ -271,13 +265,11 @@ def _backward_optimum(model: TabularModel, periods: int, discount: float) -> Pol
             by_class = model.expected_next_by_class(values)
         else:  # evaluate period t + 1, whose policy is known, in the same pass
             by_class, later = model.expected_next_by_class_and_under(values, totals, policy[t + 1])
-            totals = _period_totals(model, policy[t + 1], contract, s_index) + discount * later
+            totals = _period_totals(model, policy[t + 1], None, s_index) + discount * later
             to_go[t + 1] = totals[:, 0]
-        q = welfare + discount * by_class[:, classes]
-        policy[t] = np.argmax(q, axis=1)
-        values = q[s_index, policy[t]]
+        values, policy[t] = model.best_joint_actions(discount * by_class)
     later = model.expected_next_under(totals, policy[0])
-    totals = _period_totals(model, policy[0], contract, s_index) + discount * later
+    totals = _period_totals(model, policy[0], None, s_index) + discount * later
     to_go[0] = totals[:, 0]
     return _policy_value(model, policy, totals, to_go)
 
@@ -305,7 +297,8 @@ def evaluate(
     def step_back(values: np.ndarray, t: int) -> np.ndarray:
         """One period back: ``(S, 3 + N)`` welfare, transfers, externality, each agent's reward."""
         a = policy[0 if policy.shape[0] == 1 else t]
-        now = _period_totals(model, a, table[0 if table.shape[0] == 1 else t], s_index)
+        paid = None if contract is None else table[0 if table.shape[0] == 1 else t]
+        now = _period_totals(model, a, paid, s_index)
         return now + discount * model.expected_next_under(values, a)
 
     if periods is None:
@@ -329,20 +322,28 @@ def evaluate(
 
 
 def _period_totals(
-    model: TabularModel, a: np.ndarray, contract: np.ndarray, s_index: np.ndarray
+    model: TabularModel, a: np.ndarray, contract: np.ndarray | None, s_index: np.ndarray
 ) -> np.ndarray:
     """``(S, 3 + N)`` what one period of joint actions ``a`` (``(S,)``) yields under ``contract``
-    (``(S, N, n_signals)``): welfare, transfers, externality, each agent's reward."""
-    where = (s_index[:, None], a[:, None], model.agent_columns(a))
-    paid = np.einsum("snk,snk->sn", model.signal_probabilities[where], contract)
-    return np.column_stack(
-        [
-            model.social_welfare[s_index, a],
-            paid.sum(axis=1),
-            model.externality[s_index, a],
-            model.private_utility[where] + paid,
-        ]
-    )
+    (``(S, N, n_signals)``; ``None``: no transfers): welfare, transfers, externality, each
+    agent's reward."""
+    columns = model.agent_columns(a)
+    # Each agent's private utility by one flat gather (three index arrays cost more).
+    flat = (s_index * model.n_joint_actions + a)[:, None] * model.private_utility.shape[2] + columns
+    utility = model.flat_private_utility[flat]
+    totals = np.empty((model.n_states, 3 + model.n_agents))
+    totals[:, 0] = model.social_welfare[s_index, a]
+    totals[:, 2] = model.externality[s_index, a]
+    if contract is None:
+        # What zero transfers added (their expectation is +0.0), without gathering signal laws.
+        totals[:, 1] = 0.0
+        np.add(utility, 0.0, out=totals[:, 3:])
+        return totals
+    laws = model.signal_probabilities[s_index[:, None], a[:, None], columns]
+    paid = np.einsum("snk,snk->sn", laws, contract)
+    totals[:, 1] = paid.sum(axis=1)
+    np.add(utility, paid, out=totals[:, 3:])
+    return totals
 
 
 def _policy_value(
@@ -563,7 +564,7 @@ def unilateral_rewards(
         eye = np.eye(n_actions, dtype=np.int64)
         # Agent i moves from its action to k: counts - e_own + e_k, (B, N, L, L).
         moved = counts[:, None, None, :] - eye[actions][:, :, None, :] + eye[None, None, :, :]
-        joint = profile_index(model.counts, moved)  # (B, N, L)
+        joint = model.profile_index(moved)  # (B, N, L)
         columns = np.broadcast_to(choices, joint.shape)
     else:
         step, offsets = model.unilateral_moves  # (N,), (N, L): the same ints, computed once

@@ -21,9 +21,13 @@ import functools
 
 import numpy as np
 
+from pa_envs.core.numerics import dot_ints
 from pa_envs.core.transitions import Transitions
 
 _min, _max, _all = np.minimum.reduce, np.maximum.reduce, np.logical_and.reduce
+
+WELFARE_BLOCK = 1 << 18
+"""Entries of ``social_welfare`` grouped by class at a time (:attr:`TabularModel._welfare_by_class`)."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -179,6 +183,81 @@ class TabularModel:
             return np.einsum("sak,ak->sa", self.private_utility, self.counts) + self.principal_payoff
         return self.private_utility.sum(axis=2) + self.principal_payoff
 
+    @functools.cached_property
+    def _welfare_by_class(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Per state and transition class, ``(S, G)`` each: the best ``social_welfare`` of the
+        class's joint actions, the first joint action reaching it, and the best welfare below
+        it (``-inf``: none). ``None`` where grouping does not pay (classes are not at least
+        four times fewer than joint actions) or a class's best welfare is not finite."""
+        welfare, classes = self.social_welfare, self.transition_class
+        n_states, n_classes, n_joint = self.n_states, self.n_transition_classes, self.n_joint_actions
+        if 4 * n_classes > n_joint:
+            return None
+        order = np.argsort(classes, kind="stable")  # within a class, joint actions stay in order
+        sizes = np.bincount(classes, minlength=n_classes)
+        present = np.flatnonzero(sizes)
+        counts = sizes[present]
+        starts = np.cumsum(counts) - counts
+        best = np.full((n_states, n_classes), -np.inf)
+        first = np.zeros((n_states, n_classes), dtype=np.int64)
+        below = np.full((n_states, n_classes), -np.inf)
+        rows = max(1, WELFARE_BLOCK // n_joint)  # a block's temporaries stay in cache
+        for r0 in range(0, n_states, rows):
+            grouped = np.take(welfare[r0 : r0 + rows], order, axis=1)
+            top = np.maximum.reduceat(grouped, starts, axis=1)
+            if not np.isfinite(top).all():
+                return None
+            at_best = grouped == np.repeat(top, counts, axis=1)
+            # Positions in class order of the best entries: the smallest is the first joint action.
+            position = np.where(at_best, np.arange(n_joint), n_joint)
+            first[r0 : r0 + rows, present] = order[np.minimum.reduceat(position, starts, axis=1)]
+            grouped[at_best] = -np.inf
+            below[r0 : r0 + rows, present] = np.maximum.reduceat(grouped, starts, axis=1)
+            best[r0 : r0 + rows, present] = top
+        return best, first, below
+
+    def best_joint_actions(self, continuation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The greedy step of backward induction on ``q[s, a] = social_welfare[s, a] +
+        continuation[s, transition_class[a]]`` (``continuation``: ``(S, G)``).
+
+        Returns ``(q.max(axis=1), q.argmax(axis=1))``, bit for bit, without forming the
+        ``(S, A)`` ``q``: a class's joint actions share their continuation, so the class's
+        best is its best welfare plus it (rounding is monotone), reached first at the
+        class's first best joint action. A state takes its full ``(A,)`` row where that may
+        not decide: another class ties the best one, or rounding ties the class's next best
+        welfare with its best (or the value is not finite).
+        """
+        s_index = np.arange(self.n_states)
+        tables = self._welfare_by_class
+        if tables is None:
+            policy = np.argmax(self.social_welfare + continuation[:, self.transition_class], axis=1)
+        else:
+            best, first, below = tables
+            q = best + continuation  # (S, G)
+            choice = q.argmax(axis=1)
+            top = q[s_index, choice]
+            policy = first[s_index, choice]
+            unsure = np.count_nonzero(q == top[:, None], axis=1) != 1  # a tie, or NaN
+            unsure |= below[s_index, choice] + continuation[s_index, choice] == top
+            unsure |= ~np.isfinite(top)
+            if unsure.any():
+                rows = np.flatnonzero(unsure)
+                policy[rows] = np.argmax(
+                    self.social_welfare[rows] + continuation[rows][:, self.transition_class], axis=1
+                )
+        # The value as q's own entry (the same sum as q's), bit for bit, signed zeros too.
+        value = self.social_welfare[s_index, policy] + continuation[s_index, self.transition_class[policy]]
+        return value, policy
+
+    @functools.cached_property
+    def _profile_keys(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _sorted_profile_keys(self.counts)
+
+    def profile_index(self, counts: np.ndarray) -> np.ndarray:
+        """Index of each count vector ``counts`` (``(..., L)``) among the model's profiles
+        (:func:`profile_index` of :attr:`counts`, their keys sorted once)."""
+        return _find_profiles(self._profile_keys, counts)
+
     def joint_action_index(self, actions: np.ndarray, n_actions: int | None = None) -> np.ndarray:
         """Index of each joint action (``actions``: ``(..., N)``) in ``joint_actions``.
 
@@ -188,7 +267,7 @@ class TabularModel:
         n_actions = self.n_actions if n_actions is None else n_actions
         if self.symmetric:
             counts = np.stack([(actions == k).sum(axis=-1) for k in range(n_actions)], axis=-1)
-            return profile_index(self.counts, counts)
+            return self.profile_index(counts)
         radix = n_actions ** np.arange(self.n_agents - 1, -1, -1, dtype=np.int64)
         return actions @ radix
 
@@ -213,11 +292,16 @@ class TabularModel:
         return high, table
 
     @functools.cached_property
+    def flat_private_utility(self) -> np.ndarray:
+        """``private_utility`` viewed flat, ``(S * A * N,)`` (a C-ordered copy if needed)."""
+        return np.ascontiguousarray(self.private_utility).reshape(-1)
+
+    @functools.cached_property
     def unilateral_tables(self) -> tuple[np.ndarray, np.ndarray]:
         """``private_utility`` and ``signal_probabilities`` viewed flat, ``(S * A * N,)`` and
         ``(S * A * N, n_signals)`` (a C-ordered copy if needed): one-index gathers per lookup."""
         return (
-            np.ascontiguousarray(self.private_utility).reshape(-1),
+            self.flat_private_utility,
             np.ascontiguousarray(self.signal_probabilities).reshape(-1, self.signal_probabilities.shape[-1]),
         )
 
@@ -277,13 +361,23 @@ def enumerate_count_profiles(n_agents: int, n_actions: int) -> np.ndarray:
 
 def profile_index(profiles: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Index of each count vector ``counts`` (``(..., L)``) among ``profiles`` (``(C, L)``)."""
+    return _find_profiles(_sorted_profile_keys(profiles), counts)
+
+
+def _sorted_profile_keys(profiles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Place values of a count vector's key, the profiles' keys in order, and that order."""
     base = int(profiles.max()) + 1
     weights = base ** np.arange(profiles.shape[1], dtype=np.int64)
     keys = profiles @ weights
     order = np.argsort(keys)
-    wanted = counts @ weights
-    position = np.searchsorted(keys[order], wanted)
-    found = order[np.minimum(position, len(order) - 1)]
-    if not np.all(keys[found] == wanted):
+    return weights, keys[order], order
+
+
+def _find_profiles(keys: tuple[np.ndarray, np.ndarray, np.ndarray], counts: np.ndarray) -> np.ndarray:
+    """:func:`profile_index` given the profiles' :func:`_sorted_profile_keys`."""
+    weights, sorted_keys, order = keys
+    wanted = dot_ints(np.asarray(counts), weights)
+    position = np.minimum(np.searchsorted(sorted_keys, wanted), len(order) - 1)
+    if not np.all(sorted_keys[position] == wanted):
         raise ValueError("a count vector does not match any profile of the model")
-    return found
+    return order[position]

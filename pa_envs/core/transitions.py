@@ -207,9 +207,11 @@ class ShockThenMap:
             if gathered.ndim == 2:
                 return np.einsum("sk,sk->s", self.kernel_probabilities, gathered)
             return np.einsum("sk,skm->sm", self.kernel_probabilities, gathered)
-        # One matrix product per class, over the states that follow it.
+        # One matrix product per class, over the states that follow it (often all of them).
+        if classes.min() == classes.max():
+            return kernel @ values[self.class_map[classes[0]]]
         out = np.empty((self.n_states, *values.shape[1:]))
-        for g in np.unique(classes):
+        for g in np.flatnonzero(np.bincount(classes)):  # the classes followed (np.unique sorts)
             rows = np.flatnonzero(classes == g)
             out[rows] = kernel[rows] @ values[self.class_map[g]]
         return out
@@ -254,8 +256,8 @@ class ShockThenMap:
         """The blocks of :attr:`_band` whose rows follow more than one class."""
         starts = self._block_starts
         changes = np.flatnonzero(classes[1:] != classes[:-1]) + 1  # a row whose class is not the last row's
-        inside = changes[~np.isin(changes, starts)]
-        return set((np.searchsorted(starts, inside, side="right") - 1).tolist())
+        block = np.searchsorted(starts, changes, side="right") - 1  # (np.isin costs more, per period)
+        return set(block[starts[block] != changes].tolist())
 
     @functools.cached_property
     def _block_starts(self) -> np.ndarray:
@@ -278,12 +280,12 @@ class ShockThenMap:
         a block's rows follow (policies change class at few states, so mostly one per block)."""
         blocks, (rows, successors, _) = band
         out = np.empty((self.n_states, *values.shape[1:]))
-        for r0, r1, c0, c1, block in blocks:
-            local = classes[r0:r1]
-            if np.all(local == local[0]):
-                out[r0:r1] = block @ values[self.class_map[local[0], c0:c1]]
+        mixed = self._mixed_blocks(classes)  # once, not a comparison per block
+        for index, (r0, r1, c0, c1, block) in enumerate(blocks):
+            if index in mixed:
+                out[r0:r1] = self._mixed_under(block, values, classes[r0:r1], c0, c1)
             else:
-                out[r0:r1] = self._mixed_under(block, values, local, c0, c1)
+                out[r0:r1] = block @ values[self.class_map[classes[r0], c0:c1]]
         self._add_outliers(out, values[self.class_map[classes[rows], successors]], band)
         return out
 
