@@ -282,11 +282,10 @@ class Learner:
             self._earned.reshape(-1)[rows] += self._pending_rewards[0]
         elif k:
             rows = self._pending_rows[:k].reshape(-1)
-            np.add.at(
-                self._would_have.reshape(-1, self.n_actions),
-                rows,
-                self._pending_estimates[:k].reshape(-1, self.n_actions),
-            )
+            # One flat index per number: numpy's fast 1-D ufunc.at (a row-wise one is 5x
+            # slower); each entry still gets its additions in play order.
+            entries = (rows[:, None] * self.n_actions + np.arange(self.n_actions)).reshape(-1)
+            np.add.at(self._would_have.reshape(-1), entries, self._pending_estimates[:k].reshape(-1))
             np.add.at(self._earned.reshape(-1), rows, self._pending_rewards[:k].reshape(-1))
 
     def end_episode(self) -> None:
