@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pa_envs import analysis, pollution_v0, presets
-from pa_envs.core import distributions, transitions
+from pa_envs.core import distributions, numerics, transitions
 from pa_envs.learning_loop import Situations, play
 from pa_envs.mechanisms import FlatSchedule, NoTransfers, Pigouvian, Stacked
 from pa_envs.two_phase import TwoPhaseMechanism
@@ -138,3 +138,16 @@ def test_binomial_table_keeps_the_full_computation_where_a_window_saves_little()
     np.testing.assert_array_equal(
         distributions.binomial_cdf_table(90, 0.1), distributions._full_binomial_cdf_table(90, 0.1)
     )
+
+
+@pytest.mark.parametrize("rows", [5, 999, 1001, 4000])  # both sides of the matmul's cut (3,000 numbers)
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_dot_ints_is_the_int64_dot_product_on_both_paths(rows, dtype):
+    rng = np.random.default_rng(rows)
+    values = rng.integers(0, 100, (rows, 3)).astype(dtype)
+    weights = [2**40, 2**20, 1]  # an int32 product of these would overflow
+    expected = [sum(int(v) * w for v, w in zip(row, weights, strict=True)) for row in values.tolist()]
+    got = numerics.dot_ints(values, weights)
+    assert got.dtype == np.int64 and got.tolist() == expected
+    with pytest.raises(ValueError, match="2 weights for a last axis of"):
+        numerics.dot_ints(values, weights[:2])

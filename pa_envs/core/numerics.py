@@ -25,12 +25,23 @@ def place_values(sizes: np.ndarray) -> np.ndarray:
 
 
 def dot_ints(values: np.ndarray, weights: np.ndarray | list[int]) -> np.ndarray:
-    """``values @ weights`` over the last axis, for ints: the same (exact) numbers as numpy's
+    """``values @ weights`` over the last axis, in int64: the same (exact) numbers as numpy's
     integer matmul, which has no BLAS and loops slowly over a large array, by a few
     multiply-adds over whole arrays. A small array (a few thousand numbers) takes the matmul,
-    which is faster there than several whole-array passes."""
+    which is faster there than several whole-array passes; both give int64 whatever the
+    integer type of ``values`` (no narrower type to overflow in).
+
+    Raises
+    ------
+    ValueError
+        Unless there is one weight per entry of the last axis.
+    """
+    values = np.asarray(values, dtype=np.int64)  # no copy for int64
+    weights = np.asarray(weights, dtype=np.int64)
+    if values.shape[-1:] != weights.shape:
+        raise ValueError(f"dot_ints: {weights.shape[0]} weights for a last axis of {values.shape[-1:]}")
     if values.size <= 3000:
-        return values @ np.asarray(weights, dtype=np.int64)
+        return values @ weights
     total = values[..., 0] * weights[0]
     for f in range(1, len(weights)):
         total += values[..., f] * weights[f]
