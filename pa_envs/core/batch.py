@@ -44,6 +44,27 @@ def copy_seeds(seed: int | Sequence[int | None] | None, num_copies: int) -> list
 _min, _max = np.minimum.reduce, np.maximum.reduce
 
 
+class CheckedOnce:
+    """The last array a check passed, when it cannot change: read-only and owning its numbers.
+
+    A mechanism that posts the same such array every period (a flat schedule) is then
+    checked once, not every period; any other array (a new one, a writeable one, a view
+    of a buffer that may be written) is checked each time.
+    """
+
+    def __init__(self) -> None:
+        self._kept: np.ndarray | None = None
+
+    def seen(self, array: object) -> bool:
+        """Whether ``array`` is the very array kept (and still read-only)."""
+        return array is self._kept and not self._kept.flags.writeable
+
+    def keep(self, array: np.ndarray) -> np.ndarray:
+        """Remember ``array``, just checked, if it cannot change; return it."""
+        self._kept = array if not array.flags.writeable and array.base is None else None
+        return array
+
+
 class BatchedEpisodes:
     """The state, randomness and checks of B copies of a game.
 
@@ -65,9 +86,13 @@ class BatchedEpisodes:
         self.periods = np.zeros(num_copies, dtype=np.int64)
         self.state: np.ndarray | None = None
         self._noise_size = game.noise_size
+        self._horizon = game.params.max_cycles  # the last period an episode plays
         # Noise of a block of periods for copies in lockstep (see _noise); the streams it was
         # drawn from change at every reset and restart, and then the block is dropped.
         self._ahead = rng.DrawnAhead(rng.block_positions(num_copies, game.noise_size))
+        self._contracts_checked = CheckedOnce()
+        # Actions in range view as unsigned ints below n_actions (a negative one wraps past it).
+        self._action_limit = game.n_actions
 
     def reset(self, seed: int | Sequence[int] | None = None) -> np.ndarray:
         """Start a new episode in every copy; return the ``(B, state_dim)`` initial states.
@@ -141,9 +166,12 @@ class BatchedEpisodes:
         if keys is self.keys and len(periods) > 1 and _min(periods) == _max(periods):
 
             def counters(ahead: np.ndarray) -> np.ndarray:
-                return rng.batch_counters(np.tile(episodes, len(ahead)), np.repeat(ahead, len(keys)))
+                ahead = ahead[:, None]
+                if _min(episodes) == _max(episodes):  # one counter per period: hashed once, not B times
+                    return rng.batch_counters(episodes[:1], ahead)  # (P, 1)
+                return rng.batch_counters(episodes, ahead)  # (P, B)
 
-            return self._ahead.row(int(periods[0]), keys, counters, self._noise_size)
+            return self._ahead.row(int(periods[0]), keys, counters, self._noise_size, self._horizon)
         return rng.batch_uniforms(keys, rng.batch_counters(episodes, periods), self._noise_size)
 
     # -- checks -------------------------------------------------------------------------
@@ -153,6 +181,16 @@ class BatchedEpisodes:
         ``layout`` says, in errors, how the caller's users shape them (default: both shapes)."""
         game, b = self.game, self.num_copies
         n = game.n_agents
+        if (
+            type(actions) is np.ndarray
+            and actions.dtype.kind in "iu"
+            and actions.dtype.isnative  # a byte-swapped int would view as another number
+            and actions.size == b * n
+            and _max(actions.view(f"u{actions.itemsize}"), axis=None) < self._action_limit
+        ):
+            # The common case (an int array of the right size, every action in range) in one
+            # reduction; anything else is checked and named below.
+            return actions.reshape(b, n).astype(np.int64, copy=False)
         names = ", ".join(game.action_names)
         layout = f"shaped ({b}, {n}) or ({b * n},)" if layout is None else layout
         expected = f"Discrete({game.n_actions}) per agent ({names}), {layout}"
@@ -175,12 +213,16 @@ class BatchedEpisodes:
 
     def check_contracts(self, contracts: object, who: str) -> np.ndarray:
         """Raise unless ``contracts`` are finite ``(B, N, n_signals)`` transfers within the bound
-        (:func:`~pa_envs.core.contracts.check_contract_batch`)."""
+        (:func:`~pa_envs.core.contracts.check_contract_batch`). The read-only array checked
+        last (:class:`CheckedOnce`), posted again, is returned as it is."""
+        if self._contracts_checked.seen(contracts):
+            return contracts  # type: ignore[return-value]
         game = self.game
-        return check_contract_batch(
+        checked = check_contract_batch(
             contracts,
             who=who,
             shape=(self.num_copies, game.n_agents, game.n_signals),
             bound=self.spaces.transfer_bound,
             signal_names=game.signal_names,
         )
+        return self._contracts_checked.keep(checked)
