@@ -85,6 +85,9 @@ class BatchedEpisodes:
         self.episodes = np.zeros(num_copies, dtype=np.int64)
         self.periods = np.zeros(num_copies, dtype=np.int64)
         self.state: np.ndarray | None = None
+        # Whether every copy is at the same period (their noise then comes from a block drawn
+        # ahead): kept up to date by reset, restart and play, which alone change the periods.
+        self._lockstep = num_copies > 1
         self._noise_size = game.noise_size
         self._horizon = game.params.max_cycles  # the last period an episode plays
         # Noise of a block of periods for copies in lockstep (see _noise); the streams it was
@@ -112,6 +115,7 @@ class BatchedEpisodes:
                 self.keys[copy] = rng.key_from_seed(copy_seed)
                 self.episodes[copy] = 0
         self.periods[:] = 0
+        self._lockstep = self.num_copies > 1
         self._ahead.clear()
         self.state = self.game.initial_state(self._noise(self.keys, self.episodes, self.periods))
         return self.state
@@ -120,6 +124,7 @@ class BatchedEpisodes:
         """Copies ``which`` (indices) begin their next episode, as an unseeded reset does."""
         self.episodes[which] += 1
         self.periods[which] = 0
+        self._lockstep = self.num_copies > 1 and _min(self.periods) == _max(self.periods)
         self._ahead.clear()
         noise = self._noise(self.keys[which], self.episodes[which], self.periods[which])
         self.state[which] = self.game.initial_state(noise)
@@ -147,14 +152,22 @@ class BatchedEpisodes:
         if check:
             actions = self.check_actions(actions)
             contracts = self.check_contracts(contracts, "the principal")
-        playing = None if active is None else np.asarray(active, dtype=bool)
-        periods = self.periods + (1 if playing is None else playing)
+        if active is None:
+            playing = None
+            periods = self.periods + 1  # copies in lockstep stay so
+        else:
+            playing = np.asarray(active, dtype=bool)
+            periods = self.periods + playing
+            if not (self._lockstep and playing.all()):
+                self._lockstep = self.num_copies > 1 and _min(periods) == _max(periods)
         noise = self._noise(self.keys, self.episodes, periods)
         outcome = resolve_period(self.game, self.state, actions, contracts, noise)
         next_state = outcome.dynamics.next_state
         self.state = next_state if playing is None else np.where(playing[:, None], next_state, self.state)
         self.periods = periods
-        done = outcome.dynamics.terminated | (periods >= self.game.params.max_cycles)
+        # In lockstep every copy reaches the horizon at once: one comparison, not B.
+        ended = int(periods[0]) >= self._horizon if self._lockstep else periods >= self._horizon
+        done = outcome.dynamics.terminated | ended
         return outcome, (done if playing is None else playing & done)
 
     def _noise(self, keys: np.ndarray, episodes: np.ndarray, periods: np.ndarray) -> np.ndarray:
@@ -163,7 +176,7 @@ class BatchedEpisodes:
         Every copy at the same period (the learning loop, or a vector form whose copies
         all restart together) takes its rows from a block drawn a few dozen periods ahead:
         the same numbers, counter-based, one hash call per block instead of per period."""
-        if keys is self.keys and len(periods) > 1 and _min(periods) == _max(periods):
+        if keys is self.keys and self._lockstep:
 
             def counters(ahead: np.ndarray) -> np.ndarray:
                 ahead = ahead[:, None]
