@@ -11,7 +11,6 @@ from pa_envs.core import mechanism as mechanism_module
 from pa_envs.core import rng
 from pa_envs.core.batch import BatchedEpisodes
 from pa_envs.core.episode import agent_observations
-from pa_envs.core.game import Dynamics
 from pa_envs.core.mechanism import Mechanism, MechanismInput
 from pa_envs.sb3 import MechanismVecEnv
 
@@ -73,13 +72,16 @@ def test_a_block_drawn_ahead_stops_at_the_horizon():
     assert [c.tolist() for c in calls] == [list(range(90, 101)), [101]]
 
 
-def _recording(game):
-    """Make ``game.step`` record the noise each period was played with."""
-    plain_step, seen = game.step, []
+def _instrumented(game, terminates=None):
+    """Make ``game.step`` record the noise each period was played with and the states it ended
+    in; ``terminates(terminated)``, if given, rewrites the period's terminated flags."""
+    plain_step, seen = game.step, {"noise": [], "ended": []}
 
     def step(state, actions, noise):
-        seen.append(np.array(noise, copy=True))
-        return plain_step(state, actions, noise)
+        out = plain_step(state, actions, noise)
+        seen["noise"].append(np.array(noise, copy=True))
+        seen["ended"].append(out.next_state.copy())
+        return out if terminates is None else out._replace(terminated=terminates(out.terminated))
 
     game.step = step
     return seen
@@ -91,7 +93,7 @@ def test_engine_noise_is_each_copys_stream_in_and_out_of_lockstep():
     and the horizon, after one copy restarts alone, and with some copies sitting out."""
     horizon = rng.AHEAD + 10
     game = pollution_v0.parallel_env(n_agents=2, max_cycles=horizon).game
-    seen = _recording(game)
+    seen = _instrumented(game)["noise"]
     engine = BatchedEpisodes(game, 3)
     generator = np.random.default_rng(0)
     contracts = np.zeros((3, 2, game.n_signals))
@@ -236,17 +238,10 @@ def test_lockstep_episode_end_gives_every_agent_a_fresh_info():
         "pollution_v0", "flat_tax", 3, seed=1, mechanism_kwargs={"amount": 1.0}, n_agents=2, max_cycles=3
     )
     game = venv.game
-    plain_step = game.step
-    ended = []
-
-    def step(state, actions, noise):  # copy 2 terminates at the horizon's period
-        out = plain_step(state, actions, noise)
-        ended.append(out.next_state.copy())
-        terminated = out.terminated.copy()
-        terminated[2] = venv.engine.periods[2] == 2
-        return Dynamics(**{**out._asdict(), "terminated": terminated})
-
-    game.step = step
+    # Copy 2 terminates at the horizon's period.
+    ended = _instrumented(
+        game, lambda terminated: terminated | (venv.engine.periods == 2) & np.array([False, False, True])
+    )["ended"]
     venv.reset()
     actions = np.random.default_rng(2).integers(0, game.n_actions, (3, venv.num_envs))
     for t, row in enumerate(actions):
