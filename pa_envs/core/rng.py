@@ -216,10 +216,12 @@ def _mix_array(z: np.ndarray) -> np.ndarray:
 
 def _mix_in_place(z: np.ndarray, scratch: np.ndarray) -> None:
     """:func:`_mix_array` in ``z`` itself, with ``scratch`` (``z``'s shape) for the shifts."""
-    for shift, multiplier in zip(_SHIFTS[:2], _MULTIPLIERS, strict=True):
-        np.right_shift(z, shift, out=scratch)
-        z ^= scratch
-        z *= multiplier
+    np.right_shift(z, _SHIFTS[0], out=scratch)
+    z ^= scratch
+    z *= _MULTIPLIERS[0]
+    np.right_shift(z, _SHIFTS[1], out=scratch)
+    z ^= scratch
+    z *= _MULTIPLIERS[1]
     np.right_shift(z, _SHIFTS[2], out=scratch)
     z ^= scratch
 
@@ -230,25 +232,35 @@ def _fill_uniforms(out: np.ndarray, keys: np.ndarray, counts: np.ndarray) -> np.
     :func:`uniforms` at key ``keys[r, c]`` and counter ``counts[r, c]``. Returns ``out``.
 
     The arithmetic of :func:`uniforms` modulo 2**64 (uint64 arrays wrap without a warning),
-    done a chunk of rows at a time in reused work arrays."""
+    done a chunk of rows at a time in work arrays of its own."""
     rows, columns, n = out.shape
-    steps = _steps(n)[0]
     chunk = max(1, _CHUNK // (columns * n))
+    if rows <= chunk:
+        _fill_chunk(out, keys, counts)
+        return out
     for start in range(0, rows, chunk):
-        stop = min(rows, start + chunk)
-        key = keys if len(keys) == 1 else keys[start:stop]
-        count = counts if len(counts) == 1 else counts[start:stop]
-        base = np.add(key, _mix_array(count))  # (r, C): a new array, mixed in place
-        scratch = np.empty_like(base)
-        _mix_in_place(base, scratch)
-        if n == 1:
-            bits = base
-            bits += _STEP
-        else:
-            bits = np.add(base[:, :, None], steps)
-            scratch = np.empty_like(bits)
-        _mix_in_place(bits, scratch)
-        bits >>= _SHIFT_TO_53
-        # The 53-bit ints convert to float64 exactly: the numbers of (bits >> 11) * 2**-53.
-        np.multiply(bits.reshape(stop - start, columns, n), _TO_UNIT, out=out[start:stop])
+        stop = start + chunk
+        _fill_chunk(
+            out[start:stop],
+            keys if len(keys) == 1 else keys[start:stop],
+            counts if len(counts) == 1 else counts[start:stop],
+        )
     return out
+
+
+def _fill_chunk(out: np.ndarray, keys: np.ndarray, counts: np.ndarray) -> None:
+    """:func:`_fill_uniforms` of one chunk."""
+    base = np.add(keys, _mix_array(counts))  # (r, C): a new array, mixed in place
+    scratch = np.empty_like(base)
+    _mix_in_place(base, scratch)
+    n = out.shape[2]
+    if n == 1:
+        bits = base
+        bits += _STEP
+    else:
+        bits = np.add(base[:, :, None], _steps(n)[0])
+        scratch = np.empty_like(bits)
+    _mix_in_place(bits, scratch)
+    bits >>= _SHIFT_TO_53
+    # The 53-bit ints convert to float64 exactly: the numbers of (bits >> 11) * 2**-53.
+    np.multiply(bits.reshape(out.shape), _TO_UNIT, out=out)
