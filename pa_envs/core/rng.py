@@ -103,10 +103,15 @@ def uniforms(key: int, count: int, n: int) -> np.ndarray:
 
 def batch_uniforms(keys: np.ndarray, counts: np.ndarray, n: int) -> np.ndarray:
     """Return ``(B, n)`` uniforms for B copies; row b equals ``uniforms(keys[b], counts[b], n)``."""
-    keys = np.asarray(keys, dtype=np.uint64).reshape(-1, 1)
-    counts = np.asarray(counts, dtype=np.uint64).reshape(-1, 1)
-    out = np.empty((max(len(keys), len(counts)), 1, n), dtype=np.float64)
-    return _fill_uniforms(out, keys, counts).reshape(-1, n)
+    keys = np.asarray(keys, dtype=np.uint64)
+    counts = np.asarray(counts, dtype=np.uint64)
+    rows = max(keys.size, counts.size)
+    if rows * n <= _CHUNK:  # one chunk: the plain expressions, in the fewest numpy calls
+        base = _mix_array(keys + _mix_array(counts))
+        bits = _mix_array(base[:, None] + _steps(n))
+        return (bits >> _SHIFT_TO_53).astype(np.float64) * _TO_UNIT
+    out = np.empty((rows, 1, n), dtype=np.float64)
+    return _fill_uniforms(out, keys.reshape(-1, 1), counts.reshape(-1, 1)).reshape(rows, n)
 
 
 def grid_uniforms(keys: np.ndarray, counts: np.ndarray, n: int) -> np.ndarray:
