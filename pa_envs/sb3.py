@@ -173,14 +173,15 @@ class MechanismVecEnv(DeepCopies, VecEnv):
             self._record.record(actions, outcome)
         rewards = outcome.agent_rewards.reshape(-1).astype(np.float32)
         n = self.n_agents
-        dones = done.repeat(n)
         # A sub-environment whose episode goes on gets one shared read-only empty mapping
         # (building B * N fresh dicts would cost more than the whole step); one whose
         # episode ended, a fresh dict with what SB3 reads there.
         infos: list[Any]
         if not done.any():
+            dones = np.zeros(self.num_envs, dtype=bool)  # (repeating B flags N times costs more)
             infos = [_NO_INFO] * self.num_envs
         else:
+            dones = done.repeat(n)
             finished = np.flatnonzero(done)
             final = self._observe()
             truncated = (~dynamics.terminated[finished]).repeat(n).tolist()
@@ -322,7 +323,14 @@ class MechanismVecEnv(DeepCopies, VecEnv):
             # The contracts posted last time again (read-only and owning their numbers: they
             # cannot have changed): their float32 columns are copied whole, the features written.
             observations = kept[1].copy()
-            observations[:, :, : observations.shape[2] - contracts.shape[2]] = self.game.agent_features(state)
+            width = observations.shape[2] - contracts.shape[2]
+            # Game's default features are the state, the same for every agent: cast once per
+            # copy and broadcast (the same float32 numbers as casting agent_features' repeat).
+            agent_features = self.game.agent_features
+            default = getattr(agent_features, "__func__", None) is Game.agent_features
+            observations[:, :, :width] = (
+                state.astype(np.float32)[:, None, :] if default else agent_features(state)
+            )
         else:
             observations = agent_observations(self.game, state, contracts)
             # Casting the (B, N, n_signals) contracts column by column is most of the cost.
