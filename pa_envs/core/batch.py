@@ -49,7 +49,9 @@ class CheckedOnce:
 
     A mechanism that posts the same such array every period (a flat schedule) is then
     checked once, not every period; any other array (a new one, a writeable one, a view
-    of a buffer that may be written) is checked each time.
+    of a buffer that may be written) is checked each time. The one rule taken on trust (as
+    the SB3 VecEnv's observation cache takes it): nobody turns such an array writeable again,
+    or writes it through a view made before it was locked.
     """
 
     def __init__(self) -> None:
