@@ -129,6 +129,7 @@ class MechanismVecEnv(DeepCopies, VecEnv):
         # Each copy's seed for the next reset (None: the copy goes on with its stream).
         self._pending_seeds = copy_seeds(seed, num_copies)
         self._actions: np.ndarray | None = None
+        self._action_layout = f"an array of shape ({self.num_envs},): one per sub-environment, copy-major"
         self._started = False
         self.last_period: PeriodAccounts | None = None
         # The last read-only contracts observed and an observation array made under them.
@@ -155,8 +156,7 @@ class MechanismVecEnv(DeepCopies, VecEnv):
         checked here (copy-major: copy 0's agents, then copy 1's, ...)."""
         if not self._started:
             raise RuntimeError("call reset() before step_async()")
-        layout = f"an array of shape ({self.num_envs},): one per sub-environment, copy-major"
-        self._actions = self.engine.check_actions(actions, layout)
+        self._actions = self.engine.check_actions(actions, self._action_layout)
 
     def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
         if self._actions is None:
@@ -172,19 +172,29 @@ class MechanismVecEnv(DeepCopies, VecEnv):
         if self._record is not None:
             self._record.record(actions, outcome)
         rewards = outcome.agent_rewards.reshape(-1).astype(np.float32)
-        dones = np.repeat(done, self.n_agents)
-        finished = np.flatnonzero(done)
+        n = self.n_agents
         # A sub-environment whose episode goes on gets one shared read-only empty mapping
         # (building B * N fresh dicts would cost more than the whole step); one whose
         # episode ended, a fresh dict with what SB3 reads there.
-        infos: list[Any] = [_NO_INFO] * self.num_envs
-        if len(finished):
+        infos: list[Any]
+        if not done.any():
+            dones = np.zeros(self.num_envs, dtype=bool)  # (repeating B flags N times costs more)
+            infos = [_NO_INFO] * self.num_envs
+        else:
+            dones = done.repeat(n)
+            finished = np.flatnonzero(done)
             final = self._observe()
-            n = self.n_agents
-            rows = (finished[:, None] * n + np.arange(n)).reshape(-1)
-            truncated = np.repeat(~dynamics.terminated[finished], n).tolist()
-            for row, observation, cut in zip(rows.tolist(), final[rows], truncated, strict=True):
-                infos[row] = {"terminal_observation": observation, "TimeLimit.truncated": cut}
+            truncated = (~dynamics.terminated[finished]).repeat(n).tolist()
+            if len(finished) == self.num_copies:  # copies in lockstep all end at once
+                infos = [
+                    {"terminal_observation": observation, "TimeLimit.truncated": cut}
+                    for observation, cut in zip(final, truncated, strict=True)
+                ]
+            else:
+                infos = [_NO_INFO] * self.num_envs
+                rows = (finished[:, None] * n + np.arange(n)).reshape(-1)
+                for row, observation, cut in zip(rows.tolist(), final[rows], truncated, strict=True):
+                    infos[row] = {"terminal_observation": observation, "TimeLimit.truncated": cut}
             engine.restart(finished)
             self.driver.begin(finished)
             if self._record is not None:  # a restarted copy shows its new episode's start
@@ -313,7 +323,14 @@ class MechanismVecEnv(DeepCopies, VecEnv):
             # The contracts posted last time again (read-only and owning their numbers: they
             # cannot have changed): their float32 columns are copied whole, the features written.
             observations = kept[1].copy()
-            observations[:, :, : observations.shape[2] - contracts.shape[2]] = self.game.agent_features(state)
+            width = observations.shape[2] - contracts.shape[2]
+            # Game's default features are the state, the same for every agent: cast once per
+            # copy and broadcast (the same float32 numbers as casting agent_features' repeat).
+            agent_features = self.game.agent_features
+            default = getattr(agent_features, "__func__", None) is Game.agent_features
+            observations[:, :, :width] = (
+                state.astype(np.float32)[:, None, :] if default else agent_features(state)
+            )
         else:
             observations = agent_observations(self.game, state, contracts)
             # Casting the (B, N, n_signals) contracts column by column is most of the cost.

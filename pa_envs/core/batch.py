@@ -44,6 +44,29 @@ def copy_seeds(seed: int | Sequence[int | None] | None, num_copies: int) -> list
 _min, _max = np.minimum.reduce, np.maximum.reduce
 
 
+class CheckedOnce:
+    """The last array a check passed, when it cannot change: read-only and owning its numbers.
+
+    A mechanism that posts the same such array every period (a flat schedule) is then
+    checked once, not every period; any other array (a new one, a writeable one, a view
+    of a buffer that may be written) is checked each time. The one rule taken on trust (as
+    the SB3 VecEnv's observation cache takes it): nobody turns such an array writeable again,
+    or writes it through a view made before it was locked.
+    """
+
+    def __init__(self) -> None:
+        self._kept: np.ndarray | None = None
+
+    def seen(self, array: object) -> bool:
+        """Whether ``array`` is the very array kept (and still read-only)."""
+        return array is self._kept and not self._kept.flags.writeable
+
+    def keep(self, array: np.ndarray) -> np.ndarray:
+        """Remember ``array``, just checked, if it cannot change; return it."""
+        self._kept = array if not array.flags.writeable and array.base is None else None
+        return array
+
+
 class BatchedEpisodes:
     """The state, randomness and checks of B copies of a game.
 
@@ -64,10 +87,17 @@ class BatchedEpisodes:
         self.episodes = np.zeros(num_copies, dtype=np.int64)
         self.periods = np.zeros(num_copies, dtype=np.int64)
         self.state: np.ndarray | None = None
+        # Whether every copy is at the same period (their noise then comes from a block drawn
+        # ahead): kept up to date by reset, restart and play, which alone change the periods.
+        self._lockstep = num_copies > 1
         self._noise_size = game.noise_size
+        self._horizon = game.params.max_cycles  # the last period an episode plays
         # Noise of a block of periods for copies in lockstep (see _noise); the streams it was
         # drawn from change at every reset and restart, and then the block is dropped.
         self._ahead = rng.DrawnAhead(rng.block_positions(num_copies, game.noise_size))
+        self._contracts_checked = CheckedOnce()
+        # Actions in range view as unsigned ints below n_actions (a negative one wraps past it).
+        self._action_limit = game.n_actions
 
     def reset(self, seed: int | Sequence[int] | None = None) -> np.ndarray:
         """Start a new episode in every copy; return the ``(B, state_dim)`` initial states.
@@ -87,6 +117,7 @@ class BatchedEpisodes:
                 self.keys[copy] = rng.key_from_seed(copy_seed)
                 self.episodes[copy] = 0
         self.periods[:] = 0
+        self._lockstep = self.num_copies > 1
         self._ahead.clear()
         self.state = self.game.initial_state(self._noise(self.keys, self.episodes, self.periods))
         return self.state
@@ -95,6 +126,7 @@ class BatchedEpisodes:
         """Copies ``which`` (indices) begin their next episode, as an unseeded reset does."""
         self.episodes[which] += 1
         self.periods[which] = 0
+        self._lockstep = self.num_copies > 1 and _min(self.periods) == _max(self.periods)
         self._ahead.clear()
         noise = self._noise(self.keys[which], self.episodes[which], self.periods[which])
         self.state[which] = self.game.initial_state(noise)
@@ -122,14 +154,22 @@ class BatchedEpisodes:
         if check:
             actions = self.check_actions(actions)
             contracts = self.check_contracts(contracts, "the principal")
-        playing = None if active is None else np.asarray(active, dtype=bool)
-        periods = self.periods + (1 if playing is None else playing)
+        if active is None:
+            playing = None
+            periods = self.periods + 1  # copies in lockstep stay so
+        else:
+            playing = np.asarray(active, dtype=bool)
+            periods = self.periods + playing
+            if not (self._lockstep and playing.all()):
+                self._lockstep = self.num_copies > 1 and _min(periods) == _max(periods)
         noise = self._noise(self.keys, self.episodes, periods)
         outcome = resolve_period(self.game, self.state, actions, contracts, noise)
         next_state = outcome.dynamics.next_state
         self.state = next_state if playing is None else np.where(playing[:, None], next_state, self.state)
         self.periods = periods
-        done = outcome.dynamics.terminated | (periods >= self.game.params.max_cycles)
+        # In lockstep every copy reaches the horizon at once: one comparison, not B.
+        ended = int(periods[0]) >= self._horizon if self._lockstep else periods >= self._horizon
+        done = outcome.dynamics.terminated | ended
         return outcome, (done if playing is None else playing & done)
 
     def _noise(self, keys: np.ndarray, episodes: np.ndarray, periods: np.ndarray) -> np.ndarray:
@@ -138,12 +178,15 @@ class BatchedEpisodes:
         Every copy at the same period (the learning loop, or a vector form whose copies
         all restart together) takes its rows from a block drawn a few dozen periods ahead:
         the same numbers, counter-based, one hash call per block instead of per period."""
-        if keys is self.keys and len(periods) > 1 and _min(periods) == _max(periods):
+        if keys is self.keys and self._lockstep:
 
             def counters(ahead: np.ndarray) -> np.ndarray:
-                return rng.batch_counters(np.tile(episodes, len(ahead)), np.repeat(ahead, len(keys)))
+                ahead = ahead[:, None]
+                if _min(episodes) == _max(episodes):  # one counter per period: hashed once, not B times
+                    return rng.batch_counters(episodes[:1], ahead)  # (P, 1)
+                return rng.batch_counters(episodes, ahead)  # (P, B)
 
-            return self._ahead.row(int(periods[0]), keys, counters, self._noise_size)
+            return self._ahead.row(int(periods[0]), keys, counters, self._noise_size, self._horizon)
         return rng.batch_uniforms(keys, rng.batch_counters(episodes, periods), self._noise_size)
 
     # -- checks -------------------------------------------------------------------------
@@ -153,6 +196,16 @@ class BatchedEpisodes:
         ``layout`` says, in errors, how the caller's users shape them (default: both shapes)."""
         game, b = self.game, self.num_copies
         n = game.n_agents
+        if (
+            type(actions) is np.ndarray
+            and actions.dtype.kind in "iu"
+            and actions.dtype.isnative  # a byte-swapped int would view as another number
+            and actions.size == b * n
+            and _max(actions.view(f"u{actions.itemsize}"), axis=None) < self._action_limit
+        ):
+            # The common case (an int array of the right size, every action in range) in one
+            # reduction; anything else is checked and named below.
+            return actions.reshape(b, n).astype(np.int64, copy=False)
         names = ", ".join(game.action_names)
         layout = f"shaped ({b}, {n}) or ({b * n},)" if layout is None else layout
         expected = f"Discrete({game.n_actions}) per agent ({names}), {layout}"
@@ -175,12 +228,16 @@ class BatchedEpisodes:
 
     def check_contracts(self, contracts: object, who: str) -> np.ndarray:
         """Raise unless ``contracts`` are finite ``(B, N, n_signals)`` transfers within the bound
-        (:func:`~pa_envs.core.contracts.check_contract_batch`)."""
+        (:func:`~pa_envs.core.contracts.check_contract_batch`). The read-only array checked
+        last (:class:`CheckedOnce`), posted again, is returned as it is."""
+        if self._contracts_checked.seen(contracts):
+            return contracts  # type: ignore[return-value]
         game = self.game
-        return check_contract_batch(
+        checked = check_contract_batch(
             contracts,
             who=who,
             shape=(self.num_copies, game.n_agents, game.n_signals),
             bound=self.spaces.transfer_bound,
             signal_names=game.signal_names,
         )
+        return self._contracts_checked.keep(checked)

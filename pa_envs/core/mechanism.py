@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from pa_envs.core.batch import BatchedEpisodes
+from pa_envs.core.batch import BatchedEpisodes, CheckedOnce
 from pa_envs.core.contracts import check_contract_batch
 from pa_envs.core.episode import PlayerSpaces
 from pa_envs.core.game import Game, PeriodOutcome
@@ -182,6 +182,7 @@ class MechanismDriver:
         self.num_copies = num_copies
         self.bound = PlayerSpaces(game).transfer_bound
         self.contracts = np.zeros((num_copies, game.n_agents, game.n_signals))
+        self._checked = CheckedOnce()  # a read-only array posted again is not checked again
 
     def begin(self, which: np.ndarray | None = None) -> None:
         """Copies ``which`` (default: all) begin an episode: the mechanism is told."""
@@ -196,14 +197,17 @@ class MechanismDriver:
     def post(self, state: np.ndarray, periods: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
         """The mechanism sees every copy's ``state`` (``(B, state_dim)``) at ``periods`` and posts
         contracts, checked; copies ``which`` (default: all) get them. Returns :attr:`contracts`."""
-        game = self.game
-        posted = check_contract_batch(
-            self.mechanism.post(state, periods),
-            who=self.mechanism.name,
-            shape=self.contracts.shape,
-            bound=self.bound,
-            signal_names=game.signal_names,
-        )
+        posted = self.mechanism.post(state, periods)
+        if not self._checked.seen(posted):
+            posted = self._checked.keep(
+                check_contract_batch(
+                    posted,
+                    who=self.mechanism.name,
+                    shape=self.contracts.shape,
+                    bound=self.bound,
+                    signal_names=self.game.signal_names,
+                )
+            )
         if which is None:
             # Kept as the contracts in force (and in earlier feedback): a mechanism may refill
             # one writeable buffer each period, so only a read-only array is kept as it is.
