@@ -46,6 +46,12 @@ DRAW_BLOCK = counter_rng.AHEAD  # periods of uniforms a seeded learner draws at 
 REGRET_BLOCK, REGRET_BLOCK_ENTRIES = 256, 1 << 16  # periods (and numbers) of regret held back at most
 # ContractQLearner's fitted signal-law prior: (law, base, effect, two_way, weight) (see signal_law).
 _max, _sum = np.maximum.reduce, np.add.reduce
+
+
+def _column(positions: np.ndarray) -> np.ndarray:
+    return positions[:, None]
+
+
 _Pooled = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -149,12 +155,8 @@ class Learner:
         if self._keys is None:
             return self.rng.random((self.batch, self.n_agents))
         self._draws += 1
-        batch = self.batch
-
-        def counts(ahead: np.ndarray) -> np.ndarray:
-            return np.repeat(ahead, batch)  # draw d of every copy is its counter d
-
-        return self._ahead.row(self._draws, self._keys, counts, self.n_agents)
+        # Draw d of every copy is its counter d: one (P, 1) column, each counter hashed once.
+        return self._ahead.row(self._draws, self._keys, _column, self.n_agents)
 
     def learn(
         self,
