@@ -452,14 +452,20 @@ def sweep(
     played as one batch (:func:`run_batch`), each with the result it would have alone (all
     but ``seconds``, its share of the batch's time): the sweep claims together what it can
     of the cell (runs neither finished nor held by another live harness), in at most
-    ``jobs`` batches so that its processes share the cell and within :data:`BATCH_BYTES`
-    of learner tables a batch (:func:`batch_size`), and records each run as the batch ends.
-    If a batch fails, its runs are run again one by one, each as alone.
-    ``batch=False`` runs every run alone.
+    ``jobs`` batches so that its processes share the cell, each within :data:`BATCH_BYTES`
+    of learner tables and :data:`BATCH_RUNS` runs (:func:`batch_size`; cut after the runs
+    others hold are left out), and records each run as the batch ends. If a batch fails,
+    its runs are run again one by one, each as alone; so are they if the worker process
+    playing it dies (``jobs >= 2``: killed by the OS, out of memory say), in new worker
+    processes, with the runs the broken pool took down. A worker that dies while only runs
+    alone were in progress stops the sweep
+    (:class:`~concurrent.futures.process.BrokenProcessPool`, naming them, every claim given
+    back). ``batch=False`` runs every run alone.
 
     Before the first run it warns (stderr) where a run's agent-steps will differ from its
     budget (:func:`budget_notices`). With ``progress`` a bar counts agent-steps as they are
-    played, and a line reports each finished run. ``log_dir``: as :func:`run`."""
+    played, and a line reports each finished run. ``log_dir``: as :func:`run` (a folder
+    for each run whose learner logs; none for the tabular learners, batched or not)."""
     store = results_store.Store(results)
     with store.locked():
         done = dict(store.read().rows)
@@ -625,6 +631,7 @@ def sweep(
                     if not group:
                         break
                     busy.update(spec.key for spec in group)
+                    future: concurrent.futures.Future[Any]
                     try:
                         if len(group) > 1:
                             future = pool.submit(_run_batch_in_worker, group)
