@@ -262,38 +262,44 @@ def test_with_jobs_a_cell_is_shared_by_the_processes(tmp_path):
     assert sorted(shares.count(share) for share in set(shares)) == [2, 2]
 
 
-def test_a_batch_claims_what_is_free_and_a_dead_holders_run_is_run_after(tmp_path, monkeypatch):
-    """Another live harness holds one run of the cell: the batch is the others; when that
-    harness dies, its run is run (alone) too."""
-    specs = cell(*CELLS[0], seeds=(0,))
-    results = tmp_path / "runs.jsonl"
-    held = specs[1].key
+def sweep_while_another_holds(specs, held, results, monkeypatch, look=lambda group: None) -> list[dict]:
+    """Sweep ``specs`` while another live harness holds ``held``; it dies as this one's first
+    batch ends (``look(group)`` sees each batch before it is played)."""
     other = subprocess.Popen(["sleep", "60"])
     try:
         with store.claims_path(results).open("a") as f:
-            claim = {
-                "claimed": held,
-                "pid": other.pid,
-                "host": store.HOST,
-                "started": store.start_time(other.pid),
-            }
-            f.write(json.dumps(claim) + "\n")
-        seen: list[int] = []
+            for spec in held:
+                claim = {"claimed": spec.key, "pid": other.pid, "host": store.HOST}
+                f.write(json.dumps({**claim, "started": store.start_time(other.pid)}) + "\n")
         real = runner.run_batch
 
-        def spy(group, **kwargs):
-            seen.append(len(group))
-            assert held not in {spec.key for spec in group}
+        def then_the_other_dies(group, **kwargs):
+            look(group)
             out = real(group, **kwargs)
             other.kill()  # the other harness dies while the batch runs
             other.wait()
             return out
 
-        monkeypatch.setattr(runner, "run_batch", spy)
-        rows = harness.sweep(specs, results, progress=False, poll=0.05)
+        monkeypatch.setattr(runner, "run_batch", then_the_other_dies)
+        return harness.sweep(specs, results, progress=False, poll=0.05)
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_batch_claims_what_is_free_and_a_dead_holders_run_is_run_after(tmp_path, monkeypatch):
+    """Another live harness holds one run of the cell: the batch is the others; when that
+    harness dies, its run is run (alone) too."""
+    specs = cell(*CELLS[0], seeds=(0,))
+    held = specs[1].key
+    seen: list[int] = []
+
+    def look(group):
+        seen.append(len(group))
+        assert held not in {spec.key for spec in group}
+
+    results = tmp_path / "runs.jsonl"
+    rows = sweep_while_another_holds(specs, [specs[1]], results, monkeypatch, look)
     assert seen == [len(specs) - 1]
     assert [without_seconds(row) for row in rows] == [without_seconds(harness.run(spec)) for spec in specs]
     assert store.read(results).claims == {}
@@ -370,14 +376,6 @@ def test_an_interrupted_batch_gives_every_claim_back(tmp_path, monkeypatch):
 # -- review fixes: caps, dead workers, names -------------------------------------------------------
 
 
-def hold(results, specs, pid: int) -> None:
-    """Claim ``specs`` for the live process ``pid`` (another harness)."""
-    with store.claims_path(results).open("a") as f:
-        for spec in specs:
-            claim = {"claimed": spec.key, "pid": pid, "host": store.HOST, "started": store.start_time(pid)}
-            f.write(json.dumps(claim) + "\n")
-
-
 def groups_seen(monkeypatch, specs) -> list[list[int]]:
     """Record what the sweep plays, batches and runs alone, as indices of ``specs``."""
     seen: list[list[int]] = []
@@ -405,24 +403,9 @@ def test_the_runs_another_harness_holds_leave_room_in_a_batch_for_the_free_ones(
     venv = MechanismVecEnv("pollution_v0", "no_transfers", 2, seed=0, n_agents=2, max_cycles=10)
     per_run = harness.make_agents("q_learning", {}).table_bytes(venv, 0)
     monkeypatch.setattr(runner, "BATCH_BYTES", int(2.5 * per_run))  # 2 runs a batch
+    seen = groups_seen(monkeypatch, specs)
     results = tmp_path / "runs.jsonl"
-    other = subprocess.Popen(["sleep", "60"])
-    try:
-        hold(results, specs[:2], other.pid)
-        seen = groups_seen(monkeypatch, specs)
-        real = runner.run_batch
-
-        def then_the_other_dies(group, **kwargs):
-            out = real(group, **kwargs)
-            other.kill()  # its runs are free again: played after, as a batch too
-            other.wait()
-            return out
-
-        monkeypatch.setattr(runner, "run_batch", then_the_other_dies)
-        rows = harness.sweep(specs, results, progress=False, poll=0.05)
-    finally:
-        other.kill()
-        other.wait()
+    rows = sweep_while_another_holds(specs, specs[:2], results, monkeypatch)  # then its runs are free
     assert seen == [[2, 3], [0, 1]]
     assert [without_seconds(row) for row in rows] == [without_seconds(harness.run(spec)) for spec in specs]
     assert store.read(results).claims == {}
