@@ -3,8 +3,11 @@ has alone, bit for bit; the results store, progress and failures keep their mean
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import os
 import subprocess
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 import pytest
@@ -177,7 +180,7 @@ def test_runs_whose_episodes_end_apart_are_not_trained_together():
 
     venv = MechanismVecEnv("pollution_v0", "no_transfers", 4, seed=0, n_agents=2, max_cycles=10)
     learner = harness.make_agents("q_learning", {})
-    with pytest.raises(harness.CopiesOutOfStep, match=r"runs \[0\] of 2"):
+    with pytest.raises(harness.CopiesOutOfStep, match=r"of 2 runs .* the episodes of seed 0 ended"):
         learner.train_runs(EndsRunZeroEarly(venv), 400, [0, 1])
     learner.train_runs(EndsRunZeroEarly(venv), 400, [0])  # one run: as alone, whatever its copies do
 
@@ -259,38 +262,44 @@ def test_with_jobs_a_cell_is_shared_by_the_processes(tmp_path):
     assert sorted(shares.count(share) for share in set(shares)) == [2, 2]
 
 
-def test_a_batch_claims_what_is_free_and_a_dead_holders_run_is_run_after(tmp_path, monkeypatch):
-    """Another live harness holds one run of the cell: the batch is the others; when that
-    harness dies, its run is run (alone) too."""
-    specs = cell(*CELLS[0], seeds=(0,))
-    results = tmp_path / "runs.jsonl"
-    held = specs[1].key
+def sweep_while_another_holds(specs, held, results, monkeypatch, look=lambda group: None) -> list[dict]:
+    """Sweep ``specs`` while another live harness holds ``held``; it dies as this one's first
+    batch ends (``look(group)`` sees each batch before it is played)."""
     other = subprocess.Popen(["sleep", "60"])
     try:
         with store.claims_path(results).open("a") as f:
-            claim = {
-                "claimed": held,
-                "pid": other.pid,
-                "host": store.HOST,
-                "started": store.start_time(other.pid),
-            }
-            f.write(json.dumps(claim) + "\n")
-        seen: list[int] = []
+            for spec in held:
+                claim = {"claimed": spec.key, "pid": other.pid, "host": store.HOST}
+                f.write(json.dumps({**claim, "started": store.start_time(other.pid)}) + "\n")
         real = runner.run_batch
 
-        def spy(group, **kwargs):
-            seen.append(len(group))
-            assert held not in {spec.key for spec in group}
+        def then_the_other_dies(group, **kwargs):
+            look(group)
             out = real(group, **kwargs)
             other.kill()  # the other harness dies while the batch runs
             other.wait()
             return out
 
-        monkeypatch.setattr(runner, "run_batch", spy)
-        rows = harness.sweep(specs, results, progress=False, poll=0.05)
+        monkeypatch.setattr(runner, "run_batch", then_the_other_dies)
+        return harness.sweep(specs, results, progress=False, poll=0.05)
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_batch_claims_what_is_free_and_a_dead_holders_run_is_run_after(tmp_path, monkeypatch):
+    """Another live harness holds one run of the cell: the batch is the others; when that
+    harness dies, its run is run (alone) too."""
+    specs = cell(*CELLS[0], seeds=(0,))
+    held = specs[1].key
+    seen: list[int] = []
+
+    def look(group):
+        seen.append(len(group))
+        assert held not in {spec.key for spec in group}
+
+    results = tmp_path / "runs.jsonl"
+    rows = sweep_while_another_holds(specs, [specs[1]], results, monkeypatch, look)
     assert seen == [len(specs) - 1]
     assert [without_seconds(row) for row in rows] == [without_seconds(harness.run(spec)) for spec in specs]
     assert store.read(results).claims == {}
@@ -362,3 +371,149 @@ def test_an_interrupted_batch_gives_every_claim_back(tmp_path, monkeypatch):
         harness.sweep(specs, results, progress=False)
     found = store.read(results)
     assert found.claims == {} and found.rows == {}
+
+
+# -- review fixes: caps, dead workers, names -------------------------------------------------------
+
+
+def groups_seen(monkeypatch, specs) -> list[list[int]]:
+    """Record what the sweep plays, batches and runs alone, as indices of ``specs``."""
+    seen: list[list[int]] = []
+    real_batch, real_run = runner.run_batch, runner.run
+
+    def batch(group, **kwargs):
+        seen.append([specs.index(spec) for spec in group])
+        return real_batch(group, **kwargs)
+
+    def alone(spec, **kwargs):
+        seen.append([specs.index(spec)])
+        return real_run(spec, **kwargs)
+
+    monkeypatch.setattr(runner, "run_batch", batch)
+    monkeypatch.setattr(runner, "run", alone)
+    return seen
+
+
+def test_the_runs_another_harness_holds_leave_room_in_a_batch_for_the_free_ones(tmp_path, monkeypatch):
+    """Another harness holds the first two runs of a cell whose batches hold two: this one
+    plays the last two as one batch (the cap cuts the free runs, not the cell's list)."""
+    from pa_envs.sb3 import MechanismVecEnv
+
+    specs = cell(*CELLS[0], seeds=(0,))  # 4 runs
+    venv = MechanismVecEnv("pollution_v0", "no_transfers", 2, seed=0, n_agents=2, max_cycles=10)
+    per_run = harness.make_agents("q_learning", {}).table_bytes(venv, 0)
+    monkeypatch.setattr(runner, "BATCH_BYTES", int(2.5 * per_run))  # 2 runs a batch
+    seen = groups_seen(monkeypatch, specs)
+    results = tmp_path / "runs.jsonl"
+    rows = sweep_while_another_holds(specs, specs[:2], results, monkeypatch)  # then its runs are free
+    assert seen == [[2, 3], [0, 1]]
+    assert [without_seconds(row) for row in rows] == [without_seconds(harness.run(spec)) for spec in specs]
+    assert store.read(results).claims == {}
+
+
+def test_claim_with_cuts_to_its_most_after_leaving_out_the_held_runs(tmp_path):
+    results = tmp_path / "runs.jsonl"
+    keys = ["a", "b", "c", "d", "e"]
+    mine = store.Store(results)
+    with store.claims_path(results).open("a") as f:
+        f.write(json.dumps({"claimed": "b", "pid": 1, "host": "another-host"}) + "\n")
+    claimed, _ = mine.claim_with(keys, lambda first: keys, lambda first: 3)
+    assert claimed == ["a", "c", "d"]
+    claimed, _ = mine.claim_with(keys, lambda first: keys, lambda first: 3)
+    assert claimed == ["a", "c", "d"]  # this process's own claims stay its own
+    assert mine.claim_with(["e"], lambda first: keys, lambda first: 0)[0] == ["e"]  # the first, always
+
+
+def test_a_batch_holds_batch_runs_runs_at_most(tmp_path, monkeypatch):
+    from pa_envs.sb3 import MechanismVecEnv
+
+    # contract_q_learning's tables are small: by their bytes, thousands of runs would fit.
+    spec = harness.RunSpec(env="pollution_v0", principal="two_phase", agents="contract_q_learning")
+    venv = MechanismVecEnv(harness.base_env(spec), "no_transfers", spec.copies, seed=0)
+    per_run = harness.make_agents(spec.agents, {}).table_bytes(venv, 0)
+    assert runner.BATCH_BYTES // per_run > 100 * runner.BATCH_RUNS == 3200
+    assert runner.batch_size(spec) == 32 and runner.batch_size(spec, runs=40) == 20  # 20 + 20
+    specs = cell(*CELLS[2], seeds=(0,))  # 4 runs
+    monkeypatch.setattr(runner, "BATCH_RUNS", 3)
+    assert runner.batch_size(specs[0]) == 3
+    seen = groups_seen(monkeypatch, specs)
+    rows = harness.sweep(specs, tmp_path / "runs.jsonl", progress=False)
+    assert seen == [[0, 1], [2, 3]]  # 3 at most: two batches of even size
+    assert [without_seconds(row) for row in rows] == [without_seconds(harness.run(spec)) for spec in specs]
+
+
+def dies(*args, **kwargs):
+    os._exit(137)  # what the OOM killer does to a worker
+
+
+def test_a_batch_whose_worker_dies_is_run_again_run_by_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(runner, "_START_METHOD", "fork")  # the workers inherit the patch below
+    monkeypatch.setattr(runner, "run_batch", dies)
+    specs = cell(*CELLS[0], seeds=(0,))  # 4 runs, 2 processes: 2 batches of 2
+    results = tmp_path / "runs.jsonl"
+    rows = harness.sweep(specs, results, jobs=2, progress=False)
+    assert "a worker process died" in capsys.readouterr().err
+    assert [without_seconds(row) for row in rows] == [without_seconds(harness.run(spec)) for spec in specs]
+    found = store.read(results)
+    assert found.claims == {} and len(found.rows) == 4
+
+
+def test_a_run_whose_worker_dies_stops_the_sweep_with_every_claim_given_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "_START_METHOD", "fork")
+    monkeypatch.setattr(runner, "run", dies)
+    specs = cell(*CELLS[0], seeds=(0,))[:3]
+    results = tmp_path / "runs.jsonl"
+    with pytest.raises(BrokenProcessPool, match=r"worker process died .* seed 0"):
+        harness.sweep(specs, results, jobs=2, progress=False, batch=False)
+    found = store.read(results)
+    assert found.claims == {} and found.rows == {}
+
+
+def test_a_group_the_pool_refuses_is_given_back(tmp_path, monkeypatch):
+    def refuses(self, *args, **kwargs):
+        raise RuntimeError("the pool refused it")
+
+    monkeypatch.setattr(concurrent.futures.ProcessPoolExecutor, "submit", refuses)
+    results = tmp_path / "runs.jsonl"
+    with pytest.raises(RuntimeError, match="refused"):
+        harness.sweep(cell(*CELLS[0], seeds=(0,)), results, jobs=2, progress=False)
+    assert store.read(results).claims == {}
+
+
+def test_the_recorder_gives_every_episode_by_default():
+    from pa_envs.sb3 import MechanismVecEnv
+
+    base = harness.base_env(cell(*CELLS[0])[0])
+    venv = MechanismVecEnv(base, "no_transfers", 2, seed=0)
+    recorded = runner.recorder(venv, base.game.exact_model())
+    harness.make_agents("q_learning", {}).train(recorded, 2 * 2 * 20, 0)  # 2 episodes a copy
+    assert len(recorded.episodes) == 4 and recorded.owners == [0, 1, 0, 1]
+    assert recorded.episodes_of() == recorded.episodes_of(slice(None)) == recorded.episodes
+    assert recorded.episodes_of(slice(1, 2)) == recorded.episodes[1::2]
+    assert np.isfinite(recorded.agents_regret())
+
+
+def test_errors_name_the_runs_and_the_field_that_differs():
+    from pa_envs.sb3 import MechanismVecEnv
+
+    venv = MechanismVecEnv("pollution_v0", "no_transfers", 4, seed=0, n_agents=2, max_cycles=10)
+    learner = harness.make_agents("q_learning", {})
+    with pytest.raises(harness.CopiesOutOfStep, match=r"episodes of seed 3 ended .* those of seed 7 went"):
+        learner.train_runs(EndsRunZeroEarly(venv), 400, [3, 7])
+    with pytest.raises(harness.CopiesOutOfStep, match=r"episodes of early ended .* those of late went on"):
+        learner.train_runs(EndsRunZeroEarly(venv), 400, [3, 7], ["early", "late"])
+    spec = cell(*CELLS[0])[0]
+    with pytest.raises(ValueError, match=r"not of the grid cell .*: steps=800 \(not 400\)"):
+        harness.run_batch([spec, harness.RunSpec(**{**spec.__dict__, "steps": 800})])
+    flat = cell(*CELLS[0])[4]
+    assert runner._name(flat) == "run pollution_v0 / flat_tax / q_learning seed 0 (amount=0.5)"
+
+
+def test_tabular_runs_make_no_log_folders_alone_or_batched(tmp_path):
+    specs = cell(*CELLS[0], seeds=(0,))[:2]
+    harness.run(specs[0], log_dir=tmp_path / "alone")
+    for batch in (True, False):
+        harness.sweep(
+            specs, tmp_path / f"{batch}.jsonl", progress=False, batch=batch, log_dir=tmp_path / "logs"
+        )
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "alone").exists()

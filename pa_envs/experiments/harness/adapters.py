@@ -128,7 +128,9 @@ class TabularAgents(AgentAlgorithm):
     def train(self, venv: Any, steps: int, seed: int) -> None:
         self.train_runs(venv, steps, [seed])
 
-    def train_runs(self, venv: Any, steps: int, seeds: Sequence[int]) -> None:
+    def train_runs(
+        self, venv: Any, steps: int, seeds: Sequence[int], names: Sequence[str] | None = None
+    ) -> None:
         """Train the agents of ``len(seeds)`` runs side by side, each as :meth:`train` would
         alone: run ``r`` plays the ``r``-th block of ``num_copies / len(seeds)`` consecutive
         copies, its copy ``c`` drawing from seed ``seeds[r] * 1000 + c``, for ``steps``
@@ -143,7 +145,8 @@ class TabularAgents(AgentAlgorithm):
         showed earlier would come first, and the copy's situations would be numbered
         otherwise than alone. One thing the runs share is the episode count of the
         exploration schedule; if their episodes end in different periods,
-        :class:`CopiesOutOfStep` is raised (no bundled env ends an episode early)."""
+        :class:`CopiesOutOfStep` is raised (no bundled env ends an episode early), naming the
+        runs by ``names`` (default: ``seed s``)."""
         from pa_envs.learners import ContractQLearner
 
         env = venv.unwrapped
@@ -182,9 +185,12 @@ class TabularAgents(AgentAlgorithm):
             if done.any():
                 ended = done.reshape(runs, -1).any(axis=1)
                 if not ended.all():
+                    named = list(names) if names is not None else [f"seed {seed}" for seed in seeds]
+                    early = [named[k] for k in np.flatnonzero(ended)]
+                    later = [named[k] for k in np.flatnonzero(~ended)]
                     raise CopiesOutOfStep(
-                        f"the episodes of runs {np.flatnonzero(ended).tolist()} of {runs} trained side by "
-                        "side ended in a period where the others' went on"
+                        f"of {runs} runs trained side by side, the episodes of {', '.join(early)} ended "
+                        f"in a period where those of {', '.join(later)} went on"
                     )
                 learners.end_episode()
 
@@ -270,10 +276,10 @@ def recorder(venv: Any, model: Any, tick: Callable[[int], object] | None = None)
                 tick(self.num_envs)
             return out
 
-        def episodes_of(self, copies: slice) -> list[tuple[float, ...]]:
-            """The episodes of copies ``copies.start`` to ``copies.stop - 1``, in the order they ended."""
-            owners = zip(self.episodes, self.owners, strict=True)
-            return [e for e, c in owners if copies.start <= c < copies.stop]
+        def episodes_of(self, copies: slice = slice(None)) -> list[tuple[float, ...]]:
+            """The episodes of the copies ``copies`` picks (default: all), in the order they ended."""
+            picked = set(range(self.running.shape[1])[copies])
+            return [e for e, c in zip(self.episodes, self.owners, strict=True) if c in picked]
 
         def agents_regret(self, copies: slice = slice(None)) -> float:
             """The agents' mean external regret per period (of ``copies``; default: all)."""

@@ -116,8 +116,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         type=Path,
         default=None,
         metavar="DIR",
-        help="SB3 learners' CSV and TensorBoard logs, a new folder per run: "
-        "DIR/<env>_<principal>_<agents>_seed<seed>_<k> (default: no logs)",
+        help="SB3 learners' CSV and TensorBoard logs, a new folder per SB3 run: "
+        "DIR/<env>_<principal>_<agents>_seed<seed>_<k> (tabular learners log nothing; default: no logs)",
     )
     parser.add_argument(
         "--no-batch",

@@ -55,20 +55,20 @@ def run(
 ) -> dict[str, Any]:
     """Train, record and score one run; returns a JSON-ready result (with its learning curve).
 
-    ``log_dir``: an SB3 learner logs CSV and TensorBoard into a new folder of it
-    (:func:`run_name`). ``progress(agent_steps)`` is told of the steps as they are
+    ``log_dir``: an SB3 learner (the agents' or a ``learn:`` principal's) logs CSV and
+    TensorBoard into a new folder of it (:func:`run_name`); other learners log nothing, and
+    get no folder. ``progress(agent_steps)`` is told of the steps as they are
     played (a few times a second at most), and ``progress(text)`` of what an SB3
     on-policy learner is doing (collecting, or updating its policy)."""
     start = time.perf_counter()
     base = base_env(spec)
     model = base.game.exact_model()
     references = analysis.exact_references(model)
-    folder = None if log_dir is None else sb3_tools.run_folder(log_dir, run_name(spec))
     tick = Ticker(progress) if progress is not None else None
     if spec.principal.startswith("learn:"):
-        curve, steps, agents_regret = _run_principal_learner(spec, folder, tick)
+        curve, steps, agents_regret = _run_principal_learner(spec, _log_folder(log_dir, spec), tick)
     else:
-        curve, steps, agents_regret = _run_agent_learners(spec, base, model, folder, tick)
+        curve, steps, agents_regret = _run_agent_learners(spec, base, model, log_dir, tick)
     if tick is not None:
         tick.flush()
     return _result(spec, references, curve, steps, agents_regret, time.perf_counter() - start)
@@ -136,8 +136,13 @@ class Ticker:
         self.sink(text)
 
 
+def _log_folder(log_dir: str | Path | None, spec: RunSpec) -> Path | None:
+    """A new folder of ``log_dir`` for the logs of a run whose learner logs (``None``: no logs)."""
+    return None if log_dir is None else sb3_tools.run_folder(log_dir, run_name(spec))
+
+
 def _run_agent_learners(
-    spec: RunSpec, base: Any, model: Any, folder: Path | None, tick: Ticker | None
+    spec: RunSpec, base: Any, model: Any, log_dir: str | Path | None, tick: Ticker | None
 ) -> tuple[list, int, float]:
     from stable_baselines3.common.vec_env import VecMonitor
 
@@ -148,7 +153,7 @@ def _run_agent_learners(
     recorded = recorder(venv, model, tick)
     learner = make_agents(spec.agents, spec.agent_kwargs)
     if isinstance(learner, SB3Agents):
-        learner.log_folder, learner.status = folder, None if tick is None else tick.say
+        learner.log_folder, learner.status = _log_folder(log_dir, spec), None if tick is None else tick.say
     learner.train(VecMonitor(recorded), spec.steps, spec.seed)
     steps = recorded.periods * venv.num_envs
     return recorded.episodes, steps, recorded.agents_regret()
@@ -229,19 +234,30 @@ BATCH_BYTES = 2**30
 """Most bytes of learner tables one batch of a sweep holds (1 GiB): a cell whose runs'
 tables hold more is split into batches within it (a run whose own hold more runs alone).
 The situation learners' tables grow with their ``rows`` (1,024 contract rows by default):
-63 MB a run on pollution_v0 at its defaults (4 copies of 3 agents)."""
+63 MB a run on pollution_v0 at its defaults (4 copies of 3 agents). It counts the learners'
+arrays only, not the mechanisms' or the situation index's: :data:`BATCH_RUNS` bounds those."""
+
+BATCH_RUNS = 32
+"""Most runs one batch of a sweep holds, whatever their learner tables weigh. What
+:data:`BATCH_BYTES` does not count grows with the runs of a batch, some of it faster than
+their number (the situation index, :class:`~pa_envs.learning_loop.Situations`, keeps a
+column per contract row any copy of the batch has shown, for every copy: runs x runs), and
+``contract_q_learning``'s tables are small (0.32 MB a run on pollution_v0), so the bytes
+alone would let thousands of runs share a batch. The tutorial's "Batches" section gives the
+peak memory of a batch of 32 runs, with its command."""
 
 
 def batch_size(spec: RunSpec, jobs: int = 1, runs: int | None = None) -> int:
     """How many runs of ``spec``'s cell a sweep plays in one batch: as many as
-    :data:`BATCH_BYTES` holds of their learners' tables; given the cell's ``runs`` (to do),
-    their share of each of ``jobs`` processes, split into batches of even size within that."""
+    :data:`BATCH_BYTES` holds of their learners' tables, :data:`BATCH_RUNS` at most; given
+    the cell's ``runs`` (to do), their share of each of ``jobs`` processes, split into
+    batches of even size within that."""
     from pa_envs.sb3 import MechanismVecEnv
 
     learner = make_agents(spec.agents, spec.agent_kwargs)
     assert isinstance(learner, TabularAgents)  # a groupable run's
     venv = MechanismVecEnv(base_env(spec), "no_transfers", spec.copies, seed=spec.seed)
-    fits = max(1, BATCH_BYTES // max(1, learner.table_bytes(venv, spec.seed)))
+    fits = max(1, min(BATCH_RUNS, BATCH_BYTES // max(1, learner.table_bytes(venv, spec.seed))))
     if runs is None:
         return fits
     share = math.ceil(runs / max(1, jobs))
@@ -281,9 +297,15 @@ def run_batch(
                 "bundled principal (see groupable)"
             )
         if batch_cell(spec) != cell:
+            theirs, mine = json.loads(cell or "{}"), json.loads(batch_cell(spec) or "{}")
+            differ = ", ".join(
+                f"{name}={mine.get(name)!r} (not {theirs.get(name)!r})"
+                for name in sorted(set(mine) | set(theirs))
+                if mine.get(name) != theirs.get(name)
+            )
             raise ValueError(
-                f"{spec.label} is not of the grid cell of {specs[0].label}: the runs of a batch differ "
-                "in principal, principal_kwargs and seed only"
+                f"{spec.label} is not of the grid cell of {specs[0].label}: {differ}; the runs of a "
+                "batch differ in principal, principal_kwargs and seed only"
             )
     from pa_envs.mechanisms import Stacked
     from pa_envs.sb3 import MechanismVecEnv
@@ -310,7 +332,7 @@ def run_batch(
     recorded = recorder(venv, model, tick)
     learner = make_agents(first.agents, first.agent_kwargs)
     assert isinstance(learner, TabularAgents)  # groupable: a tabular learner
-    learner.train_runs(recorded, first.steps, [spec.seed for spec in specs])
+    learner.train_runs(recorded, first.steps, [spec.seed for spec in specs], [_name(spec) for spec in specs])
     if tick is not None:
         tick.flush()
     seconds = (time.perf_counter() - start) / len(specs)
@@ -321,6 +343,13 @@ def run_batch(
         curve = recorded.episodes_of(copies)
         rows.append(_result(spec, references, curve, steps, recorded.agents_regret(copies), seconds))
     return rows
+
+
+def _name(spec: RunSpec) -> str:
+    """How errors and warnings name a run of a batch: its label, and its principal's keyword
+    arguments if it has any (two runs of a cell may differ in those only)."""
+    kwargs = ", ".join(f"{k}={v!r}" for k, v in sorted(spec.principal_kwargs.items()))
+    return f"{spec.label} ({kwargs})" if kwargs else spec.label
 
 
 # -- sweeps ----------------------------------------------------------------------------------
@@ -423,14 +452,20 @@ def sweep(
     played as one batch (:func:`run_batch`), each with the result it would have alone (all
     but ``seconds``, its share of the batch's time): the sweep claims together what it can
     of the cell (runs neither finished nor held by another live harness), in at most
-    ``jobs`` batches so that its processes share the cell and within :data:`BATCH_BYTES`
-    of learner tables a batch (:func:`batch_size`), and records each run as the batch ends.
-    If a batch fails, its runs are run again one by one, each as alone.
-    ``batch=False`` runs every run alone.
+    ``jobs`` batches so that its processes share the cell, each within :data:`BATCH_BYTES`
+    of learner tables and :data:`BATCH_RUNS` runs (:func:`batch_size`; cut after the runs
+    others hold are left out), and records each run as the batch ends. If a batch fails,
+    its runs are run again one by one, each as alone; so are they if the worker process
+    playing it dies (``jobs >= 2``: killed by the OS, out of memory say), in new worker
+    processes, with the runs the broken pool took down. A worker that dies while only runs
+    alone were in progress stops the sweep
+    (:class:`~concurrent.futures.process.BrokenProcessPool`, naming them, every claim given
+    back). ``batch=False`` runs every run alone.
 
     Before the first run it warns (stderr) where a run's agent-steps will differ from its
     budget (:func:`budget_notices`). With ``progress`` a bar counts agent-steps as they are
-    played, and a line reports each finished run. ``log_dir``: as :func:`run`."""
+    played, and a line reports each finished run. ``log_dir``: as :func:`run` (a folder
+    for each run whose learner logs; none for the tabular learners, batched or not)."""
     store = results_store.Store(results)
     with store.locked():
         done = dict(store.read().rows)
@@ -483,11 +518,15 @@ def sweep(
             cell = cells[key]
             if cell is None:
                 return [key]
-            others = [k for k in cell_keys[cell] if k != key and k not in done and k not in busy]
-            return [key, *others][: most.get(cell, 1)]
+            return [key, *(k for k in cell_keys[cell] if k != key and k not in done and k not in busy)]
+
+        def cap(key: str) -> int:
+            """The most runs of a batch of ``key``'s cell (cut after the runs others hold are left out)."""
+            cell = cells[key]
+            return 1 if cell is None else most.get(cell, 1)
 
         free = [key for key in by_key if key not in done and key not in busy]
-        keys, found = store.claim_with(free, companions)
+        keys, found = store.claim_with(free, companions, cap)
         held = {key: claim for key, claim in found.claims.items() if key in by_key and not claim.mine}
         for other, row in found.rows.items():
             if other in by_key and other not in done:
@@ -549,49 +588,86 @@ def sweep(
     else:
         context = multiprocessing.get_context(_START_METHOD)
         reports: Any = context.Queue()
-        with concurrent.futures.ProcessPoolExecutor(
-            max_workers=jobs, mp_context=context, initializer=_worker_start, initargs=(reports, os.getpid())
-        ) as pool:
-            pending: dict[concurrent.futures.Future, list[RunSpec]] = {}
-            alone: list[RunSpec] = []  # runs of a failed batch, claimed, to run one by one
+
+        def new_pool() -> concurrent.futures.ProcessPoolExecutor:
+            return concurrent.futures.ProcessPoolExecutor(
+                max_workers=jobs,
+                mp_context=context,
+                initializer=_worker_start,
+                initargs=(reports, os.getpid()),
+            )
+
+        pending: dict[concurrent.futures.Future, list[RunSpec]] = {}
+        alone: list[RunSpec] = []  # claimed runs to run one by one: a failed batch's, a dead worker's
+
+        def settle(future: concurrent.futures.Future, group: list[RunSpec], died: list) -> None:
+            """Keep what an ended future ran; a failed batch's runs go to ``alone``, and so do
+            (noted in ``died``) the runs a dead worker's broken pool took down."""
             try:
-                while True:
-                    busy = {spec.key for group in pending.values() for spec in group} | {s.key for s in alone}
-                    while len(pending) < jobs:
-                        group = [alone.pop(0)] if alone else next_runs(busy)
-                        if not group:
-                            break
-                        busy.update(spec.key for spec in group)
-                        if len(group) > 1:
-                            pending[pool.submit(_run_batch_in_worker, group)] = group
-                        else:
-                            pending[pool.submit(_run_in_worker, group[0], log_dir)] = group
-                    if not pending:
-                        if wait_for_others():
-                            continue
-                        break
-                    ended, _ = concurrent.futures.wait(pending, timeout=0.2, return_when="FIRST_COMPLETED")
-                    _drain(reports, report)
-                    for future in ended:
-                        group = pending.pop(future)
-                        try:
-                            result = future.result()
-                        except Exception as error:
-                            if len(group) == 1:
-                                store.release(group[0].key)
-                                raise
-                            failed_batch(group, error)
-                            alone.extend(group)
-                            continue
-                        except BaseException:
-                            store.release_all([spec.key for spec in group])
-                            raise
-                        for row in result if len(group) > 1 else [result]:
-                            keep(row)
+                result = future.result()
+            except concurrent.futures.process.BrokenProcessPool:
+                alone.extend(group)  # still claimed: given back with ``alone`` if the sweep stops
+                died.append(group)
+                return
+            except Exception as error:
+                if len(group) == 1:
+                    store.release(group[0].key)
+                    raise
+                failed_batch(group, error)
+                alone.extend(group)
+                return
             except BaseException:
-                store.release_all([spec.key for spec in alone])
-                _stop(pool, pending, store)
+                store.release_all([spec.key for spec in group])
                 raise
+            for row in result if len(group) > 1 else [result]:
+                keep(row)
+
+        pool = new_pool()
+        try:
+            while True:
+                busy = {spec.key for group in pending.values() for spec in group} | {s.key for s in alone}
+                while len(pending) < jobs:
+                    group = [alone.pop(0)] if alone else next_runs(busy)
+                    if not group:
+                        break
+                    busy.update(spec.key for spec in group)
+                    future: concurrent.futures.Future[Any]
+                    try:
+                        if len(group) > 1:
+                            future = pool.submit(_run_batch_in_worker, group)
+                        else:
+                            future = pool.submit(_run_in_worker, group[0], log_dir)
+                    except BaseException:
+                        store.release_all([spec.key for spec in group])  # neither pending nor alone now
+                        raise
+                    pending[future] = group
+                if not pending:
+                    if wait_for_others():
+                        continue
+                    break
+                ended, _ = concurrent.futures.wait(pending, timeout=0.2, return_when="FIRST_COMPLETED")
+                _drain(reports, report)
+                died: list[list[RunSpec]] = []
+                for future in ended:
+                    settle(future, pending.pop(future), died)
+                if died:  # a worker died (killed by the OS?): its pool is broken, all its futures end
+                    for future in concurrent.futures.wait(list(pending)).done:
+                        settle(future, pending.pop(future), died)
+                    _drain(reports, report)
+                    names = "; ".join(_name(spec) for group in died for spec in group)
+                    cause = f"a worker process died (killed by the OS: out of memory?) while running {names}"
+                    if all(len(group) == 1 for group in died):  # no batch to blame: stop, as before batches
+                        raise concurrent.futures.process.BrokenProcessPool(
+                            f"{cause}; the sweep stops and gives their claims back"
+                        )
+                    bar.write(f"warning: {cause}; running them one by one in new workers", file=sys.stderr)
+                    pool.shutdown(wait=True)
+                    pool = new_pool()
+        except BaseException:
+            store.release_all([spec.key for spec in alone])
+            _stop(pool, pending, store)
+            raise
+        pool.shutdown(wait=True)
         _drain(reports, report)
     bar.close()
     return [done[spec.key] for spec in specs]

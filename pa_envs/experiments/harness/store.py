@@ -250,12 +250,16 @@ class Store:
         return (claimed[0] if claimed else None), found
 
     def claim_with(
-        self, keys: list[str], companions: Callable[[str], Sequence[str]]
+        self,
+        keys: list[str],
+        companions: Callable[[str], Sequence[str]],
+        most: Callable[[str], int] | None = None,
     ) -> tuple[list[str], Contents]:
         """Claim, at once, the first of ``keys`` that is neither finished nor claimed by a live
         process and those of ``companions(first)`` that are not either (a batch of runs: what
-        this harness can claim of it); returns the keys claimed, the first first (``[]`` if
-        none), and the file's contents."""
+        this harness can claim of it), ``most(first)`` runs at most (the first included; the
+        free ones, in order: a run someone else holds leaves room for the next); returns the
+        keys claimed, the first first (``[]`` if none), and the file's contents."""
         with self.locked():
             found = self.read()
 
@@ -267,7 +271,7 @@ class Store:
             if first is None:
                 return [], found
             others = [key for key in dict.fromkeys(companions(first)) if key != first and free(key)]
-            claimed = [first, *others]
+            claimed = [first, *others][: None if most is None else max(1, most(first))]
             self._append_all([self._mine(key) for key in claimed], claims_path(self.path))
             return claimed, found
 
