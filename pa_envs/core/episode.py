@@ -165,7 +165,11 @@ class Episode:
         self.period += 1
         self.last_actions = actions
         noise = self._period_noise(self.period)
-        outcome = resolve_period(self.game, self.state, actions[None, :], contract[None], noise)
+        # The actions were checked (every form checks them before it plays), so a Game whose
+        # signals are the actions themselves needs no second range check of them.
+        outcome = resolve_period(
+            self.game, self.state, actions[None, :], contract[None], noise, actions_below=self._n_actions
+        )
         self.state = outcome.dynamics.next_state
         self.last_outcome = outcome
         return outcome
@@ -217,14 +221,12 @@ class Episode:
     def check_agent_actions(self, actions: dict) -> np.ndarray:
         """The agents' checked actions, ``(N,)`` int64, from a dict that names every agent."""
         values = [actions[p] for p in self.agents]
-        valid = self._valid_actions
-        for value in values:
-            # A set lookup is cheaper than two numpy scalar comparisons; the type test keeps
-            # out bools and floats, which equal (and hash as) ints.
-            if type(value) not in _INT_TYPES or value not in valid:
-                # Anything but the common case: each action checked and named on its own.
-                values = [self.check_agent_action(p, actions[p]) for p in self.agents]
-                break
+        # Two set inclusions, each one C loop, instead of a Python loop of two tests an agent:
+        # the type test keeps out bools and floats, which equal (and hash as) ints; the set of
+        # valid actions then holds every in-range int.
+        if not (_INT_TYPES.issuperset(map(type, values)) and self._valid_actions.issuperset(values)):
+            # Anything but the common case: each action checked and named on its own.
+            values = [self.check_agent_action(p, actions[p]) for p in self.agents]
         return np.array(values, dtype=np.int64)
 
     def check_players(self, given: dict, live: list[str]) -> None:

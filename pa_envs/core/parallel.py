@@ -300,5 +300,7 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
         episode = self._episode
         principal, rows = episode.observations(self._contract)
         observations = {PRINCIPAL: principal}
-        observations.update(zip(episode.agents, rows, strict=True))
+        # Not strict: rows has a row per agent by construction, and a strict zip would read past
+        # the array's last row, an IndexError raised and caught every step (a microsecond).
+        observations.update(zip(episode.agents, rows))
         return observations
