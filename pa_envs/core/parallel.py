@@ -302,5 +302,5 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
         observations = {PRINCIPAL: principal}
         # Not strict: rows has a row per agent by construction, and a strict zip would read past
         # the array's last row, an IndexError raised and caught every step (a microsecond).
-        observations.update(zip(episode.agents, rows))
+        observations.update(zip(episode.agents, rows, strict=False))
         return observations
