@@ -277,7 +277,7 @@ class GridGame(SymmetricGame):
         self._state_high = np.array([p.stress_cap], dtype=np.int64)
         # The step's constants as (1,) arrays of their dtype (numpy converts a Python scalar
         # operand on every call; the cap is a property, too): the same float64 / int64 values.
-        self._stress_cap = self._state_high
+        self._stress_cap = np.array([p.stress_cap], dtype=np.int64)  # not state_high, which callers see
         self._outage_cost = np.array([p.outage_cost])
         self._repair_cost = np.array([p.repair_cost])
         self._ones = np.ones(p.n_agents, dtype=np.int64)  # sums each copy's loads, an exact int dot
