@@ -99,6 +99,7 @@ class Episode:
         self.state: np.ndarray | None = None
         self.last_actions = np.full(game.n_agents, -1, dtype=np.int64)
         self.last_outcome: PeriodOutcome | None = None  # of the period played last this episode
+        self._played: np.ndarray | None = None  # the (1, N) actions of the last period played
         self._zero_contract = np.zeros((game.n_agents, game.n_signals))
         # Static facts a step would otherwise look up through properties every time.
         self.index = {name: i for i, name in enumerate(self.agents)}  # agent -> its row, O(1)
@@ -165,7 +166,12 @@ class Episode:
         self.period += 1
         self.last_actions = actions
         noise = self._period_noise(self.period)
-        outcome = resolve_period(self.game, self.state, actions[None, :], contract[None], noise)
+        played = self._played = actions[None, :]  # infos know a Game's signals that are these
+        # The actions were checked (every form checks them before it plays), so a Game whose
+        # signals are the actions themselves needs no second range check of them.
+        outcome = resolve_period(
+            self.game, self.state, played, contract[None], noise, actions_below=self._n_actions
+        )
         self.state = outcome.dynamics.next_state
         self.last_outcome = outcome
         return outcome
@@ -217,14 +223,12 @@ class Episode:
     def check_agent_actions(self, actions: dict) -> np.ndarray:
         """The agents' checked actions, ``(N,)`` int64, from a dict that names every agent."""
         values = [actions[p] for p in self.agents]
-        valid = self._valid_actions
-        for value in values:
-            # A set lookup is cheaper than two numpy scalar comparisons; the type test keeps
-            # out bools and floats, which equal (and hash as) ints.
-            if type(value) not in _INT_TYPES or value not in valid:
-                # Anything but the common case: each action checked and named on its own.
-                values = [self.check_agent_action(p, actions[p]) for p in self.agents]
-                break
+        # Two set inclusions, each one C loop, instead of a Python loop of two tests an agent:
+        # the type test keeps out bools and floats, which equal (and hash as) ints; the set of
+        # valid actions then holds every in-range int.
+        if not (_INT_TYPES.issuperset(map(type, values)) and self._valid_actions.issuperset(values)):
+            # Anything but the common case: each action checked and named on its own.
+            values = [self.check_agent_action(p, actions[p]) for p in self.agents]
         return np.array(values, dtype=np.int64)
 
     def check_players(self, given: dict, live: list[str]) -> None:
@@ -290,26 +294,33 @@ class Episode:
         ``own_contract=True`` says the caller hands ``contract`` over (no one else keeps it),
         so the info holds it without a copy.
         """
-        n = self.game.n_agents
         if outcome is None:
-            zeros = np.zeros(n)
-            transfers, actions, signals = zeros, np.full(n, -1), np.full(n, -1)
-            utility_list = zeros.tolist()
+            n = self.game.n_agents
+            transfers = np.zeros(n)
+            actions = signals = np.full(n, -1)  # copied apart below
+            utility_list = transfer_list = transfers.tolist()
+            action_list = signal_list = actions.tolist()
             welfare = externality = payoff = total_transfers = 0.0
         else:
             d = outcome.dynamics
-            transfers, signals = outcome.transfers[0], d.signals[0]
-            utility_list = d.private_utility.tolist()[0]  # x.tolist()[0]: one numpy call, not two
+            transfers = outcome.transfers[0]
+            # x.tolist()[0]: one numpy call, not two. Python scalars once, then plain dict
+            # building: this runs every step.
+            utility_list = d.private_utility.tolist()[0]
+            transfer_list = transfers.tolist()
             actions = self.last_actions
+            action_list = actions.tolist()
+            if d.signals is self._played:  # the Game's signals are the actions played (pollution's)
+                signals, signal_list = actions, action_list
+            else:
+                signals = d.signals[0]
+                signal_list = signals.tolist()
             # .item() of the one copy's (1,) arrays: float(x[0]) without the numpy scalar.
             welfare = float(outcome.social_welfare.item())
             externality = float(d.externality.item())
             payoff = float(d.principal_payoff.item())
             totals = outcome.transfer_totals  # resolve_period's sum: the same float, once
             total_transfers = float(_sum(transfers) if totals is None else totals.item())
-        # Python scalars once, then plain dict building: this runs every step.
-        transfer_list = transfers.tolist()
-        action_list, signal_list = actions.tolist(), signals.tolist()
         principal = {
             "period": self.period,
             "social_welfare": welfare,
@@ -322,7 +333,8 @@ class Episode:
             "signals": signals.copy(),
         }
         if self._default_describe:  # Game.describe_state's dict, without its call
-            principal.update(zip(self._state_names, self.state.tolist()[0], strict=True))
+            for name, value in zip(self._state_names, self.state.tolist()[0], strict=True):
+                principal[name] = value  # item by item: cheaper than dict.update of a zip
         else:
             principal.update(self.game.describe_state(self.state[0]))
         infos = {PRINCIPAL: principal}

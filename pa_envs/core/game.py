@@ -442,13 +442,23 @@ class SymmetricGame(Game):
 
 
 def resolve_period(
-    game: Game, state: np.ndarray, actions: np.ndarray, contracts: np.ndarray, noise: np.ndarray
+    game: Game,
+    state: np.ndarray,
+    actions: np.ndarray,
+    contracts: np.ndarray,
+    noise: np.ndarray,
+    *,
+    actions_below: int | None = None,
 ) -> PeriodOutcome:
     """Play one period of B copies: dynamics, then transfers and rewards.
 
     Transfers never enter the dynamics: they move money between principal and
     agents, so they cancel out of social welfare (neutral ex post) while they
     change each agent's reward (and so what it learns to do).
+
+    ``actions_below``, if given, says the caller has checked every action to lie in
+    ``0 .. actions_below - 1``: a Game whose signals are those very actions (the same array)
+    then needs no range check of them when they fit the contract's columns.
     """
     dynamics = game.step(state, actions, noise)
     signals, private_utility = dynamics.signals, dynamics.private_utility
@@ -458,7 +468,9 @@ def resolve_period(
     n_signals = contracts.shape[2]
     # The flat gather would read the next agent's row for a signal past the end: a Game that
     # returns one gets an error naming it, not somebody else's transfer.
-    if signals.size <= _SMALL_PERIOD:
+    if signals is actions and actions_below is not None and actions_below <= n_signals:
+        out_of_range = False  # the caller's checked actions: in range already
+    elif signals.size <= _SMALL_PERIOD:
         # A few copies' signals: Python's min and max of the ints cost less than two numpy
         # reductions (a couple of microseconds each at any size).
         rows = signals.tolist()  # (B, N) lists of ints
@@ -470,7 +482,7 @@ def resolve_period(
             f"{game.name}: Game.step returned signals outside 0..{n_signals - 1}: {signals.tolist()}"
         )
     offsets = _pay_offsets(*signals.shape, n_signals)
-    transfers = contracts.reshape(-1).take(signals + offsets)
+    transfers = contracts.take(signals + offsets)  # take without an axis reads the flat array
     agent_rewards = private_utility + transfers
     social_welfare = _sum_rows(private_utility, 1) + dynamics.principal_payoff
     totals = _sum_rows(transfers, 1)  # the principal's outlay; the infos report it too

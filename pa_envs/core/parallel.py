@@ -263,7 +263,9 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
         # .item() of the one copy's (1,) arrays: the same Python scalars as float(x[0]), without
         # the numpy scalar in between.
         rewards = {PRINCIPAL: float(outcome.principal_reward.item())}
-        rewards.update(zip(agents, outcome.agent_rewards.tolist()[0], strict=True))
+        # Item by item: dict.update of a zip takes its slow path (a pair tuple each entry).
+        for agent, reward in zip(agents, outcome.agent_rewards.tolist()[0], strict=True):
+            rewards[agent] = reward
         terminated = bool(outcome.dynamics.terminated.item())
         truncated = episode.over and not terminated
         live = self.agents
@@ -300,5 +302,9 @@ class PrincipalAgentParallelEnv(GameEnvMixin, ParallelEnv):
         episode = self._episode
         principal, rows = episode.observations(self._contract)
         observations = {PRINCIPAL: principal}
-        observations.update(zip(episode.agents, rows, strict=True))
+        # Not strict: rows has a row per agent by construction, and a strict zip would read past
+        # the array's last row, an IndexError raised and caught every step (a microsecond).
+        # Item by item: dict.update of a zip takes its slow path (a pair tuple each entry).
+        for agent, row in zip(episode.agents, rows, strict=False):
+            observations[agent] = row
         return observations

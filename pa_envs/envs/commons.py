@@ -205,6 +205,17 @@ class CommonsGame(SymmetricGame):
         super().__init__(params)
         self.effort = np.arange(params.n_efforts, dtype=np.int64)
         self._state_high = np.array([params.carrying_capacity], dtype=np.int64)
+        # The step's constants as (1,) arrays of their dtype (numpy converts a Python scalar
+        # operand on every call) and the damage of every stock, gathered rather than computed a
+        # step: the same float64 / int64 values, so the same numbers.
+        p = params
+        self._price = np.array([p.price])
+        self._effort_cost = np.array([p.effort_cost])
+        self._capacity = np.array([p.carrying_capacity], dtype=np.int64)
+        self._ones = np.ones(p.n_agents, dtype=np.int64)  # each copy's total effort, an exact int dot
+        stocks = np.arange(p.carrying_capacity + 1, dtype=np.int64)
+        self._damage_at = p.stock_value * (p.carrying_capacity - stocks).astype(np.float64)
+        self._payoff_at = -self._damage_at
 
     @property
     def action_names(self) -> tuple[str, ...]:
@@ -253,27 +264,31 @@ class CommonsGame(SymmetricGame):
     def _successors(self, stock: np.ndarray, total_effort: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(floor(z), P(floor(z) + 1))``: the two possible next stocks' base and the chance of the upper."""
         _, escapement = self.harvest(stock, total_effort)
+        return self._successors_of(escapement)
+
+    def _successors_of(self, escapement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_successors` from the escapement (the step has it from its own harvest)."""
         z = self.regrowth(escapement)
         low = np.floor(z)
         return low.astype(np.int64), z - low
 
     def step(self, state: np.ndarray, actions: np.ndarray, noise: np.ndarray) -> Dynamics:
-        p = self.params
         stock = state[:, 0]
-        total_effort = actions.sum(axis=1)
-        per_effort, _ = self.harvest(stock, total_effort)
+        total_effort = actions.dot(self._ones)
+        per_effort, escapement = self.harvest(stock, total_effort)  # once: the catch and the regrowth
         catch = actions * per_effort[:, None]
-        private_utility = p.price * catch - p.effort_cost * actions
-        low, up = self._successors(stock, total_effort)
-        next_stock = np.minimum(low + (noise[:, 0] < up), p.carrying_capacity)
-        damage = p.stock_value * (p.carrying_capacity - stock).astype(np.float64)
+        private_utility = self._price * catch - self._effort_cost * actions
+        low, up = self._successors_of(escapement)
+        next_stock = np.minimum(low + (noise[:, 0] < up), self._capacity)  # int64 already
+        # Positional fields (next_state, signals, private_utility, principal_payoff,
+        # externality, terminated): keywords cost a step more, for the same tuple.
         return Dynamics(
-            next_state=next_stock[:, None].astype(np.int64),
-            signals=actions,
-            private_utility=private_utility,
-            principal_payoff=-damage,
-            externality=damage,
-            terminated=np.zeros(stock.shape[0], dtype=bool),
+            next_stock[:, None],
+            actions,
+            private_utility,
+            self._payoff_at[stock],
+            self._damage_at[stock],
+            np.zeros(len(stock), dtype=bool),
         )
 
     # -- exact models -------------------------------------------------------------------

@@ -178,6 +178,17 @@ class CongestionGame(SymmetricGame):
         self.max_excess = p.n_agents + p.queue_cap
         self.carry_cdf = binomial_cdf_table(self.max_excess, p.carry_over)
         self._state_high = np.array([p.queue_cap], dtype=np.int64)
+        # The step's constants as (1,) arrays of their dtype (numpy converts a Python scalar
+        # operand on every call; the parameters are properties, too) and the spillover of every
+        # queue, gathered rather than computed a step: the same float64 / int64 values.
+        self._rail_cost = np.array([float(p.rail_cost)])
+        self._road_capacity = np.array([p.road_capacity], dtype=np.int64)
+        self._queue_cap = np.array([p.queue_cap], dtype=np.int64)
+        self._zero = np.zeros(1, dtype=np.int64)
+        self._ones = np.ones(p.n_agents, dtype=np.int64)  # counts each copy's drivers, an int dot
+        queues = np.arange(p.queue_cap + 1, dtype=np.int64)
+        self._spillover_at = p.spillover_cost * queues.astype(np.float64)
+        self._payoff_at = -self._spillover_at
 
     @property
     def action_names(self) -> tuple[str, ...]:
@@ -209,21 +220,22 @@ class CongestionGame(SymmetricGame):
         return np.stack([road, np.full(np.shape(road), float(self.params.rail_cost))], axis=-1)
 
     def step(self, state: np.ndarray, actions: np.ndarray, noise: np.ndarray) -> Dynamics:
-        p = self.params
         queue = state[:, 0]
-        drivers = (actions == ROAD).sum(axis=1)
+        on_road = actions == ROAD
+        drivers = on_road.dot(self._ones)  # the count, as int64
         road = self.road_time(queue, drivers)
-        private_utility = -np.where(actions == ROAD, road[:, None], float(p.rail_cost))
-        excess = np.maximum(drivers + queue - p.road_capacity, 0)
+        private_utility = -np.where(on_road, road[:, None], self._rail_cost)
+        excess = np.maximum(drivers + queue - self._road_capacity, self._zero)
         carried = draw_from_cdf_table(self.carry_cdf, excess, noise[:, 0])
-        spillover = p.spillover_cost * queue.astype(np.float64)
+        # Positional fields (next_state, signals, private_utility, principal_payoff,
+        # externality, terminated): keywords cost a step more, for the same tuple.
         return Dynamics(
-            next_state=np.minimum(carried, p.queue_cap)[:, None],
-            signals=actions,
-            private_utility=private_utility,
-            principal_payoff=-spillover,
-            externality=spillover,
-            terminated=np.zeros(queue.shape[0], dtype=bool),
+            np.minimum(carried, self._queue_cap)[:, None],
+            actions,
+            private_utility,
+            self._payoff_at[queue],
+            self._spillover_at[queue],
+            np.zeros(len(queue), dtype=bool),
         )
 
     model_size_advice = "a smaller max_queue"

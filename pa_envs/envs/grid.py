@@ -146,7 +146,7 @@ import math
 
 import numpy as np
 
-from pa_envs.core.distributions import binomial_cdf_table, draw_from_cdf, pmf_from_cdf
+from pa_envs.core.distributions import binomial_cdf_table, draw_from_cdf_table, pmf_from_cdf
 from pa_envs.core.factories import define_env
 from pa_envs.core.game import Dynamics, GameParams, SymmetricGame
 from pa_envs.core.tabular import TabularModel
@@ -275,6 +275,12 @@ class GridGame(SymmetricGame):
         self.recovery_cdf = binomial_cdf_table(p.stress_cap, p.recovery)
         self.outage_probability = self.outage_probability_at(np.arange(p.stress_cap + 1))
         self._state_high = np.array([p.stress_cap], dtype=np.int64)
+        # The step's constants as (1,) arrays of their dtype (numpy converts a Python scalar
+        # operand on every call; the cap is a property, too): the same float64 / int64 values.
+        self._stress_cap = np.array([p.stress_cap], dtype=np.int64)  # not state_high, which callers see
+        self._outage_cost = np.array([p.outage_cost])
+        self._repair_cost = np.array([p.repair_cost])
+        self._ones = np.ones(p.n_agents, dtype=np.int64)  # sums each copy's loads, an exact int dot
 
     def outage_probability_at(self, stress: np.ndarray) -> np.ndarray:
         """Probability of an outage when the stress after the day's load is ``stress``."""
@@ -302,21 +308,23 @@ class GridGame(SymmetricGame):
         return np.full((noise.shape[0], 1), self.params.initial_stress, dtype=np.int64)
 
     def step(self, state: np.ndarray, actions: np.ndarray, noise: np.ndarray) -> Dynamics:
-        p = self.params
         stress = state[:, 0]
-        # Inverse-CDF draw of Binomial(stress, recovery) from one uniform per copy.
-        recovered = draw_from_cdf(self.recovery_cdf[stress], noise[:, 0])
-        next_stress = np.minimum(stress - recovered + self.load[actions].sum(axis=1), p.stress_cap)
+        # Inverse-CDF draw of Binomial(stress, recovery) from one uniform per copy: the table's
+        # look-up, the same count as comparing the gathered row (draw_from_cdf).
+        recovered = draw_from_cdf_table(self.recovery_cdf, stress, noise[:, 0])
+        next_stress = np.minimum(stress - recovered + self.load[actions].dot(self._ones), self._stress_cap)
         outage = noise[:, 1] < self.outage_probability[next_stress]
-        private_utility = self.value[actions] - p.outage_cost * outage[:, None]
-        repair = p.repair_cost * outage
+        private_utility = self.value[actions] - self._outage_cost * outage[:, None]
+        repair = self._repair_cost * outage
+        # Positional fields (next_state, signals, private_utility, principal_payoff,
+        # externality, terminated): keywords cost a step more, for the same tuple.
         return Dynamics(
-            next_state=next_stress[:, None],
-            signals=SIGNAL_OF_ACTION[actions],
-            private_utility=private_utility,
-            principal_payoff=-repair,
-            externality=repair,
-            terminated=np.zeros(stress.shape[0], dtype=bool),
+            next_stress[:, None],
+            SIGNAL_OF_ACTION[actions],
+            private_utility,
+            -repair,
+            repair,
+            np.zeros(len(stress), dtype=bool),
         )
 
     model_size_advice = "a smaller max_stress"

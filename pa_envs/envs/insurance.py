@@ -151,6 +151,8 @@ from pa_envs.core.game import FLOAT32_EXACT, Dynamics, Game, GameParams
 from pa_envs.core.tabular import TabularModel, enumerate_joint_actions
 from pa_envs.core.transitions import GatheredTransitions
 
+_sum = np.add.reduce  # ndarray.sum without its Python wrapper: the same numbers
+
 # S * G * K entries of the gathered transitions ((2 L)^N * 2^N * 2^N): N = 5 at L = 3 fits.
 MAX_TRANSITION_ENTRIES = 10_000_000
 # S * A * N * (1 + n_signals) payoff and signal entries.
@@ -285,6 +287,19 @@ class InsuranceGame(Game):
         # column c of row i is c, or c + 1 from i on.
         columns = np.arange(n - 1, dtype=np.int64)[None, :]
         self._others = columns + (columns >= np.arange(n, dtype=np.int64)[:, None])
+        # The step's constants as (1,) arrays of their dtype: numpy converts a Python scalar
+        # operand on every call, the costlier part of a ufunc on one copy's few numbers. The
+        # same float64 / int64 values, combined in the same order, so the same numbers.
+        self._risk_step = np.array([p.risk_step])
+        self._contagion = np.array([p.contagion])
+        self._effort_effect = np.array([p.effort_effect])
+        self._neg_loss = np.array([-p.loss])
+        self._effort_cost = np.array([p.effort_cost])
+        self._premium_scale = np.array([0.5 * p.risk_aversion * p.loss**2])
+        self._public_cost = np.array([p.public_cost])
+        self._zero = np.zeros(1, dtype=np.int64)
+        self._top = np.array([top], dtype=np.int64)
+        self._ones = np.ones(n, dtype=np.int64)  # counts each copy's losses, an exact int dot
 
     # -- labels and sizes ---------------------------------------------------
     @property
@@ -317,20 +332,21 @@ class InsuranceGame(Game):
         n = p.n_agents
         risks = risks.astype(np.float64)
         if n >= 2:
-            others = (risks.sum(axis=-1, keepdims=True) - risks) / (n - 1)
+            # Sums of a few small integers held as floats: exact in any order.
+            others = (_sum(risks, axis=-1, keepdims=True) - risks) / (n - 1)
         else:
             others = np.zeros_like(risks)
         return (
             self.base[types]
-            + p.risk_step * risks
-            + p.contagion * others
-            - p.effort_effect * (actions == PREVENT)
+            + self._risk_step * risks
+            + self._contagion * others
+            - self._effort_effect * (actions == PREVENT)
         )
 
     def risk_premium(self, pi: np.ndarray) -> np.ndarray:
         """The mean-variance certainty-equivalent charge on the own loss exposure."""
-        p = self.params
-        return 0.5 * p.risk_aversion * p.loss**2 * pi * (1.0 - pi)
+        # 0.5 * risk_aversion * loss**2 first, as Python evaluated it left to right before.
+        return self._premium_scale * pi * (1.0 - pi)
 
     def expected_private_utility(self, pi: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """Expected private utility given ``pi`` and actions (both ``(..., N)``)."""
@@ -343,7 +359,8 @@ class InsuranceGame(Game):
 
     def _moved_level(self, risks: np.ndarray, actions: np.ndarray, moved: np.ndarray) -> np.ndarray:
         step = np.where(actions == PREVENT, -1, 1) * moved
-        return np.clip(risks + step, 0, self.params.n_risk_levels - 1)
+        # np.clip's wrapper costs more than the two ufuncs it stands for (the same ints).
+        return np.minimum(np.maximum(risks + step, self._zero), self._top)
 
     # -- the simulator --------------------------------------------------------
     def initial_state(self, noise: np.ndarray) -> np.ndarray:
@@ -354,33 +371,39 @@ class InsuranceGame(Game):
         return np.concatenate([types, risks], axis=1)
 
     def step(self, state: np.ndarray, actions: np.ndarray, noise: np.ndarray) -> Dynamics:
-        p = self.params
-        n = p.n_agents
+        n = self.params.n_agents
         types, risks = state[:, :n], state[:, n:]
         pi = self.loss_probability(types, risks, actions)
         losses = noise[:, :n] < pi
         moved = (noise[:, n:] < self._move_probability(actions)).astype(np.int64)
         next_risks = self._moved_level(risks, actions, moved)
+        # float64 already (float parameters times bools and floats): no astype copy.
         private_utility = (
-            -p.loss * losses - p.effort_cost * (actions == PREVENT) - self.risk_premium(pi)
-        ).astype(np.float64)
-        public = p.public_cost * losses.sum(axis=1)
+            self._neg_loss * losses - self._effort_cost * (actions == PREVENT) - self.risk_premium(pi)
+        )
+        public = self._public_cost * losses.dot(self._ones)  # float64: the cost times the count
+        # Positional fields (next_state, signals, private_utility, principal_payoff,
+        # externality, terminated): keywords cost a step more, for the same tuple.
         return Dynamics(
-            next_state=np.concatenate([types, next_risks], axis=1),
-            signals=losses.astype(np.int64),
-            private_utility=private_utility,
-            principal_payoff=-public.astype(np.float64),
-            externality=public.astype(np.float64),
-            terminated=np.zeros(state.shape[0], dtype=bool),
+            np.concatenate([types, next_risks], axis=1),
+            losses.astype(np.int64),
+            private_utility,
+            -public,
+            public,
+            np.zeros(len(state), dtype=bool),
         )
 
     # -- what players see -------------------------------------------------------
     def agent_features(self, state: np.ndarray) -> np.ndarray:
         n = self.params.n_agents
         types, risks = state[:, :n], state[:, n:]
-        own = np.stack([types, risks], axis=2)  # (B, N, 2)
-        others = risks[:, self._others]  # (B, N, N - 1)
-        return np.concatenate([own, others], axis=2)
+        # Filled in place: np.stack and np.concatenate cost more in their Python wrappers than
+        # these three assignments of the same ints.
+        features = np.empty((len(state), n, n + 1), dtype=state.dtype)
+        features[:, :, 0] = types  # own type
+        features[:, :, 1] = risks  # own risk
+        features[:, :, 2:] = risks[:, self._others]  # (B, N, N - 1): the others' risks
+        return features
 
     def agent_features_high(self) -> np.ndarray:
         top = self.params.n_risk_levels - 1

@@ -288,6 +288,16 @@ class PlatformGame(SymmetricGame):
         laws[:, actions, columns + 1] = self.demand - self.good_threshold
         self.signal_laws = laws
         self._state_high = np.array([p.max_trust], dtype=np.int64)
+        # The step's constants as (1,) arrays of their dtype (numpy converts a Python scalar
+        # operand on every call) and each action's signal on a sale with a good review: the
+        # same int64 / float64 values, so the same numbers.
+        self._sale_signal = 1 + 2 * self.price_level
+        self._no_sale = np.array([NO_SALE], dtype=np.int64)
+        self._bad_review_weight = np.array([p.bad_review_weight], dtype=np.int64)
+        self._refund = np.array([p.refund])
+        self._zero = np.zeros(1, dtype=np.int64)
+        self._max_trust = np.array([p.max_trust], dtype=np.int64)  # not state_high, which callers see
+        self._ones = np.ones(p.n_agents, dtype=np.int64)  # counts each copy's reviews, an int dot
 
     @property
     def action_names(self) -> tuple[str, ...]:
@@ -344,26 +354,31 @@ class PlatformGame(SymmetricGame):
         return np.full((noise.shape[0], 1), self.params.trust_start, dtype=np.int64)
 
     def step(self, state: np.ndarray, actions: np.ndarray, noise: np.ndarray) -> Dynamics:
-        p = self.params
         trust = state[:, 0]
-        uniforms = noise[:, : p.n_agents]
+        row = state[:, :1]  # trust[:, None], once for both look-ups
+        uniforms = noise[:, : self.params.n_agents]
         # One uniform per seller: below good_threshold a sale with a good review, then
         # up to demand a sale with a bad one, above it no sale.
-        sold = uniforms < self.demand[trust[:, None], actions]
-        good = uniforms < self.good_threshold[trust[:, None], actions]
+        sold = uniforms < self.demand[row, actions]
+        good = uniforms < self.good_threshold[row, actions]
         bad = sold & ~good
-        signals = np.where(sold, 1 + 2 * self.price_level[actions] + bad, NO_SALE).astype(np.int64)
-        n_good = good.sum(axis=1)
-        n_bad = bad.sum(axis=1)
-        next_trust = np.clip(trust + n_good - p.bad_review_weight * n_bad, 0, p.max_trust)
-        refunds = p.refund * n_bad
+        signals = np.where(sold, self._sale_signal[actions] + bad, self._no_sale)  # int64
+        n_good = good.dot(self._ones)  # the counts, as int64
+        n_bad = bad.dot(self._ones)
+        # np.clip's wrapper costs more than the two ufuncs it stands for (the same ints).
+        next_trust = np.minimum(
+            np.maximum(trust + n_good - self._bad_review_weight * n_bad, self._zero), self._max_trust
+        )
+        refunds = self._refund * n_bad  # float64
+        # Positional fields (next_state, signals, private_utility, principal_payoff,
+        # externality, terminated): keywords cost a step more, for the same tuple.
         return Dynamics(
-            next_state=next_trust[:, None].astype(np.int64),
-            signals=signals,
-            private_utility=sold * self.price[actions] - self.effort_cost[actions],
-            principal_payoff=-refunds,
-            externality=refunds.astype(np.float64),
-            terminated=np.zeros(trust.shape[0], dtype=bool),
+            next_trust[:, None],
+            signals,
+            sold * self.price[actions] - self.effort_cost[actions],
+            -refunds,
+            refunds,
+            np.zeros(len(trust), dtype=bool),
         )
 
     # -- exact models ----------------------------------------------------------

@@ -86,7 +86,6 @@ from pa_envs.core.transitions import ShockThenMap
 
 # The exact decay law is a (cap + 1) x (cap + 1) table: beyond this it would not fit.
 MAX_STOCK_CAP = 4000
-_sum_rows = np.add.reduce  # ndarray.sum without its Python wrapper: the same numbers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,12 +182,15 @@ class PollutionGame(SymmetricGame):
         self.emissions = np.arange(1, p.n_levels + 1, dtype=np.int64) * p.emission_per_unit
         self.decay_cdf = binomial_cdf_table(p.stock_cap, p.decay)
         self._state_high = np.array([p.stock_cap], dtype=np.int64)
-        # The step's constants as (1,) arrays, broadcast over the copies: numpy converts a Python
-        # scalar (or a 0-d array) operand on every call, the costlier part of a ufunc on B = 1
-        # copy. The same float64 / int64 values, so the same products.
-        self._firm_damage = np.array([p.firm_damage])
-        self._social_damage = np.array([p.social_damage])
-        self._cap = np.array([p.stock_cap], dtype=np.int64)
+        # The damages of every stock 0 .. cap, once: a step gathers its copies' rows (one cheap
+        # look-up) instead of multiplying a float by the int stock (numpy's mixed-type multiply
+        # costs three look-ups at B = 1) and negating. The same float64 products and negations.
+        stocks = np.arange(p.stock_cap + 1, dtype=np.float64)
+        self._firm_damage_at = p.firm_damage * stocks
+        self._social_damage_at = p.social_damage * stocks
+        self._social_payoff_at = -self._social_damage_at
+        self._cap = np.array([p.stock_cap], dtype=np.int64)  # (1,): no scalar conversion a step
+        self._ones = np.ones(p.n_agents, dtype=np.int64)  # sums each copy's firms' emissions
 
     @property
     def action_names(self) -> tuple[str, ...]:
@@ -209,20 +211,23 @@ class PollutionGame(SymmetricGame):
 
     def step(self, state: np.ndarray, actions: np.ndarray, noise: np.ndarray) -> Dynamics:
         stock = state[:, 0]
-        # Each copy's damage per firm once, broadcast over its firms: the same product (a 1-D
-        # product costs numpy less than one on the (B, 1) column).
-        private_utility = self.profit[actions] - (self._firm_damage * stock)[:, None]
-        social_damage = self._social_damage * stock
+        # Gathered by the (B, 1) state column, each copy's damage per firm broadcasts over its firms.
+        private_utility = self.profit[actions] - self._firm_damage_at[state]
         # Inverse-CDF draw of Binomial(stock, decay) from one uniform per copy.
         decayed = draw_from_cdf_table(self.decay_cdf, stock, noise[:, 0])
-        next_stock = np.minimum(stock - decayed + _sum_rows(self.emissions[actions], 1), self._cap)
+        # Each copy's emissions summed over its firms as an integer dot product with ones: exact
+        # (int64, any order gives the same sum) and cheaper than a reduction on a few numbers.
+        emitted = self.emissions[actions].dot(self._ones)
+        next_stock = np.minimum(stock - decayed + emitted, self._cap)
+        # Positional fields (next_state, signals, private_utility, principal_payoff,
+        # externality, terminated): keywords cost a step more, for the same tuple.
         return Dynamics(
-            next_state=next_stock[:, None],
-            signals=actions,
-            private_utility=private_utility,
-            principal_payoff=-social_damage,
-            externality=social_damage,
-            terminated=np.zeros(stock.shape[0], dtype=bool),
+            next_stock[:, None],
+            actions,
+            private_utility,
+            self._social_payoff_at[stock],
+            self._social_damage_at[stock],
+            np.zeros(len(stock), dtype=bool),
         )
 
     model_size_advice = "a smaller max_stock"
