@@ -49,7 +49,7 @@ except ImportError as missing:  # pragma: no cover - exercised only without the 
     raise ImportError('pa_envs.sb3 needs Stable-Baselines3: pip install "pa_envs[sb3]"') from missing
 
 from pa_envs.core import rng
-from pa_envs.core.batch import BatchedEpisodes, copy_seeds
+from pa_envs.core.batch import BatchedEpisodes, copy_seeds, is_sealed
 from pa_envs.core.episode import agent_name, agent_observations
 from pa_envs.core.game import Game
 from pa_envs.core.mechanism import Mechanism, MechanismDriver
@@ -319,9 +319,9 @@ class MechanismVecEnv(DeepCopies, VecEnv):
     def _observe(self) -> np.ndarray:
         state, contracts = self.engine.state, self.driver.contracts
         kept = self._observed
-        if kept is not None and kept[0] is contracts:
-            # The contracts posted last time again (read-only and owning their numbers: they
-            # cannot have changed): their float32 columns are copied whole, the features written.
+        if kept is not None and kept[0] is contracts and is_sealed(contracts):
+            # The contracts posted last time again (sealed by the library: they cannot have
+            # changed): their float32 columns are copied whole, the features written.
             observations = kept[1].copy()
             width = observations.shape[2] - contracts.shape[2]
             # Game's default features are the state, the same for every agent: cast once per
@@ -334,8 +334,7 @@ class MechanismVecEnv(DeepCopies, VecEnv):
         else:
             observations = agent_observations(self.game, state, contracts)
             # Casting the (B, N, n_signals) contracts column by column is most of the cost.
-            fixed = not contracts.flags.writeable and contracts.base is None
-            self._observed = (contracts, observations.copy()) if fixed else None
+            self._observed = (contracts, observations.copy()) if is_sealed(contracts) else None
         return observations.reshape(self.num_envs, -1)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pa_envs import pollution_v0
+from pa_envs import commons_v0, pollution_v0
 from pa_envs.core import mechanism as mechanism_module
 from pa_envs.core import rng
 from pa_envs.core.batch import BatchedEpisodes
@@ -257,3 +257,60 @@ def test_lockstep_episode_end_gives_every_agent_a_fresh_info():
         assert info["TimeLimit.truncated"] is (r < 4)
     infos[0]["extra"] = 1  # each dict is the sub-environment's own
     assert "extra" not in infos[1]
+
+
+def test_a_users_read_only_contract_is_checked_every_period():
+    """Only arrays the library sealed are checked once: a mechanism that unlocks its buffer,
+    writes a NaN and locks it again gets the ValueError naming it (review of the third pass)."""
+    shape = (3, 2, 3)
+    buffer = _read_only(np.zeros(shape))
+    venv = MechanismVecEnv("pollution_v0", _Posting([buffer]), 3, seed=0, n_agents=2)
+    venv.reset()
+    actions = np.zeros(6, dtype=np.int64)
+    venv.step(actions)
+    buffer.flags.writeable = True
+    buffer[1, 0, 2] = 0.75  # a valid refill: the agents' observations show it
+    buffer.flags.writeable = False
+    observations = venv.step(actions)[0].reshape(3, 2, -1)
+    assert observations[1, 0, -1] == np.float32(0.75) and observations[1, 1, -1] == 0.0
+    buffer.flags.writeable = True
+    buffer[1, 0, 2] = np.nan
+    buffer.flags.writeable = False
+    with pytest.raises(ValueError, match=r"posting posted, in copy 1, a transfer of nan to agent_0"):
+        venv.step(actions)
+    engine = BatchedEpisodes(pollution_v0.parallel_env(n_agents=2).game, 3)
+    with pytest.raises(TypeError, match="must be real numbers"):
+        engine.check_contracts(None, "the principal")  # nothing kept yet: no AttributeError
+
+
+def test_negative_small_ints_are_refused_when_actions_exceed_their_signed_range():
+    """An int8 -128 viewed unsigned is 128: with more than 128 actions the one-reduction
+    check must not take it for an action (the full check names it)."""
+    engine = BatchedEpisodes(commons_v0.parallel_env(n_agents=3, n_efforts=200).game, 2)
+    engine.reset([0, 1])
+    with pytest.raises(ValueError, match=r"copy 0, agent_2: action -128 is outside Discrete\(200\)"):
+        engine.check_actions(np.array([0, 0, -128, 0, 0, 0], dtype=np.int8))
+    assert engine.check_actions(np.array([0, 0, 127, 0, 0, 1], dtype=np.int8)).tolist() == [
+        [0, 0, 127],
+        [0, 0, 1],
+    ]
+
+
+def test_a_game_without_noise_plays_in_a_batch():
+    """A deterministic Game (noise_size 0) draws empty noise blocks, not a division by zero."""
+    game = pollution_v0.parallel_env(n_agents=2).game
+
+    class Still(type(game)):
+        @property
+        def noise_size(self) -> int:
+            return 0
+
+        def step(self, state, actions, noise):
+            assert noise.shape == (len(state), 0)
+            return super().step(state, actions, np.full((len(state), 1), 0.5))
+
+    still = Still(game.params)
+    engine = BatchedEpisodes(still, 4)
+    engine.reset([0, 1, 2, 3])
+    outcome, _ = engine.play(np.zeros((4, 2), dtype=np.int64), np.zeros((4, 2, still.n_signals)))
+    assert np.isfinite(outcome.social_welfare).all()

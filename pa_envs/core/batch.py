@@ -12,6 +12,7 @@ Finished copies restart on their own (:meth:`BatchedEpisodes.restart`).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,14 +45,30 @@ def copy_seeds(seed: int | Sequence[int | None] | None, num_copies: int) -> list
 _min, _max = np.minimum.reduce, np.maximum.reduce
 
 
-class CheckedOnce:
-    """The last array a check passed, when it cannot change: read-only and owning its numbers.
+_SEALED: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
 
-    A mechanism that posts the same such array every period (a flat schedule) is then
-    checked once, not every period; any other array (a new one, a writeable one, a view
-    of a buffer that may be written) is checked each time. The one rule taken on trust (as
-    the SB3 VecEnv's observation cache takes it): nobody turns such an array writeable again,
-    or writes it through a view made before it was locked.
+
+def seal(array: np.ndarray) -> np.ndarray:
+    """Make ``array`` read-only and mark it as the library's own, never written again (a flat
+    schedule's posted contracts): :class:`CheckedOnce` may then check it once. Returns it."""
+    array.flags.writeable = False
+    _SEALED[id(array)] = array
+    return array
+
+
+def is_sealed(array: object) -> bool:
+    """Whether ``array`` is one the library sealed (:func:`seal`) and is still read-only."""
+    return type(array) is np.ndarray and not array.flags.writeable and _SEALED.get(id(array)) is array
+
+
+class CheckedOnce:
+    """The last array a check passed, when it cannot change: one the library sealed
+    (:func:`seal`: read-only, made and never written again by the library).
+
+    A mechanism that posts the same sealed array every period (a flat schedule) is then
+    checked once, not every period. Any other array is checked each time: a new one, a
+    writeable one, and a user's read-only one too (a mechanism may unlock its buffer, refill
+    it and lock it again, or write it through a view made before it was locked).
     """
 
     def __init__(self) -> None:
@@ -59,11 +76,12 @@ class CheckedOnce:
 
     def seen(self, array: object) -> bool:
         """Whether ``array`` is the very array kept (and still read-only)."""
-        return array is self._kept and not self._kept.flags.writeable
+        kept = self._kept
+        return kept is not None and array is kept and not kept.flags.writeable
 
     def keep(self, array: np.ndarray) -> np.ndarray:
-        """Remember ``array``, just checked, if it cannot change; return it."""
-        self._kept = array if not array.flags.writeable and array.base is None else None
+        """Remember ``array``, just checked, if the library sealed it; return it."""
+        self._kept = array if is_sealed(array) else None
         return array
 
 
@@ -200,6 +218,8 @@ class BatchedEpisodes:
             type(actions) is np.ndarray
             and actions.dtype.kind in "iu"
             and actions.dtype.isnative  # a byte-swapped int would view as another number
+            # A negative int viewed unsigned is at least 2**(bits - 1): caught below the limit only.
+            and (actions.dtype.kind == "u" or self._action_limit <= 1 << (8 * actions.itemsize - 1))
             and actions.size == b * n
             and _max(actions.view(f"u{actions.itemsize}"), axis=None) < self._action_limit
         ):

@@ -239,7 +239,7 @@ def _fill_uniforms(out: np.ndarray, keys: np.ndarray, counts: np.ndarray) -> np.
     The arithmetic of :func:`uniforms` modulo 2**64 (uint64 arrays wrap without a warning),
     done a chunk of rows at a time in work arrays of its own."""
     rows, columns, n = out.shape
-    chunk = max(1, _CHUNK // (columns * n))
+    chunk = max(1, _CHUNK // max(1, columns * n))  # a Game may draw no noise (n = 0)
     if rows <= chunk:
         _fill_chunk(out, keys, counts)
         return out

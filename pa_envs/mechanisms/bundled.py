@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from pa_envs import analysis
+from pa_envs.core.batch import seal
 from pa_envs.core.contracts import transfer_bound
 from pa_envs.core.game import Game, check_int, check_real
 from pa_envs.core.mechanism import Mechanism, MechanismInput, PeriodFeedback, check_state_keys
@@ -140,7 +141,7 @@ class FlatSchedule(Mechanism):
         if cached is None or cached[1].shape[0] != batch or not _same(cached[0], self.transfers):
             row = np.broadcast_to(self.transfers, (game.n_agents, game.n_signals))
             posted = np.broadcast_to(row, (batch, *row.shape)).copy()
-            posted.flags.writeable = False
+            seal(posted)  # read-only, never written again: the engine checks it once
             cached = (self.transfers.copy(), posted)
             self._posted = cached
         return cached[1]
