@@ -232,15 +232,9 @@ def social_optimum(
         return model.best_joint_actions(discount * model.expected_next_by_class(values))
 
     if periods is None:
-        values = np.zeros(model.n_states)
-        for _ in range(max_iterations):
-            updated = greedy(values)[0]
-            change = np.abs(updated - values).max()
-            values = updated
-            if change <= tol * (1 - discount):
-                break
-        else:
-            raise RuntimeError(f"value iteration did not reach tol={tol} in {max_iterations} iterations")
+        values = _fixed_point(
+            lambda v: greedy(v)[0], np.zeros(model.n_states), discount, tol, max_iterations, "value iteration"
+        )
         policy = greedy(values)[1][None, :]
     else:
         policy = np.empty((periods, model.n_states), dtype=np.int64)
@@ -248,6 +242,27 @@ def social_optimum(
         for t in reversed(range(periods)):
             values, policy[t] = greedy(values)
     return evaluate(model, policy, horizon=horizon, discount=discount, tol=tol)
+
+
+def _fixed_point(
+    step: Callable[[np.ndarray], np.ndarray],
+    start: np.ndarray,
+    discount: float,
+    tol: float,
+    max_iterations: int,
+    what: str,
+) -> np.ndarray:
+    """Apply ``step`` from ``start`` until a step moves the values by at most
+    ``tol * (1 - discount)`` (sup norm): within ``tol`` of the fixed point. Raises
+    ``RuntimeError`` naming ``what`` after ``max_iterations`` steps."""
+    values = start
+    for _ in range(max_iterations):
+        updated = step(values)
+        change = np.abs(updated - values).max()
+        values = updated
+        if change <= tol * (1 - discount):
+            return values
+    raise RuntimeError(f"{what} did not reach tol={tol} in {max_iterations} iterations")
 
 
 def _backward_optimum(model: TabularModel, periods: int, discount: float) -> PolicyValue:
@@ -302,15 +317,10 @@ def evaluate(
         return now + discount * model.expected_next_under(values, a)
 
     if periods is None:
-        values = np.zeros((model.n_states, 3 + model.n_agents))
-        for _ in range(max_iterations):
-            updated = step_back(values, 0)
-            change = np.abs(updated - values).max()
-            values = updated
-            if change <= tol * (1 - discount):
-                break
-        else:
-            raise RuntimeError(f"policy evaluation did not reach tol={tol} in {max_iterations} iterations")
+        start = np.zeros((model.n_states, 3 + model.n_agents))
+        values = _fixed_point(
+            lambda v: step_back(v, 0), start, discount, tol, max_iterations, "policy evaluation"
+        )
         to_go = values[None, :, 0]
     else:
         values = np.zeros((model.n_states, 3 + model.n_agents))

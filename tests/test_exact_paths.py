@@ -168,3 +168,17 @@ def test_model_profile_index_is_the_module_ones():
     assert np.array_equal(model.counts[model.profile_index(counts)], counts)
     with pytest.raises(ValueError, match="does not match any profile"):
         model.profile_index(np.array([7, 0, 0]))
+
+
+def test_infinite_horizon_iterations_stop_at_their_budget_and_name_themselves():
+    """Value iteration and policy evaluation share one fixed-point loop: within its budget it
+    reaches the tolerance (the optimum evaluated again gives the same value), past it the
+    error names which iteration ran out."""
+    model = pollution_v0.parallel_env(n_agents=2, max_stock=30).game.tabular_model()
+    optimum = analysis.social_optimum(model, horizon=float("inf"), discount=0.9)
+    again = analysis.evaluate(model, optimum.policy, horizon=float("inf"), discount=0.9)
+    assert abs(again.social_welfare - optimum.social_welfare) <= 1e-8
+    with pytest.raises(RuntimeError, match=r"value iteration did not reach tol=1e-10 in 2 iterations"):
+        analysis.social_optimum(model, horizon=float("inf"), discount=0.9, max_iterations=2)
+    with pytest.raises(RuntimeError, match=r"policy evaluation did not reach tol=1e-10 in 2 iterations"):
+        analysis.evaluate(model, optimum.policy, horizon=float("inf"), discount=0.9, max_iterations=2)
