@@ -22,6 +22,21 @@ def env_module(request):
     return ENVS[request.param]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def sb3_log_folder(tmp_path_factory):
+    """Tests that call SB3's ``learn`` with no logger set: SB3 then makes a folder in the
+    temporary directory on each call, unless ``SB3_LOGDIR`` names one."""
+    import os
+
+    before = os.environ.get("SB3_LOGDIR")
+    os.environ["SB3_LOGDIR"] = str(tmp_path_factory.mktemp("sb3-logs"))
+    yield
+    if before is None:
+        del os.environ["SB3_LOGDIR"]
+    else:
+        os.environ["SB3_LOGDIR"] = before
+
+
 @pytest.fixture
 def one_torch_thread():
     """PPO's tiny networks run tens of times slower when torch's threads fight for a busy machine."""

@@ -73,7 +73,7 @@ def test_train_logs_welfare_to_csv(tmp_path):
     assert all(value != 0.0 for value in logged["vector"] + logged["supersuit"])
 
 
-def test_vector_form_logs_each_episodes_whole_welfare():
+def test_vector_form_logs_each_episodes_whole_welfare(tmp_path):
     """Replay the first rollout's actions on an identically seeded vector env: the logged
     episode welfare is exactly the mean of the episodes' summed social welfare."""
     from stable_baselines3 import PPO
@@ -87,7 +87,7 @@ def test_vector_form_logs_each_episodes_whole_welfare():
         )
 
     model = PPO("MlpPolicy", venv(), n_steps=16, batch_size=16, n_epochs=1, device="cpu")
-    logger = configure(None, ["csv"])
+    logger = configure(str(tmp_path), ["csv"])
     records = []
     logger.record = lambda key, value, exclude=None: records.append((key, value))  # keep every value
     model.set_logger(logger)

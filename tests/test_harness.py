@@ -12,7 +12,7 @@ import pytest
 
 from pa_envs import analysis, congestion_v0
 from pa_envs.envs.congestion import ROAD
-from pa_envs.experiments import harness
+from pa_envs.experiments import harness, train_sb3
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -364,3 +364,29 @@ def test_the_externality_note_explains_only_the_envs_in_the_table():
     table = harness.leaderboard(rows)
     assert "congestion_v0: the road's delay" in table and "commons_v0" not in table
     assert "steps counts agent-steps" in table
+
+
+def test_sb3_runs_without_a_log_dir_leave_no_folder_in_the_temporary_directory(tmp_path, monkeypatch):
+    """SB3's default logger (``configure(None, ...)``, which ``learn`` calls when no logger is
+    set) makes an empty ``SB3-<date>`` folder in the temporary directory on every run."""
+    import tempfile
+
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    harness.run(spec(agents="PPO", agent_kwargs=TINY_PPO, steps=32))
+    harness.run(spec(principal="learn:PPO", agents="best_response", agent_kwargs=TINY_PPO, steps=32))
+    train_sb3.main(
+        [
+            "--env",
+            "congestion_v0",
+            "--timesteps",
+            "32",
+            "--algo-kwargs",
+            json.dumps(TINY_PPO),
+            "--eval-episodes",
+            "1",
+            "--n-agents",
+            "2",
+        ]
+    )
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("SB3-")] == []

@@ -48,6 +48,7 @@ import numpy as np
 
 from pa_envs import ENVS, analysis, pollution_v0
 from pa_envs.core.batch import BatchedEpisodes
+from pa_envs.experiments import sb3_tools
 from pa_envs.mechanisms import mechanism_env
 from pa_envs.sb3 import MechanismVecEnv
 
@@ -525,6 +526,7 @@ def ppo_row(label: str, venv, timesteps: int) -> list[str]:
     torch.set_num_threads(1)
     wrapped = timed(venv)
     model = PPO("MlpPolicy", wrapped, n_steps=128, batch_size=256, n_epochs=4, device="cpu", verbose=0)
+    model.set_logger(sb3_tools.make_logger(None, 0))  # no folder left in /tmp
     start = time.perf_counter()
     model.learn(timesteps)
     seconds = time.perf_counter() - start

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -148,19 +149,25 @@ def run_folder(log_dir: str | Path, name: str) -> Path:
 
 def make_logger(folder: str | Path | None, verbose: int) -> Any:
     """SB3's logger: CSV and TensorBoard (when installed) in ``folder``, and SB3's table on
-    stdout when ``verbose``."""
-    from stable_baselines3.common.logger import configure
+    stdout when ``verbose``.
 
+    Without a folder no directory is made: SB3's own default (``configure(None, ...)``, which
+    ``learn`` calls when no logger was set) creates an empty ``SB3-<date>`` folder in the
+    temporary directory on every call, thousands of them over a sweep.
+    """
+    from stable_baselines3.common.logger import HumanOutputFormat, Logger, configure
+
+    if folder is None:
+        return Logger(folder=None, output_formats=[HumanOutputFormat(sys.stdout)] if verbose else [])
     formats = ["stdout"] if verbose else []
-    if folder is not None:
-        formats.append("csv")
-        try:
-            import tensorboard  # noqa: F401
+    formats.append("csv")
+    try:
+        import tensorboard  # noqa: F401
 
-            formats.append("tensorboard")
-        except ImportError:
-            pass
-    return configure(None if folder is None else str(folder), formats)
+        formats.append("tensorboard")
+    except ImportError:
+        pass
+    return configure(str(folder), formats)
 
 
 _clock = time.monotonic
