@@ -568,6 +568,8 @@ def unilateral_rewards(
     if agent is not None:
         return unilateral_rewards(model, states, actions, contracts)[:, agent]
     n_actions = model.n_actions
+    utility, signals = model.unilateral_tables
+    width = model.private_utility.shape[2]
     if model.symmetric:
         choices = np.arange(n_actions)
         counts = np.stack([(actions == k).sum(axis=1) for k in range(n_actions)], axis=1)  # (B, L)
@@ -575,16 +577,16 @@ def unilateral_rewards(
         # Agent i moves from its action to k: counts - e_own + e_k, (B, N, L, L).
         moved = counts[:, None, None, :] - eye[actions][:, :, None, :] + eye[None, None, :, :]
         joint = model.profile_index(moved)  # (B, N, L)
-        columns = np.broadcast_to(choices, joint.shape)
+        # One flat index into (S, A, L) instead of three broadcast ones: the same entries.
+        where = (states[:, None, None] * model.private_utility.shape[1] + joint) * width + choices
     else:
-        step, offsets = model.unilateral_moves  # (N,), (N, L): the same ints, computed once
-        base = actions @ step  # (B,)
-        joint = (base[:, None] - actions * step)[:, :, None] + offsets
-        columns = np.arange(actions.shape[1])[None, :, None]
-    # One flat index into (S, A, N) (or (S, A, L)) instead of three broadcast ones: the same entries.
-    utility, signals = model.unilateral_tables
-    width = model.private_utility.shape[2]
-    where = (states[:, None, None] * model.private_utility.shape[1] + joint) * width + columns
+        # One flat index into (S, A, N), from ints computed once (unilateral_moves).
+        step, step_wide, offsets = model.unilateral_moves
+        row = (states * model.private_utility.shape[1] + actions @ step) * width  # (B,)
+        where = (row[:, None] - actions * step_wide)[:, :, None] + offsets
+    if model.signals_are_own_actions:
+        # Each law is one-hot on the action: the weighted sum is that action's entry, exactly.
+        return utility[where] + contracts
     return utility[where] + np.einsum("bnlk,bnk->bnl", signals[where], contracts)
 
 

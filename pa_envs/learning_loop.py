@@ -106,6 +106,7 @@ class Situations:
         self.n_states, self.batch, self.rows = n_states, batch, rows
         self._global: dict[bytes, int] = {}
         self._local = np.full((batch, 16), -1, dtype=np.int64)
+        self._starts = np.arange(batch)[:, None] * self._local.shape[1]  # copy b's row in _local, flat
         self._used = np.zeros(batch, dtype=np.int64)
         self._last: tuple[np.ndarray, np.ndarray] | None = None
         # The fast path's cache over _global: sorted integer keys of rounded rows and their ids.
@@ -134,8 +135,11 @@ class Situations:
             grown = np.full((batch, 2 * (int(global_ids.max()) + 1)), -1, dtype=np.int64)
             grown[:, : self._local.shape[1]] = self._local
             self._local = grown
+            self._starts = np.arange(batch)[:, None] * grown.shape[1]
         # One flat gather: copy b's row starts at b * width of the (B, width) table.
-        starts = np.arange(batch)[:, None] * self._local.shape[1]
+        starts = self._starts
+        if batch != len(starts):  # a batch other than the one made for
+            starts = np.arange(batch)[:, None] * self._local.shape[1]
         ids = self._local.reshape(-1)[starts + global_ids]
         if _min(ids, axis=None) < 0:
             copies = np.broadcast_to(np.arange(batch)[:, None], global_ids.shape)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import warnings
 
 import numpy as np
 import pytest
 
-from pa_envs import analysis, pollution_v0, presets
+from pa_envs import ENVS, analysis, pollution_v0, presets
 from pa_envs.core import distributions, numerics, transitions
 from pa_envs.learning_loop import Situations, play
 from pa_envs.mechanisms import FlatSchedule, NoTransfers, Pigouvian, Stacked
@@ -151,3 +152,65 @@ def test_dot_ints_is_the_int64_dot_product_on_both_paths(rows, dtype):
     assert got.dtype == np.int64 and got.tolist() == expected
     with pytest.raises(ValueError, match="2 weights for a last axis of"):
         numerics.dot_ints(values, weights[:2])
+
+
+def _unilateral_reference(model, states, actions, contracts):
+    """Each agent's expected reward for each action, the others' fixed: one entry at a time
+    from the model's tables (a joint action, or its count profile)."""
+    batch, n_agents = actions.shape
+    out = np.zeros((batch, n_agents, model.n_actions))
+    for b in range(batch):
+        for i in range(n_agents):
+            for action in range(model.n_actions):
+                moved = actions[b].copy()
+                moved[i] = action
+                joint = int(model.joint_action_index(moved))
+                column = action if model.symmetric else i
+                out[b, i, action] = model.private_utility[states[b], joint, column] + (
+                    model.signal_probabilities[states[b], joint, column] @ contracts[b, i]
+                )
+    return out
+
+
+def _model_kinds() -> list[tuple[str, str]]:
+    """Every registered env with its joint model, and its count model where it has one."""
+    cases = []
+    for name in sorted(ENVS):
+        game = ENVS[name].parallel_env(n_agents=3).game
+        cases.append((name, "joint"))
+        try:
+            game.count_model()
+        except NotImplementedError:  # agents that are not symmetric
+            continue
+        cases.append((name, "count"))
+    return cases
+
+
+@pytest.mark.parametrize(("env_name", "kind"), _model_kinds())
+def test_unilateral_rewards_are_each_deviations_reward(env_name, kind):
+    """The flat-index gather (and, where each signal is the agent's own action, the one-hot
+    shortcut) against the model's tables read entry by entry; the shortcut gives what the
+    weighted sum gives, bit for bit."""
+    game = ENVS[env_name].parallel_env(n_agents=3).game
+    model = game.tabular_model() if kind == "joint" else game.count_model()
+    rng = np.random.default_rng(7)
+    states = rng.integers(0, model.n_states, size=6)
+    actions = rng.integers(0, model.n_actions, size=(6, 3))
+    contracts = rng.uniform(-2.0, 2.0, size=(6, 3, game.n_signals))
+    contracts[0] = 0.0
+    got = analysis.unilateral_rewards(model, states, actions, contracts)
+    reference = _unilateral_reference(model, states, actions, contracts)
+    np.testing.assert_allclose(got, reference, rtol=1e-12, atol=1e-12)
+    own = tuple(game.signal_names) == tuple(game.action_names)  # these envs' signals are the actions
+    assert model.signals_are_own_actions == own
+    model.__dict__["signals_are_own_actions"] = False  # the cached flag: the weighted sum instead
+    assert np.array_equal(analysis.unilateral_rewards(model, states, actions, contracts), got)
+
+
+def test_signals_are_own_actions_only_when_every_law_is_one_hot_on_the_action():
+    model = pollution_v0.parallel_env(n_agents=2).game.tabular_model()
+    assert model.signals_are_own_actions
+    probabilities = model.signal_probabilities.copy()
+    probabilities[-1, -1, -1] = [0.5] + [0.5 / (probabilities.shape[-1] - 1)] * (probabilities.shape[-1] - 1)
+    blurred = dataclasses.replace(model, signal_probabilities=probabilities)
+    assert not blurred.signals_are_own_actions

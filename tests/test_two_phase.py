@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test
 
-from pa_envs import ENVS, analysis, get_env_module, pollution_v0
+from pa_envs import ENVS, analysis, get_env_module, pollution_v0, presets
 from pa_envs.learning_loop import play
 from pa_envs.mechanisms import MechanismEnv, MechanismInput, make_mechanism
 from pa_envs.two_phase import EmpiricalModel, PriceSearch, Schedule, TwoPhaseMechanism, plan
@@ -250,6 +250,29 @@ def test_it_runs_on_every_env_and_says_which_assumptions_fail(name):
         assert np.isfinite(tau).any() and np.all(tau[np.isfinite(tau)] <= game.params.max_transfer)
     else:
         assert any("outcomes, not actions" in note for note in report["notes"])
+
+
+def test_the_offers_posted_follow_the_prices_as_they_are_raised():
+    """Phase 2 posts from a table of offers (price plus margin, capped; 0 where unpaid) kept
+    with the prices: after a run whose compliance checks raised prices, and after a reload,
+    it is what the prices give."""
+    game = presets.parallel_env("pollution_v0", max_cycles=20).game
+    mechanism = TwoPhaseMechanism([16 * 20] * 2, phase1_scale=0.05, min_block=4)
+    play(game, game.exact_model(), mechanism, [0, 1], 16, "situations")
+    assert mechanism.stage.tolist() == [3, 3] and mechanism.failures.sum() > 0  # prices were raised
+
+    def offers(price: np.ndarray) -> np.ndarray:
+        margin = mechanism.schedule.margin[:, None, None, None]
+        paid = np.isfinite(price) & (price > 0)
+        return np.where(paid, np.minimum(price + margin, game.params.max_transfer), 0.0)
+
+    np.testing.assert_array_equal(mechanism.offer, offers(mechanism.price))
+    reloaded = TwoPhaseMechanism([16 * 20] * 2, phase1_scale=0.05, min_block=4)
+    reloaded.bind(game)
+    state = mechanism.state_dict()
+    state["arrays"]["price"][0, 0, 0, -1] = 1.5  # a price the run never set: its offer follows
+    reloaded.load_state_dict(state)
+    np.testing.assert_array_equal(reloaded.offer, offers(reloaded.price))
 
 
 def test_it_binds_to_a_mechanism_env_and_passes_pettingzoo():

@@ -163,7 +163,8 @@ class BatchedEpisodes:
         (terminated, or truncated at ``max_cycles``); finished copies keep their
         final state until :meth:`restart`. Actions and contracts are checked
         (:meth:`check_actions`, :meth:`check_contracts`) unless ``check=False``,
-        for callers that checked them already. With ``active`` (``(B,)`` bool),
+        for callers that checked them already (nothing checks them then, not even
+        the signals of a Game whose signals are the actions). With ``active`` (``(B,)`` bool),
         only those copies play: the others keep their state and period (their
         rows of the outcome are to be ignored, and they are never ``done``).
         """
@@ -181,7 +182,11 @@ class BatchedEpisodes:
             if not (self._lockstep and playing.all()):
                 self._lockstep = self.num_copies > 1 and _min(periods) == _max(periods)
         noise = self._noise(self.keys, self.episodes, periods)
-        outcome = resolve_period(self.game, self.state, actions, contracts, noise)
+        # Checked here or by the caller (check=False): a Game whose signals are the actions
+        # needs no second range check of them.
+        outcome = resolve_period(
+            self.game, self.state, actions, contracts, noise, actions_below=self._action_limit
+        )
         next_state = outcome.dynamics.next_state
         self.state = next_state if playing is None else np.where(playing[:, None], next_state, self.state)
         self.periods = periods

@@ -114,13 +114,33 @@ class TabularModel:
         return int(self.joint_actions.max()) + 1
 
     @functools.cached_property
-    def unilateral_moves(self) -> tuple[np.ndarray, np.ndarray]:
-        """Place value of each agent's action in a joint-action index, ``(N,)``, and the
-        index offset of each agent moving to each action, ``(N, L)`` (joint models)."""
-        step = self.n_actions ** (self.n_agents - 1 - np.arange(self.n_agents))
-        offsets = np.arange(self.n_actions)[None, :] * step[:, None]
-        step.flags.writeable = offsets.flags.writeable = False  # cached: shared by every call
-        return step, offsets
+    def unilateral_moves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Joint models' unilateral deviations in the flat ``(S * A * N,)`` tables: the
+        place value of each agent's action in a joint-action index ``(N,)``, the same times
+        ``N``, and ``(N, L)`` the flat offset of agent ``n`` moving to action ``l`` (its
+        place value times ``l``, times ``N``, plus ``n``). The entry of agent ``n`` moving
+        to ``l`` in state ``s`` from joint action ``j`` is then
+        ``(s * A + j) * N - actions[n] * step[n] * N + moved[n, l]``."""
+        n = self.n_agents
+        step = self.n_actions ** (n - 1 - np.arange(n))
+        moved = np.arange(self.n_actions)[None, :] * step[:, None] * n + np.arange(n)[:, None]
+        step_wide = step * n
+        for table in (step, step_wide, moved):  # cached: shared by every call
+            table.flags.writeable = False
+        return step, step_wide, moved
+
+    @functools.cached_property
+    def signals_are_own_actions(self) -> bool:
+        """Whether each agent's signal is its own action, surely (every law one-hot on it):
+        a contract then pays an agent exactly its entry for the action it takes."""
+        probabilities = self.signal_probabilities
+        n_signals = probabilities.shape[-1]
+        if n_signals != self.n_actions:
+            return False
+        # The action each (joint action or profile, agent or action) column stands for.
+        taken = np.arange(self.n_actions)[None, :] if self.symmetric else self.joint_actions
+        one_hot = taken[:, :, None] == np.arange(n_signals)
+        return bool(np.array_equal(probabilities, np.broadcast_to(one_hot, probabilities.shape)))
 
     @functools.cached_property
     def counts(self) -> np.ndarray:

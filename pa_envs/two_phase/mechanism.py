@@ -237,6 +237,12 @@ class TwoPhaseMechanism(Mechanism):
             b, self.coordinates, self.n_labels, self.transition_classes, self.label_choices
         )
         self.price = np.full((b, n, s, k), np.inf)  # phase 2's prices per state
+        # What posting each target pays (its price plus the margin, capped; 0 where unpaid),
+        # kept with the prices (_reprice): phase 2 posts every period, prices change rarely.
+        self.offer = np.zeros((b, n, s, k))
+        # Every copy's flat base in the (B, N, S, K) tables and in a (B, N, K) contract.
+        self._table_every = (self._every[:, None] * n + self._agents) * s
+        self._contract_every = (self._every[:, None] * n + self._agents) * k
         self.failures = np.zeros((b, n, s, k), dtype=np.int64)
         self.asked = np.zeros((b, n, s, k))
         self.obeyed = np.zeros((b, n, s, k))
@@ -301,20 +307,33 @@ class TwoPhaseMechanism(Mechanism):
         """Post ``choices`` ``(R, N)`` in copies ``rows``: the price (plus the margin) on each target."""
         self.choices[rows] = choices
         signal = choices if self.choices_visible else np.maximum(choices - 1, 0)
-        price = self.price.take(self._price_index(rows, obs, signal))
-        paid = np.isfinite(price) & (price > 0)
-        if not self.choices_visible:
-            paid &= choices > 0
+        bonus = self.offer.take(self._price_index(rows, obs, signal))
+        if not self.choices_visible:  # option 0 posts nothing
+            bonus = np.where(choices > 0, bonus, 0.0)
             self.posted[rows] = choices @ self.radix
-        bonus = np.where(paid, np.minimum(price + self.schedule.margin[rows, None], self.bound), 0.0)
-        n, k = out.shape[1:]
-        out.put((rows[:, None] * n + self._agents) * k + signal, bonus)
+        if rows is self._every:
+            out.put(self._contract_every + signal, bonus)
+        else:
+            n, k = out.shape[1:]
+            out.put((rows[:, None] * n + self._agents) * k + signal, bonus)
 
     def _price_index(self, rows: np.ndarray, obs: np.ndarray, signal: np.ndarray) -> np.ndarray:
         """``(R, N)`` flat index of ``[row, agent, obs[row], signal[row, agent]]`` in the
-        ``(B, N, S, K)`` tables (price, failures, asked, obeyed): one gather, not four index arrays."""
+        ``(B, N, S, K)`` tables (price, offer, failures, asked, obeyed): one gather, not four
+        index arrays."""
         _, n, s, k = self.price.shape
+        if rows is self._every:
+            return (self._table_every + obs[:, None]) * k + signal
         return ((rows[:, None] * n + self._agents) * s + obs[:, None]) * k + signal
+
+    def _offer_of(self, price: np.ndarray, margin: np.ndarray) -> np.ndarray:
+        """What posting targets of ``price`` pays: the price plus ``margin`` (broadcast), at
+        most the bound; 0 for a target not priced (inf) or free (0)."""
+        return np.where(np.isfinite(price) & (price > 0), np.minimum(price + margin, self.bound), 0.0)
+
+    def _reprice(self, rows: np.ndarray) -> None:
+        """Copies ``rows``' offers from their prices (after the prices changed)."""
+        self.offer[rows] = self._offer_of(self.price[rows], self.schedule.margin[rows, None, None, None])
 
     # -- learning -------------------------------------------------------------------------
     def update(self, feedback: PeriodFeedback) -> None:
@@ -352,7 +371,7 @@ class TwoPhaseMechanism(Mechanism):
             self.played[copies] += 1
             self.position[copies] += 1
         present = np.bincount(stage, minlength=len(STAGES))
-        alone = int(_max(present)) == len(stage)  # every copy in one stage: no picking
+        alone = present[stage[0]] == len(stage)  # every copy in one stage: no picking
         if present[WARMUP]:
             self._warm_up(copies if alone else copies[stage == WARMUP])
         if present[PRICING]:
@@ -407,6 +426,7 @@ class TwoPhaseMechanism(Mechanism):
             return
         tau = np.where(np.isnan(self.pricing.tau[rows]), np.inf, self.pricing.tau[rows])  # (R, N, K)
         self.price[rows] = tau[:, :, None, :]
+        self._reprice(rows)
         self.stage[rows], self.position[rows] = EXPLORE, 0
         self.explore_left[rows] = self.schedule.explore[rows]
 
@@ -434,7 +454,9 @@ class TwoPhaseMechanism(Mechanism):
         raised = np.where(
             price >= self.bound - tolerance, np.where(price >= self.bound, np.inf, self.bound), halfway
         )
-        self.price.put(where, np.where(failing, raised, price))
+        price = np.where(failing, raised, price)
+        self.price.put(where, price)
+        self.offer.put(where, self._offer_of(price, self.schedule.margin[rows, None]))
         self.failures.put(where, failures + failing)
         # A target no price reaches: plan again soon (after a twentieth more data), not at once.
         lost = rows[(failing & ~np.isfinite(raised)).any(axis=1)]
@@ -604,3 +626,4 @@ class TwoPhaseMechanism(Mechanism):
                 if value.shape != current.shape:
                     raise ValueError(f"saved {part}.{name} has shape {value.shape}, expected {current.shape}")
                 setattr(owner, name, value.copy())
+        self._reprice(self._every)  # the offers follow the loaded prices
