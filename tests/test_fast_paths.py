@@ -176,3 +176,26 @@ def test_backward_optimum_carries_evaluate_along():
     np.testing.assert_allclose(optimum.agent_values, again.agent_values, rtol=0, atol=1e-9)
     assert abs(optimum.externality - again.externality) < 1e-9 and optimum.transfers == again.transfers == 0.0
     np.testing.assert_allclose(optimum.welfare_to_go, again.welfare_to_go, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(("n_max", "p"), [(240, 0.2), (90, 0.1), (12, 0.0), (12, 1.0), (0, 0.5), (300, 0.97)])
+def test_a_single_draw_is_the_comparison_count(n_max, p):
+    """One draw at a time (a single env's path: bisect on the row's list for a small read-only
+    table, numpy's search on a writable one) is the comparison count's integer."""
+    table = distributions.binomial_cdf_table(n_max, p)
+    writable = table.copy()
+    generator = np.random.default_rng(n_max + 1)
+    rows = generator.integers(0, n_max + 1, 600)
+    rows[:20], rows[20:40] = 0, n_max
+    uniforms = _uniforms(generator, table, rows)
+    expected = distributions.draw_from_cdf(table[rows], uniforms)
+    listed = distributions._rows_as_lists(table) is not None  # a small read-only table (n_max 300's is not)
+    assert listed == (table.size <= distributions._ROW_LIST_ENTRIES)
+    assert distributions._rows_as_lists(writable) is None
+    for source in (table, writable):
+        got = [
+            distributions.draw_from_cdf_table(source, rows[i : i + 1], uniforms[i : i + 1])
+            for i in range(600)
+        ]
+        assert all(g.shape == (1,) and g.dtype == expected.dtype for g in got)
+        assert np.array_equal(np.concatenate(got), expected)

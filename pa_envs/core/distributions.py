@@ -3,14 +3,17 @@ inverse-CDF draw and the tabular model's probabilities, so the two cannot drift.
 
 from __future__ import annotations
 
+import bisect
 import math
 import weakref
 
 import numpy as np
 
+_max = np.maximum.reduce
+
 # Up to this many table entries per call the rows are gathered and compared at once.
 _GATHER_LIMIT = 16_384
-# A guide (see _Guide) has at most this many int32 entries (2 MiB) and this many buckets per row.
+# A guide (see _Guide) has at most this many entries (of 1, 2 or 4 bytes) and this many buckets per row.
 _GUIDE_ENTRIES = 1 << 19
 _GUIDE_BUCKETS = 4096
 # Below this log-probability a binomial entry is outside its row's window (exp(-745.2) is 0).
@@ -121,7 +124,12 @@ def draw_from_cdf_table(table: np.ndarray, rows: np.ndarray, uniforms: np.ndarra
     """
     n_columns = table.shape[1]
     if type(rows) is np.ndarray and rows.shape == (1,):
-        # One draw (a single env): numpy's binary search on its row, the same count.
+        # One draw (a single env): a binary search on its row, the same count; on the row as
+        # a list of floats where the table is read-only and small (bisect there beats numpy's
+        # call overhead, with the very comparisons).
+        lists = _rows_as_lists(table)
+        if lists is not None:
+            return np.array([bisect.bisect_right(lists[rows.item()], float(uniforms[0]))])
         return np.array([table[rows[0]].searchsorted(uniforms[0], side="right")])
     guide = None if np.size(rows) * n_columns <= _GATHER_LIMIT else _guide_for(table)
     return _search_rows(table, rows, uniforms) if guide is None else guide.draw(rows, uniforms)
@@ -159,11 +167,17 @@ class _Guide:
     def __init__(self, table: np.ndarray, buckets: int) -> None:
         n_rows, n_columns = table.shape
         edges = np.arange(buckets + 1) / buckets
-        entries = np.empty((n_rows, buckets), dtype=np.int32)  # row by row: no (R, M) temporaries
+        # Each bucket's first draw as a column, in the narrowest unsigned type that holds the
+        # columns and a mark above them: a batch's look-ups touch a few rows of a small table
+        # (uint8 for stocks up to 254: 2 KiB a row at 2,048 buckets), not a flat int32 one.
+        types = (np.uint8, np.uint16, np.uint32)
+        self.dtype = next(np.dtype(t) for t in types if n_columns < np.iinfo(t).max)
+        self.far = int(np.iinfo(self.dtype).max)  # marks a bucket spanning more than two draws
+        entries = np.empty((n_rows, buckets), dtype=self.dtype)  # row by row: no (R, M) temporaries
         for index, row in enumerate(table):
             bounds = row.searchsorted(edges, side="right")  # the draws at the bucket edges
-            entries[index] = bounds[:-1] + index * n_columns  # where each starts in table.reshape(-1)
-            entries[index, np.diff(bounds) > 1] = -1  # marks a bucket spanning more than two draws
+            entries[index] = bounds[:-1]
+            entries[index, np.diff(bounds) > 1] = self.far
         self.entries = entries.reshape(-1)
         self.table = table
         self.flat = table.reshape(-1)
@@ -173,16 +187,34 @@ class _Guide:
     def draw(self, rows: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         """The draws of ``rows`` from ``uniforms`` in ``[0, 1)``."""
         rows = np.asarray(rows, dtype=np.int64)
-        start = self.entries[rows * self.buckets + (uniforms * float(self.buckets)).astype(np.int64)]
-        base = rows * self.n_columns
-        far = np.flatnonzero(start < 0) if start.min() < 0 else None
+        where = rows * self.buckets + (uniforms * float(self.buckets)).astype(np.int64)
+        start = self.entries[where].astype(np.int64)
+        far = np.flatnonzero(start == self.far) if _max(start) == self.far else None
         if far is not None:
-            start[far] = base[far]  # any valid position: redrawn below
-        out = start - base
-        out += self.flat[start] <= uniforms
+            start[far] = 0  # any valid column: redrawn below
+        out = start + (self.flat[rows * self.n_columns + start] <= uniforms)
         if far is not None:
             out[far] = _search_rows(self.table, rows[far], uniforms[far])
         return out
+
+
+# Read-only tables as lists of rows (single draws), by id; an entry goes when its table does.
+_ROW_LISTS: dict[int, list[list[float]] | None] = {}
+_ROW_LIST_ENTRIES = 1 << 16  # at most this many floats (about 2 MiB of Python floats)
+
+
+def _rows_as_lists(table: np.ndarray) -> list[list[float]] | None:
+    """A read-only 2-D table's rows as Python lists (made once), or ``None`` for a writable
+    table (it could change under the lists) or a large one."""
+    key = id(table)
+    if key in _ROW_LISTS:
+        return _ROW_LISTS[key]
+    if table.flags.writeable or table.ndim != 2 or table.base is not None:
+        return None
+    lists = table.tolist() if table.size <= _ROW_LIST_ENTRIES else None
+    _ROW_LISTS[key] = lists
+    weakref.finalize(table, _ROW_LISTS.pop, key, None)
+    return lists
 
 
 # Guides of read-only tables, by id; an entry goes when its table does.
