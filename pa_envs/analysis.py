@@ -563,7 +563,9 @@ def unilateral_rewards(
     for every agent at once when ``agent`` is ``None``.
 
     ``states``: ``(B,)`` state indices; ``actions``: ``(B, N)`` joint actions (the
-    others' are read from them); ``contracts``: ``(B, N, n_signals)`` in force.
+    others' are read from them); ``contracts``: ``(B, N, n_signals)`` in force, finite
+    (where each signal is the agent's own action, an action's reward reads only its own
+    entry: a non-finite entry spoils that action's reward alone).
     """
     if agent is not None:
         return unilateral_rewards(model, states, actions, contracts)[:, agent]

@@ -26,7 +26,18 @@ def _uniforms(generator: np.random.Generator, table: np.ndarray, rows: np.ndarra
 
 @pytest.mark.parametrize(
     ("n_max", "p"),
-    [(240, 0.2), (90, 0.1), (3000, 0.02), (500, 0.5), (300, 0.97), (12, 0.0), (12, 1.0), (0, 0.5)],
+    [
+        (240, 0.2),
+        (90, 0.1),
+        (3000, 0.02),
+        (500, 0.5),
+        (300, 0.97),
+        (12, 0.0),
+        (12, 1.0),
+        (0, 0.5),
+        (253, 0.3),
+        (254, 0.3),
+    ],
 )
 def test_guided_draw_equals_the_comparison_count(n_max, p):
     """The guide table's draw is the comparison count's integer, draw for draw: probabilities
@@ -42,6 +53,8 @@ def test_guided_draw_equals_the_comparison_count(n_max, p):
     assert got.dtype == expected.dtype and np.array_equal(got, expected)
     guide = distributions._guide_for(table)
     assert guide is not None and guide.buckets >= 64
+    # The narrowest type that holds the columns and the far mark above them (stocks to 253: uint8).
+    assert guide.entries.dtype == (np.uint8 if n_max <= 253 else np.uint16)
     # Every bucket is used, its marked (far-tail) ones too, at a batch's size.
     for start in range(0, len(rows), 1024):
         chunk = slice(start, start + 1024)
@@ -199,3 +212,21 @@ def test_a_single_draw_is_the_comparison_count(n_max, p):
         ]
         assert all(g.shape == (1,) and g.dtype == expected.dtype for g in got)
         assert np.array_equal(np.concatenate(got), expected)
+
+
+def test_only_the_librarys_tables_get_guides_and_row_lists():
+    """A caller's read-only table could be unlocked, changed and locked again: it is searched
+    as it is, every draw, never through a guide or row lists built from an older content."""
+    table = distributions.binomial_cdf_table(240, 0.2).copy()
+    table.flags.writeable = False  # read-only, but the caller's
+    assert distributions._guide_for(table) is None and distributions._rows_as_lists(table) is None
+    rows, uniforms = np.full(2_000, 100), np.full(2_000, 0.5)
+    before = distributions.draw_from_cdf_table(table, rows, uniforms)
+    one = distributions.draw_from_cdf_table(table, rows[:1], uniforms[:1])
+    table.flags.writeable = True
+    table[100, : int(before[0]) + 1] = 0.0  # the draw at 0.5 moves up
+    table.flags.writeable = False
+    expected = distributions.draw_from_cdf(table[rows], uniforms)
+    assert expected[0] > before[0]
+    assert np.array_equal(distributions.draw_from_cdf_table(table, rows, uniforms), expected)
+    assert distributions.draw_from_cdf_table(table, rows[:1], uniforms[:1])[0] == expected[0] != one[0]

@@ -390,3 +390,11 @@ def test_sb3_runs_without_a_log_dir_leave_no_folder_in_the_temporary_directory(t
         ]
     )
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("SB3-")] == []
+
+
+def test_an_sb3_models_own_tensorboard_log_is_kept(tmp_path):
+    """Without a log folder the harness sets a logger that writes no files, but not over a
+    model's own ``tensorboard_log``: SB3 then logs there as it would alone."""
+    board = tmp_path / "board"
+    harness.run(spec(agents="PPO", agent_kwargs={**TINY_PPO, "tensorboard_log": str(board)}, steps=32))
+    assert list(board.rglob("events.out.tfevents.*"))

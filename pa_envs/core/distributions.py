@@ -24,8 +24,12 @@ def binomial_cdf_table(n_max: int, p: float) -> np.ndarray:
     """``cdf[n, k] = P(Binomial(n, p) <= k)`` for ``n, k`` in ``0 .. n_max``; exactly 1 for ``k >= n``."""
     table = _banded_binomial_cdf_table(n_max, p) if 0.0 < p < 1.0 else None
     table = _full_binomial_cdf_table(n_max, p) if table is None else table
-    # Read-only: draw_from_cdf_table may keep a guide built from it (_guide_for).
+    # Read-only and registered: draw_from_cdf_table may keep a guide and row lists built from
+    # it (_guide_for, _rows_as_lists), for tables made here only: a caller's read-only array
+    # could be unlocked, changed and locked again under them.
     table.flags.writeable = False
+    _MADE_HERE.add(id(table))
+    weakref.finalize(table, _MADE_HERE.discard, id(table))
     return table
 
 
@@ -120,7 +124,8 @@ def draw_from_cdf_table(table: np.ndarray, rows: np.ndarray, uniforms: np.ndarra
 
     Every row of ``table`` (``(R, K)``) must be non-decreasing and end at 1, and the
     uniforms must lie in ``[0, 1)``, so the result, ``min{k: table[row, k] > u}``, is the
-    same integer as the comparison count.
+    same integer as the comparison count. Guides and row lists are kept only for tables
+    :func:`binomial_cdf_table` made; any other table is searched as it is.
     """
     n_columns = table.shape[1]
     if type(rows) is np.ndarray and rows.shape == (1,):
@@ -169,7 +174,7 @@ class _Guide:
         edges = np.arange(buckets + 1) / buckets
         # Each bucket's first draw as a column, in the narrowest unsigned type that holds the
         # columns and a mark above them: a batch's look-ups touch a few rows of a small table
-        # (uint8 for stocks up to 254: 2 KiB a row at 2,048 buckets), not a flat int32 one.
+        # (uint8 for stocks up to 253: 2 KiB a row at 2,048 buckets), not a flat int32 one.
         types = (np.uint8, np.uint16, np.uint32)
         self.dtype = next(np.dtype(t) for t in types if n_columns < np.iinfo(t).max)
         self.far = int(np.iinfo(self.dtype).max)  # marks a bucket spanning more than two draws
@@ -198,18 +203,21 @@ class _Guide:
         return out
 
 
+# Ids of the tables binomial_cdf_table made (read-only): only these get guides and row lists.
+_MADE_HERE: set[int] = set()
+
 # Read-only tables as lists of rows (single draws), by id; an entry goes when its table does.
 _ROW_LISTS: dict[int, list[list[float]] | None] = {}
 _ROW_LIST_ENTRIES = 1 << 16  # at most this many floats (about 2 MiB of Python floats)
 
 
 def _rows_as_lists(table: np.ndarray) -> list[list[float]] | None:
-    """A read-only 2-D table's rows as Python lists (made once), or ``None`` for a writable
-    table (it could change under the lists) or a large one."""
+    """The rows of a table :func:`binomial_cdf_table` made as Python lists (made once), or
+    ``None`` for any other table (it could change under the lists) or a large one."""
     key = id(table)
     if key in _ROW_LISTS:
         return _ROW_LISTS[key]
-    if table.flags.writeable or table.ndim != 2 or table.base is not None:
+    if key not in _MADE_HERE or table.flags.writeable or table.ndim != 2 or table.base is not None:
         return None
     lists = table.tolist() if table.size <= _ROW_LIST_ENTRIES else None
     _ROW_LISTS[key] = lists
@@ -222,12 +230,15 @@ _GUIDES: dict[int, _Guide | None] = {}
 
 
 def _guide_for(table: np.ndarray) -> _Guide | None:
-    """The guide of a read-only table (built at its first large draw), or ``None`` for a
-    writable table (it could change under the guide) or one too large for a useful guide."""
+    """The guide of a table :func:`binomial_cdf_table` made (built at its first large draw),
+    or ``None`` for any other table (it could change under the guide) or one too large for a
+    useful guide."""
     key = id(table)
     if key in _GUIDES:
         return _GUIDES[key]
-    if table.flags.writeable or table.ndim != 2 or table.base is not None or table.size >= 2**31:
+    if key not in _MADE_HERE or table.flags.writeable or table.ndim != 2 or table.base is not None:
+        return None
+    if table.size >= 2**31:
         return None
     buckets = _GUIDE_BUCKETS
     while buckets > 64 and table.shape[0] * buckets > _GUIDE_ENTRIES:

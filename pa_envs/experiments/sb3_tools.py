@@ -170,6 +170,15 @@ def make_logger(folder: str | Path | None, verbose: int) -> Any:
     return configure(str(folder), formats)
 
 
+def sets_a_logger(model: Any, folder: str | Path | None) -> bool:
+    """Whether to give ``model`` :func:`make_logger`'s logger: for a log folder, or else
+    unless the model logs to its own ``tensorboard_log`` (SB3 builds that logger in
+    ``learn`` only when none was set)."""
+    if not hasattr(model, "set_logger"):
+        return False
+    return folder is not None or getattr(model, "tensorboard_log", None) is None
+
+
 _clock = time.monotonic
 
 

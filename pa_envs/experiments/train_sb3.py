@@ -473,7 +473,7 @@ def main(argv: list[str] | None = None) -> Evaluation:
         folder = sb3_tools.run_folder(args.log_dir, f"{args.env}_{learner}_{args.algo}_seed{args.seed}")
         model.set_logger(sb3_tools.make_logger(folder, args.verbose))
         print(f"logging to {folder} (tensorboard --logdir {args.log_dir})", file=sys.stderr)
-    else:  # a logger that writes no files: SB3's default leaves an empty folder in /tmp
+    elif sb3_tools.sets_a_logger(model, None):  # SB3's default would leave a folder in /tmp
         model.set_logger(sb3_tools.make_logger(None, args.verbose))
 
     start = time.perf_counter()

@@ -371,7 +371,7 @@ class TwoPhaseMechanism(Mechanism):
             self.played[copies] += 1
             self.position[copies] += 1
         present = np.bincount(stage, minlength=len(STAGES))
-        alone = present[stage[0]] == len(stage)  # every copy in one stage: no picking
+        alone = not len(stage) or present[stage[0]] == len(stage)  # one stage: no picking
         if present[WARMUP]:
             self._warm_up(copies if alone else copies[stage == WARMUP])
         if present[PRICING]:

@@ -78,11 +78,11 @@ def sb3_callbacks(
     model: Any, folder: Path | None, status: Callable[[str], object] | None, verbose: int
 ) -> list[Any]:
     """An SB3 model's logger in ``folder`` (set now; without a folder, one that writes no
-    files) and the callback that tells ``status``
+    files, unless the model logs to its own ``tensorboard_log``) and the callback that tells ``status``
     its phases (on-policy learners)."""
     from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
-    if hasattr(model, "set_logger"):  # always: SB3's default logger leaves a folder in /tmp
+    if sb3_tools.sets_a_logger(model, folder):
         model.set_logger(sb3_tools.make_logger(folder, verbose))
     if status is not None and isinstance(model, OnPolicyAlgorithm):
         return [sb3_tools.training_progress(status)]
