@@ -6,6 +6,8 @@ from __future__ import annotations
 import bisect
 import math
 import weakref
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -205,45 +207,40 @@ class _Guide:
 
 # Ids of the tables binomial_cdf_table made (read-only): only these get guides and row lists.
 _MADE_HERE: set[int] = set()
-
-# Read-only tables as lists of rows (single draws), by id; an entry goes when its table does.
-_ROW_LISTS: dict[int, list[list[float]] | None] = {}
+# What was built from them (row lists, guides), by kind and id; an entry goes when its table does.
+_BUILT: dict[tuple[str, int], object] = {}
 _ROW_LIST_ENTRIES = 1 << 16  # at most this many floats (about 2 MiB of Python floats)
 
 
-def _rows_as_lists(table: np.ndarray) -> list[list[float]] | None:
-    """The rows of a table :func:`binomial_cdf_table` made as Python lists (made once), or
-    ``None`` for any other table (it could change under the lists) or a large one."""
-    key = id(table)
-    if key in _ROW_LISTS:
-        return _ROW_LISTS[key]
-    if key not in _MADE_HERE or table.flags.writeable or table.ndim != 2 or table.base is not None:
+def _built_for(kind: str, table: np.ndarray, build: Callable[[np.ndarray], Any]) -> Any:
+    """``build(table)`` made once for a table :func:`binomial_cdf_table` made (``build`` may
+    answer ``None``), or ``None`` for any other table: it could change under what was built."""
+    key = (kind, id(table))
+    if key in _BUILT:
+        return _BUILT[key]
+    if key[1] not in _MADE_HERE or table.flags.writeable or table.ndim != 2 or table.base is not None:
         return None
-    lists = table.tolist() if table.size <= _ROW_LIST_ENTRIES else None
-    _ROW_LISTS[key] = lists
-    weakref.finalize(table, _ROW_LISTS.pop, key, None)
-    return lists
+    built = _BUILT[key] = build(table)
+    weakref.finalize(table, _BUILT.pop, key, None)
+    return built
 
 
-# Guides of read-only tables, by id; an entry goes when its table does.
-_GUIDES: dict[int, _Guide | None] = {}
+def _rows_as_lists(table: np.ndarray) -> list[list[float]] | None:
+    """The rows of a table :func:`binomial_cdf_table` made as Python lists (single draws),
+    or ``None`` for any other table or a large one."""
+    return _built_for("rows", table, lambda t: t.tolist() if t.size <= _ROW_LIST_ENTRIES else None)
 
 
 def _guide_for(table: np.ndarray) -> _Guide | None:
     """The guide of a table :func:`binomial_cdf_table` made (built at its first large draw),
-    or ``None`` for any other table (it could change under the guide) or one too large for a
-    useful guide."""
-    key = id(table)
-    if key in _GUIDES:
-        return _GUIDES[key]
-    if key not in _MADE_HERE or table.flags.writeable or table.ndim != 2 or table.base is not None:
-        return None
+    or ``None`` for any other table or one too large for a useful guide."""
+    return _built_for("guide", table, _new_guide)
+
+
+def _new_guide(table: np.ndarray) -> _Guide | None:
     if table.size >= 2**31:
         return None
     buckets = _GUIDE_BUCKETS
     while buckets > 64 and table.shape[0] * buckets > _GUIDE_ENTRIES:
         buckets //= 2
-    guide = _Guide(table, buckets) if table.shape[0] * buckets <= _GUIDE_ENTRIES else None
-    _GUIDES[key] = guide
-    weakref.finalize(table, _GUIDES.pop, key, None)
-    return guide
+    return _Guide(table, buckets) if table.shape[0] * buckets <= _GUIDE_ENTRIES else None
